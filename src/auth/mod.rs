@@ -1,0 +1,76 @@
+//! Who is calling ([`Identity`], from [`authenticate`](Authenticator::authenticate)) and whether
+//! they may use a route ([`authorize`], the single decision every route goes through).
+//!
+//! The decision order is Rasa's `requires_auth`: a valid token passes; else a valid JWT passes when
+//! its role is `admin`, or `user` with the route's conversation id equal to its username, and is
+//! otherwise refused with 403; anything else is 401. OIDC access tokens pass only on exposed
+//! services whose `scope` they hold.
+
+mod authenticator;
+mod credentials;
+mod jwks;
+mod jwt;
+mod oidc;
+pub mod spki;
+mod token;
+
+pub use authenticator::Authenticator;
+pub use credentials::{Credentials, CLIENT_CREDENTIAL_HEADERS};
+pub use jwks::{JwksCache, JWKS_REFETCH_SECONDS};
+pub use jwt::{JwtVerifier, RasaClaims, VerificationKey};
+pub use oidc::OidcVerifier;
+
+use crate::error::{GatewayError, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// No `auth` section: every route is open, as in Rasa.
+    Open,
+    /// No credentials, or none that verified.
+    Anonymous,
+    /// The shared token, or a Rasa JWT with role `admin`.
+    Admin,
+    /// A Rasa JWT with any other role.
+    User { username: String, role: String },
+    /// An OIDC access token.
+    Client { subject: String, scopes: Vec<String> },
+}
+
+/// What a route demands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    Public,
+    /// Rasa's routes; the id is the route's conversation id when it has one.
+    Rasa { conversation_id: Option<&'a str> },
+    /// The chat webhook: open unless `auth.webhook` is `required`, but a user JWT must own `sender`.
+    Webhook { sender: &'a str, required: bool },
+    /// An exposed service; OIDC clients need `scope` (and only inference services accept them).
+    Service { scope: Option<&'a str>, accepts_oidc: bool },
+}
+
+/// The one authorization decision of the gateway.
+pub fn authorize(identity: &Identity, access: Access<'_>) -> Result<()> {
+    let owns = |id: Option<&str>| match identity {
+        Identity::User { username, role } => role == "user" && id == Some(username.as_str()),
+        _ => false,
+    };
+    match (identity, access) {
+        (Identity::Open, _) | (_, Access::Public) | (Identity::Admin, _) => Ok(()),
+        (Identity::Anonymous, Access::Webhook { required: false, .. }) => Ok(()),
+        (Identity::Anonymous, _) => Err(GatewayError::not_authenticated()),
+        (_, Access::Rasa { conversation_id }) if owns(conversation_id) => Ok(()),
+        (_, Access::Webhook { sender, .. }) if owns(Some(sender)) => Ok(()),
+        (Identity::Client { scopes, .. }, Access::Service { scope: Some(scope), accepts_oidc: true }) => {
+            if scopes.iter().any(|s| s == scope) {
+                Ok(())
+            } else {
+                Err(GatewayError::new(crate::error::ErrorKind::NotAuthorized, "Insufficient scope")
+                    .with_details(serde_json::json!({ "required_scope": scope })))
+            }
+        }
+        _ => Err(GatewayError::not_authorized()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! OIDC access tokens, validated as the FastAPI model service does: RS256 or ES256 by `kid` from
+//! the issuer's JWKS, `iss` equal to the issuer, `aud` containing the audience, `exp` required.
+
+use jwt_compact::{Claims, UntrustedToken};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::jwks::KeySet;
+use super::Identity;
+use crate::config::OidcConfig;
+use crate::gateway::platform::Platform;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccessClaims {
+    iss: Option<String>,
+    aud: Option<Value>,
+    sub: Option<String>,
+    scope: Option<String>,
+    scp: Option<Value>,
+}
+
+impl AccessClaims {
+    fn scopes(&self) -> Vec<String> {
+        let mut scopes: Vec<String> = self.scope.as_deref().unwrap_or("").split_whitespace().map(String::from).collect();
+        match &self.scp {
+            Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(|v| v.as_str().map(String::from))),
+            Some(Value::String(text)) => scopes.extend(text.split_whitespace().map(String::from)),
+            _ => {}
+        }
+        scopes
+    }
+
+    fn has_audience(&self, audience: &str) -> bool {
+        match &self.aud {
+            Some(Value::String(aud)) => aud == audience,
+            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(audience)),
+            _ => false,
+        }
+    }
+}
+
+pub struct OidcVerifier {
+    pub config: OidcConfig,
+}
+
+/// What a token needs from the key set before it can be checked.
+pub struct KeyNeed {
+    pub kid: Option<String>,
+    pub alg: String,
+}
+
+impl OidcVerifier {
+    /// The `kid` and algorithm a token names, when it is an algorithm OIDC accepts.
+    pub fn key_need(token: &str) -> Option<KeyNeed> {
+        let untrusted = UntrustedToken::new(token).ok()?;
+        let alg = untrusted.algorithm().to_string();
+        matches!(alg.as_str(), "RS256" | "ES256").then(|| KeyNeed { kid: untrusted.header().key_id.clone(), alg })
+    }
+
+    /// Verifies `token` with `keys`; `None` when no key fits or any check fails.
+    pub async fn verify<P: Platform>(&self, token: &str, keys: &KeySet, platform: &P) -> Option<Identity> {
+        let need = Self::key_need(token)?;
+        let key = keys.find(need.kid.as_deref(), &need.alg)?;
+        let claims: Claims<AccessClaims> = key.verify(token, platform, self.config.leeway, true).await.ok()?;
+        let access = &claims.custom;
+        let issuer_ok = access.iss.as_deref() == Some(self.config.issuer.as_str());
+        if !issuer_ok || !access.has_audience(&self.config.audience) {
+            return None;
+        }
+        Some(Identity::Client { subject: access.sub.clone().unwrap_or_default(), scopes: access.scopes() })
+    }
+
+    /// Whether a key set has a key for this token (else the set may need a refetch).
+    pub fn has_key(keys: &KeySet, need: &KeyNeed) -> bool {
+        keys.find(need.kid.as_deref(), &need.alg).is_some()
+    }
+}

@@ -1,0 +1,176 @@
+//! The gateway configuration (CONTRACT section 1): types, parsing and validation.
+//!
+//! `GATEWAY_CONFIG` is parsed once per isolate: `${NAME}` references are substituted
+//! ([`interpolate`]), the JSON is typed with unknown fields refused, and [`validate`] checks what
+//! types cannot (duplicate service names, references between sections). Every error names the field.
+
+mod duration;
+mod interpolate;
+pub mod services;
+mod validate;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use duration::{TimeDelta, Timeout};
+pub use services::{BasicAuth, Exposure, RestConfig, ServiceConfig};
+
+use crate::error::{GatewayError, Result};
+
+/// Default for `proxy.max_body_bytes`: 32 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub auth: Option<AuthConfig>,
+    #[serde(default)]
+    pub cors: CorsConfig,
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    #[serde(default)]
+    pub extensions: Extensions,
+    #[serde(default)]
+    pub chat: ChatConfig,
+    #[serde(default)]
+    pub dialog: Vec<DialogNodeConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub token: Option<String>,
+    pub jwt: Option<JwtConfig>,
+    pub oidc: Option<OidcConfig>,
+    #[serde(default)]
+    pub webhook: WebhookAuth,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookAuth {
+    #[default]
+    Public,
+    Required,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    #[default]
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    ES256,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    pub secret: Option<String>,
+    pub public_key: Option<String>,
+    #[serde(default)]
+    pub algorithm: JwtAlgorithm,
+    /// Seconds of clock skew tolerated on `exp` and `nbf` (Rasa's default is 180).
+    #[serde(default = "default_leeway")]
+    pub leeway: u64,
+}
+
+fn default_leeway() -> u64 {
+    180
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// Defaults to `{issuer}/.well-known/jwks.json`.
+    pub jwks_uri: Option<String>,
+    #[serde(default = "default_leeway_oidc")]
+    pub leeway: u64,
+}
+
+fn default_leeway_oidc() -> u64 {
+    60
+}
+
+impl OidcConfig {
+    pub fn jwks_url(&self) -> String {
+        match &self.jwks_uri {
+            Some(uri) => uri.clone(),
+            None => format!("{}/.well-known/jwks.json", self.issuer.trim_end_matches('/')),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extensions {
+    #[serde(default)]
+    pub rest: RestConfig,
+    /// MaxBot bots list other extensions (babel, datetime, ...); accepted and ignored when empty.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    pub upstream: Option<String>,
+    pub nlu: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogNodeConfig {
+    pub condition: String,
+    pub response: String,
+    /// An optional label, used in error messages instead of the node's index.
+    pub label: Option<String>,
+}
+
+impl Config {
+    /// Parses `raw` (the JSON tree of `GATEWAY_CONFIG`), substituting `${NAME}` with `lookup`.
+    pub fn parse(mut raw: Value, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        interpolate::interpolate(&mut raw, lookup)?;
+        let config: Config = serde_path_to_error::deserialize(raw).map_err(|error| {
+            let field = error.path().to_string();
+            GatewayError::config(format!("invalid configuration at '{field}': {}", error.inner()))
+                .with_details(serde_json::json!({ "field": field }))
+        })?;
+        validate::validate(&config)?;
+        Ok(config)
+    }
+
+    /// Parses the text form of `GATEWAY_CONFIG`.
+    pub fn parse_str(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let raw: Value = serde_json::from_str(text).map_err(|error| {
+            GatewayError::config(format!("GATEWAY_CONFIG is not valid JSON: {error}"))
+                .with_details(serde_json::json!({ "field": "GATEWAY_CONFIG" }))
+        })?;
+        Self::parse(raw, lookup)
+    }
+
+    pub fn max_body_bytes(&self) -> u64 {
+        self.proxy.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
+    }
+}
+
+#[cfg(test)]
+mod tests;

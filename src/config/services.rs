@@ -1,0 +1,88 @@
+//! MaxBot's `extensions.rest` block, field for field, plus the gateway's own service fields
+//! (`expose`, `scope`, `redact`, `max_body_bytes`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{TimeDelta, Timeout};
+
+/// The timeout used when neither the call, the service nor the extension sets one (MaxBot's 5 s).
+pub const DEFAULT_TIMEOUT_SECONDS: f64 = 5.0;
+/// MaxBot's default `garbage_collector_timeout`: one hour.
+pub const DEFAULT_GARBAGE_COLLECTOR_SECONDS: f64 = 3600.0;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestConfig {
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    pub timeout: Option<Timeout>,
+    pub garbage_collector_timeout: Option<TimeDelta>,
+    /// httpx pool limits: accepted for compatibility, meaningless in a Worker.
+    pub limits: Option<Value>,
+}
+
+impl RestConfig {
+    pub fn garbage_collector_seconds(&self) -> f64 {
+        self.garbage_collector_timeout.map_or(DEFAULT_GARBAGE_COLLECTOR_SECONDS, |t| t.as_seconds())
+    }
+
+    /// Finds a service by name, case-insensitively (as MaxBot does).
+    pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub method: Option<String>,
+    pub base_url: Option<String>,
+    pub auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+    pub timeout: Option<Timeout>,
+    pub limits: Option<Value>,
+    pub cache: Option<TimeDelta>,
+    pub expose: Option<Exposure>,
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub redact: Vec<String>,
+    pub max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: String,
+}
+
+/// How the gateway proxies a service (CONTRACT section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Exposure {
+    Inference,
+    Telemetry,
+    Rasa,
+}
+
+impl ServiceConfig {
+    /// Keys removed from JSON answers of this service; telemetry always hides Pi secrets.
+    pub fn redacted_keys(&self) -> Vec<String> {
+        let mut keys = self.redact.clone();
+        if self.expose == Some(Exposure::Telemetry) {
+            keys.extend(["wpa_passphrase".to_string(), "password".to_string()]);
+        }
+        keys
+    }
+
+    pub fn cache_seconds(&self) -> Option<f64> {
+        self.cache.map(|c| c.as_seconds()).filter(|s| *s > 0.0)
+    }
+}

@@ -1,0 +1,118 @@
+use serde_json::json;
+
+use super::*;
+
+fn no_vars(_: &str) -> Option<String> {
+    None
+}
+
+fn parse(raw: Value) -> Result<Config> {
+    Config::parse(raw, &|name| (name == "PI_KEY").then(|| "pi-secret".to_string()))
+}
+
+#[test]
+fn the_contract_example_parses() {
+    let raw = json!({
+      "auth": {"token": "t", "jwt": {"secret": "s", "algorithm": "HS256", "leeway": 180},
+               "oidc": {"issuer": "https://issuer.example/", "audience": "catsdogs-api",
+                        "jwks_uri": "https://issuer.example/.well-known/jwks.json"},
+               "webhook": "public"},
+      "cors": {"allow_origins": ["https://shop.example"]},
+      "proxy": {"max_body_bytes": 33554432},
+      "extensions": {"rest": {"timeout": 5, "garbage_collector_timeout": 3600, "services": [
+        {"name": "catsdogs", "base_url": "http://127.0.0.1:8080/", "expose": "inference", "scope": "get::prediction", "timeout": 30},
+        {"name": "livingroom", "base_url": "http://raspberrypi.local:8081/", "expose": "telemetry",
+         "headers": {"access_token": "${PI_KEY}"}, "cache": 10},
+        {"name": "rasa", "base_url": "http://127.0.0.1:5005/", "expose": "rasa"},
+        {"name": "api_github", "base_url": "https://api.github.com/"}]}},
+      "chat": {"upstream": null, "nlu": null},
+      "dialog": [{"condition": "true", "response": "hi"}]
+    });
+    let config = parse(raw).unwrap();
+    let pi = config.extensions.rest.service("LivingRoom").unwrap();
+    assert_eq!(pi.headers["access_token"], "pi-secret");
+    assert_eq!(pi.cache_seconds(), Some(10.0));
+    assert_eq!(config.max_body_bytes(), 33554432);
+    assert_eq!(config.auth.unwrap().jwt.unwrap().leeway, 180);
+}
+
+#[test]
+fn an_empty_object_is_a_valid_open_gateway() {
+    let config = Config::parse(json!({}), &no_vars).unwrap();
+    assert!(config.auth.is_none());
+    assert_eq!(config.max_body_bytes(), DEFAULT_MAX_BODY_BYTES);
+}
+
+#[test]
+fn unknown_fields_are_refused_with_their_path() {
+    let cases = [
+        (json!({"atuh": {}}), "atuh"),
+        (json!({"auth": {"tokn": "x"}}), "tokn"),
+        (json!({"extensions": {"rest": {"services": [{"name": "a", "nmae": "b"}]}}}), "nmae"),
+    ];
+    for (raw, field) in cases {
+        let error = Config::parse(raw, &no_vars).unwrap_err();
+        assert_eq!(error.kind, crate::error::ErrorKind::ConfigError);
+        assert!(error.message.contains(field), "{}", error.message);
+    }
+}
+
+#[test]
+fn nested_unknown_field_error_names_its_location() {
+    let raw = json!({"extensions": {"rest": {"services": [{"name": "a", "nmae": "b"}]}}});
+    let error = Config::parse(raw, &no_vars).unwrap_err();
+    assert!(error.message.contains("extensions.rest.services[0]"), "{}", error.message);
+}
+
+#[test]
+fn duplicate_service_names_use_maxbots_message() {
+    let raw = json!({"extensions": {"rest": {"services": [
+        {"name": "my_service", "base_url": "http://a/"}, {"name": "My_Service", "base_url": "http://b/"}]}}});
+    let error = Config::parse(raw, &no_vars).unwrap_err();
+    assert!(
+        error.message.contains("Duplicate REST service names: 'My_Service' and 'my_service'"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn invalid_values_are_refused() {
+    let cases = [
+        json!({"auth": {"webhook": "sometimes"}}),
+        json!({"auth": {"jwt": {"algorithm": "none", "secret": "s"}}}),
+        json!({"auth": {"jwt": {"algorithm": "HS256"}}}),
+        json!({"auth": {"jwt": {"algorithm": "RS256", "secret": "s"}}}),
+        json!({"extensions": {"rest": {"services": [{"name": "a", "base_url": "not a url"}]}}}),
+        json!({"extensions": {"rest": {"services": [{"name": "a", "method": "fetch"}]}}}),
+        json!({"extensions": {"rest": {"services": [{"name": "a", "expose": "inference"}]}}}),
+        json!({"extensions": {"rest": {"services": [{"name": "a/b", "base_url": "http://x/", "expose": "rasa"}]}}}),
+        json!({"chat": {"upstream": "nowhere"}}),
+        json!({"proxy": {"max_body_bytes": -1}}),
+        json!({"dialog": [{"condition": "true"}]}),
+    ];
+    for raw in cases {
+        assert!(Config::parse(raw.clone(), &no_vars).is_err(), "accepted {raw}");
+    }
+}
+
+#[test]
+fn a_missing_variable_is_a_config_error_naming_it() {
+    let error = Config::parse(json!({"auth": {"token": "${NOPE}"}}), &no_vars).unwrap_err();
+    assert!(error.message.contains("NOPE"));
+}
+
+#[test]
+fn text_config_that_is_not_json_is_a_config_error() {
+    let error = Config::parse_str("{not json", &no_vars).unwrap_err();
+    assert!(error.message.contains("GATEWAY_CONFIG"));
+}
+
+#[test]
+fn telemetry_services_redact_pi_secrets_by_default() {
+    let raw = json!({"extensions": {"rest": {"services": [
+        {"name": "pi", "base_url": "http://pi/", "expose": "telemetry", "redact": ["serial"]}]}}});
+    let config = Config::parse(raw, &no_vars).unwrap();
+    let keys = config.extensions.rest.services[0].redacted_keys();
+    assert_eq!(keys, vec!["serial", "wpa_passphrase", "password"]);
+}

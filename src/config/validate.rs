@@ -1,0 +1,102 @@
+//! Checks that typing alone cannot express. Messages follow MaxBot's where it has one.
+
+use std::collections::HashMap;
+
+use super::{Config, Exposure, JwtAlgorithm};
+use crate::error::{GatewayError, Result};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+pub fn validate(config: &Config) -> Result<()> {
+    validate_services(config)?;
+    validate_auth(config)?;
+    validate_chat(config)?;
+    Ok(())
+}
+
+fn field_error(field: &str, message: String) -> GatewayError {
+    GatewayError::config(format!("{field}: {message}")).with_details(serde_json::json!({ "field": field }))
+}
+
+fn validate_services(config: &Config) -> Result<()> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for (index, service) in config.extensions.rest.services.iter().enumerate() {
+        let field = format!("extensions.rest.services[{index}]");
+        if service.name.is_empty() {
+            return Err(field_error(&format!("{field}.name"), "must not be empty".into()));
+        }
+        let lower = service.name.to_lowercase();
+        if let Some(first) = seen.get(&lower) {
+            return Err(field_error(
+                &format!("{field}.name"),
+                format!("Duplicate REST service names: '{}' and '{}'", service.name, first),
+            ));
+        }
+        seen.insert(lower, &service.name);
+        if let Some(method) = &service.method {
+            if !METHODS.contains(&method.as_str()) {
+                return Err(field_error(
+                    &format!("{field}.method"),
+                    format!("must be one of: {}", METHODS.join(", ")),
+                ));
+            }
+        }
+        if let Some(base_url) = &service.base_url {
+            let parsed = url::Url::parse(base_url)
+                .map_err(|e| field_error(&format!("{field}.base_url"), format!("not a valid URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(field_error(&format!("{field}.base_url"), "must be an http(s) URL".into()));
+            }
+        }
+        if service.expose.is_some() {
+            if service.base_url.is_none() {
+                return Err(field_error(&format!("{field}.base_url"), "an exposed service needs a base_url".into()));
+            }
+            let path_safe = service.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !path_safe {
+                return Err(field_error(
+                    &format!("{field}.name"),
+                    "an exposed service name may hold only letters, digits, '-', '_' and '.'".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_auth(config: &Config) -> Result<()> {
+    let Some(auth) = &config.auth else { return Ok(()) };
+    if let Some(token) = &auth.token {
+        if token.is_empty() {
+            return Err(field_error("auth.token", "must not be empty".into()));
+        }
+    }
+    if let Some(jwt) = &auth.jwt {
+        let symmetric = matches!(jwt.algorithm, JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512);
+        if symmetric && jwt.secret.as_deref().map_or(true, str::is_empty) {
+            return Err(field_error("auth.jwt.secret", format!("{:?} needs a secret", jwt.algorithm)));
+        }
+        if !symmetric && jwt.public_key.is_none() {
+            return Err(field_error("auth.jwt.public_key", format!("{:?} needs a PEM public_key", jwt.algorithm)));
+        }
+    }
+    if let Some(oidc) = &auth.oidc {
+        for (name, value) in [("issuer", &oidc.issuer), ("jwks_uri", &oidc.jwks_url())] {
+            if url::Url::parse(value).is_err() {
+                return Err(field_error(&format!("auth.oidc.{name}"), "not a valid URL".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_chat(config: &Config) -> Result<()> {
+    for (field, name) in [("chat.upstream", &config.chat.upstream), ("chat.nlu", &config.chat.nlu)] {
+        let Some(name) = name else { continue };
+        let service = config.extensions.rest.service(name);
+        if service.and_then(|s| s.expose) != Some(Exposure::Rasa) {
+            return Err(field_error(field, format!("'{name}' is not an exposed rasa service")));
+        }
+    }
+    Ok(())
+}

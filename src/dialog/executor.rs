@@ -1,0 +1,80 @@
+//! Sends a prepared [`RestCall`] through the platform's Fetch, with MaxBot's caching in the Cache
+//! API: the key is the call's identity, the entry records when it was made, and the caller's
+//! `cache` seconds decide whether it is still fresh. Entries live for the longer of that and
+//! `garbage_collector_timeout`. Only successful JSON results are stored.
+
+use serde_json::{json, Value as Json};
+
+use super::replay::CallExecutor;
+use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
+use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
+use crate::gateway::platform::Platform;
+use crate::proxy::basic_authorization;
+
+/// Largest answer read for a template.
+pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
+
+pub struct PlatformExecutor<'a, P: Platform> {
+    pub platform: &'a P,
+    pub garbage_collector_seconds: f64,
+}
+
+impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
+    async fn execute(&self, call: &RestCall) -> Result<Json, String> {
+        let url = call.final_url()?;
+        let key = call.cache_seconds.map(|_| call.cache_key());
+        if let (Some(key), Some(fresh_for)) = (&key, call.cache_seconds) {
+            if let Some(hit) = self.cached(key.as_str(), fresh_for).await {
+                return Ok(hit);
+            }
+        }
+        let outcome = self.send(call, &url).await;
+        let result = rest_result(call, &url, &outcome)?;
+        if let (Some(key), Some(seconds), true) = (key, call.cache_seconds, is_cacheable(&outcome)) {
+            let entry = json!({ "created": self.platform.now(), "result": result });
+            let mut stored = GatewayResponse::json(200, &entry);
+            stored.headers.set("content-type", "application/json");
+            let ttl = seconds.max(self.garbage_collector_seconds).ceil() as u64;
+            self.platform.cache_put(key.as_str(), stored, ttl).await;
+        }
+        Ok(result)
+    }
+}
+
+impl<P: Platform> PlatformExecutor<'_, P> {
+    async fn cached(&self, key: &str, fresh_for: f64) -> Option<Json> {
+        let response = self.platform.cache_get(key).await?;
+        let bytes = self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await.ok()?;
+        let entry: Json = serde_json::from_slice(&bytes).ok()?;
+        let created = entry.get("created")?.as_f64()?;
+        (self.platform.now() <= created + fresh_for).then(|| entry["result"].clone())
+    }
+
+    async fn send(&self, call: &RestCall, url: &str) -> RestOutcome {
+        let mut headers: Headers = call.headers.iter().collect();
+        let body = match call.encoded_body() {
+            Some((bytes, content_type)) => {
+                if let (Some(content_type), None) = (content_type, headers.get("content-type")) {
+                    headers.set("content-type", content_type);
+                }
+                Body::Bytes(bytes)
+            }
+            None => Body::Empty,
+        };
+        if let Some(auth) = &call.auth {
+            headers.set("authorization", basic_authorization(auth));
+        }
+        let request = OutboundRequest { method: call.method.to_uppercase(), url: url.to_string(), headers, body };
+        let timeout_ms = (call.timeout_seconds * 1000.0).ceil() as u64;
+        match self.platform.fetch(request, timeout_ms).await {
+            Ok(response) => match self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await {
+                Ok(body) => RestOutcome::Answered { status: response.status, body },
+                Err(BodyError::TooLarge) => RestOutcome::Failed(FetchFailure::Network(format!(
+                    "the answer is larger than {MAX_REST_RESPONSE_BYTES} bytes"
+                ))),
+                Err(BodyError::Broken(why)) => RestOutcome::Failed(FetchFailure::Network(why)),
+            },
+            Err(failure) => RestOutcome::Failed(failure),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Dialog: MaxBot nodes rendered with minijinja, with the `rest` extension.
+//!
+//! All conditions and responses are compiled when the configuration loads (a syntax error is a
+//! configuration error naming the node). A message's turn evaluates the nodes in order, renders
+//! the first whose condition holds, and reaches the network through [`replay`].
+
+mod executor;
+mod messages;
+mod nlu;
+mod python_json;
+mod replay;
+pub mod rest_call;
+mod tags;
+
+use std::sync::Arc;
+
+use minijinja::{Environment, Value};
+use serde_json::{json, Value as Json};
+
+pub use executor::PlatformExecutor;
+pub use messages::{to_messages, Button, RasaMessage};
+pub use nlu::parse_nlu;
+pub use replay::{CallExecutor, CallLog, TurnError};
+pub use tags::rewrite_tags;
+
+use crate::config::{Config, DialogNodeConfig, RestConfig};
+use crate::error::{ErrorKind, GatewayError, Result};
+
+/// minijinja fuel per render: bounds a template's CPU (a loop over a million items runs out).
+pub const FUEL_PER_RENDER: u64 = 200_000;
+/// Largest rendered response, in bytes.
+pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+/// Outbound calls one message may make, well below the Workers subrequest limit (50 on the free plan).
+pub const MAX_CALLS_PER_MESSAGE: usize = 20;
+
+pub struct Dialog {
+    env: Environment<'static>,
+    nodes: usize,
+    pub rest: Arc<RestConfig>,
+}
+
+/// What a turn sees besides the rest results.
+pub struct TurnInput {
+    pub text: String,
+    pub sender: String,
+    pub metadata: Json,
+    pub now: f64,
+    /// `intents` and `entities` from NLU, when `chat.nlu` is set.
+    pub nlu: Option<(Json, Json)>,
+}
+
+fn condition_name(index: usize) -> String {
+    format!("dialog[{index}].condition")
+}
+
+fn response_name(index: usize) -> String {
+    format!("dialog[{index}].response")
+}
+
+impl Dialog {
+    pub fn compile(config: &Config) -> Result<Dialog> {
+        let rest = Arc::new(config.extensions.rest.clone());
+        let mut env = Environment::new();
+        env.set_fuel(Some(FUEL_PER_RENDER));
+        env.set_formatter(python_formatter);
+        env.add_function("rest_call", replay::rest_call_function(rest.clone()));
+        for (index, node) in config.dialog.iter().enumerate() {
+            compile_node(&mut env, index, node)?;
+        }
+        Ok(Dialog { env, nodes: config.dialog.len(), rest })
+    }
+
+    /// The rendered text of the first node whose condition holds ("" when none does).
+    pub async fn respond<E: CallExecutor>(&self, input: &TurnInput, log: &Arc<CallLog>, executor: &E) -> Result<String> {
+        let context = self.context(input, log);
+        let render = || -> std::result::Result<String, minijinja::Error> {
+            for index in 0..self.nodes {
+                let condition = self.env.get_template(&condition_name(index))?.render(&context)?;
+                if condition == "1" {
+                    return self.env.get_template(&response_name(index))?.render(&context);
+                }
+            }
+            Ok(String::new())
+        };
+        let text = replay::run(log, render, executor).await.map_err(|error| match error {
+            TurnError::RestCallFailed(message) => GatewayError::new(ErrorKind::RestCallFailed, message),
+            TurnError::TooManyCalls(limit) => GatewayError::new(
+                ErrorKind::LimitExceeded,
+                format!("A message may make at most {limit} REST calls."),
+            ),
+            TurnError::Template { message, location } => {
+                let error = GatewayError::new(ErrorKind::TemplateError, message);
+                match location {
+                    Some(location) => error.with_details(json!({ "location": location })),
+                    None => error,
+                }
+            }
+        })?;
+        if text.len() > MAX_OUTPUT_BYTES {
+            return Err(GatewayError::new(
+                ErrorKind::LimitExceeded,
+                format!("The response is longer than {MAX_OUTPUT_BYTES} bytes."),
+            ));
+        }
+        Ok(text)
+    }
+
+    fn context(&self, input: &TurnInput, log: &Arc<CallLog>) -> Value {
+        let utc_time = chrono::DateTime::from_timestamp(input.now as i64, 0).unwrap_or_default();
+        let mut context = json!({
+            "message": { "text": input.text },
+            "dialog": { "channel_name": "rest", "user_id": input.sender },
+            "metadata": input.metadata,
+            "utc_time": utc_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        if let Some((intents, entities)) = &input.nlu {
+            context["intents"] = intents.clone();
+            context["entities"] = entities.clone();
+        }
+        let mut values: std::collections::BTreeMap<String, Value> = match context {
+            Json::Object(map) => map.into_iter().map(|(k, v)| (k, Value::from(minijinja::value::Serde(&v)))).collect(),
+            _ => Default::default(),
+        };
+        values.insert(replay::CALL_LOG_VAR.to_string(), Value::from_dyn_object(log.clone()));
+        Value::from(values)
+    }
+}
+
+fn compile_node(env: &mut Environment<'static>, index: usize, node: &DialogNodeConfig) -> Result<()> {
+    let label = node.label.clone().unwrap_or_else(|| format!("dialog[{index}]"));
+    let error = |part: &str, message: String| {
+        GatewayError::config(format!("{label}.{part}: {message}"))
+            .with_details(json!({ "field": format!("dialog[{index}].{part}") }))
+    };
+    let condition = format!("{{% if ({}) %}}1{{% endif %}}", node.condition);
+    env.add_template_owned(condition_name(index), condition)
+        .map_err(|e| error("condition", replay::message_of(&e)))?;
+    let response = rewrite_tags(&node.response).map_err(|message| error("response", message))?;
+    env.add_template_owned(response_name(index), response)
+        .map_err(|e| error("response", replay::message_of(&e)))?;
+    Ok(())
+}
+
+/// Writes values as Jinja2 (Python) does: `True`, `False`, `None`.
+fn python_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> std::result::Result<(), minijinja::Error> {
+    let written = match value.kind() {
+        minijinja::value::ValueKind::Bool => out.write_str(if value.is_true() { "True" } else { "False" }),
+        minijinja::value::ValueKind::None => out.write_str("None"),
+        _ => return minijinja::escape_formatter(out, state, value),
+    };
+    written.map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "could not write output"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The Worker adapter: the only module that knows it runs in a Cloudflare Worker. It loads the
+//! configuration once per isolate, turns the runtime's request into the core's and back, and
+//! provides the core's [`Platform`](crate::gateway::platform::Platform).
+
+mod platform;
+mod runtime;
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsValue;
+use worker::{event, Context, Env, Request, Response};
+
+use crate::error::{GatewayError, Result};
+use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
+use crate::gateway::{serve, Gateway};
+use platform::{body_to_js, headers_from_js, WorkerPlatform};
+
+thread_local! {
+    /// The gateway built from this isolate's configuration (or why it could not be built).
+    static GATEWAY: std::cell::OnceCell<Rc<Result<Gateway>>> = const { std::cell::OnceCell::new() };
+}
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let gateway = GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(&env))).clone());
+    let platform = WorkerPlatform::new(&ctx);
+    let request = match to_gateway_request(&request) {
+        Ok(request) => request,
+        Err(error) => return to_worker_response(GatewayResponse::from(error)),
+    };
+    let response = serve(&gateway, request, &platform).await;
+    to_worker_response(response)
+}
+
+fn load(env: &Env) -> Result<Gateway> {
+    install_panic_hook();
+    let binding = |name: &str| js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined());
+    let lookup = |name: &str| binding(name).and_then(|v| v.as_string());
+    let raw = binding("GATEWAY_CONFIG").ok_or_else(|| {
+        GatewayError::config("GATEWAY_CONFIG is not set").with_details(serde_json::json!({"field": "GATEWAY_CONFIG"}))
+    })?;
+    let raw = match raw.as_string() {
+        Some(text) => serde_json::Value::String(text),
+        None => js_sys::JSON::stringify(&raw)
+            .ok()
+            .and_then(|text| text.as_string())
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(|| GatewayError::config("GATEWAY_CONFIG must be a JSON string or an object"))?,
+    };
+    let loaded = Gateway::load(raw, &lookup);
+    match &loaded {
+        Ok(gateway) => gateway.warnings().iter().for_each(|w| worker::console_warn!("{}", serde_json::json!({"warning": w}))),
+        Err(error) => worker::console_error!("{}", serde_json::json!({"config_error": error.message})),
+    }
+    loaded
+}
+
+/// Logs panics with their message (console_error_panic_hook), then lets the worker crate's own
+/// hook mark the instance for re-initialisation, so the next request gets a fresh one.
+fn install_panic_hook() {
+    let worker_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        console_error_panic_hook::hook(info);
+        worker_hook(info);
+    }));
+}
+
+fn to_gateway_request(request: &Request) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+    let inner = request.inner();
+    let url = url::Url::parse(&inner.url()).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
+    Ok(GatewayRequest {
+        method: inner.method(),
+        url,
+        headers: headers_from_js(&inner.headers()),
+        body: inner.body().map_or(Body::Empty, Body::Stream),
+    })
+}
+
+fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> worker::Result<Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(response.status);
+    init.set_headers(&platform::headers_to_array(&response.headers));
+    // 101, 204, 205 and 304 answers must have no body.
+    let body = if matches!(response.status, 101 | 204 | 205 | 304) { JsValue::NULL } else { body_to_js(response.body) };
+    let js = web_sys::Response::new_with_opt_readable_stream_and_init(None, &init)
+        .and_then(|empty| if body.is_null() { Ok(empty) } else { respond_with(&body, &init) })
+        .map_err(|e| worker::Error::JsError(format!("{e:?}")))?;
+    Ok(Response::from(js))
+}
+
+fn respond_with(body: &JsValue, init: &web_sys::ResponseInit) -> std::result::Result<web_sys::Response, JsValue> {
+    use wasm_bindgen::JsCast;
+    match body.dyn_ref::<js_sys::Uint8Array>() {
+        Some(bytes) => web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), init),
+        None => web_sys::Response::new_with_opt_readable_stream_and_init(Some(body.unchecked_ref()), init),
+    }
+}

@@ -1,0 +1,143 @@
+//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()` and `console.log`.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::runtime;
+use crate::auth::spki::SignatureAlgorithm;
+use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
+use crate::gateway::platform::Platform;
+
+pub struct WorkerPlatform<'a> {
+    pub ctx: &'a worker::Context,
+    /// The state objects of request bodies put under a byte limit (see `limit_stream`).
+    limits: RefCell<Vec<js_sys::Object>>,
+}
+
+impl<'a> WorkerPlatform<'a> {
+    pub fn new(ctx: &'a worker::Context) -> Self {
+        WorkerPlatform { ctx, limits: RefCell::new(Vec::new()) }
+    }
+
+    fn body_exceeded_limit(&self) -> bool {
+        self.limits.borrow().iter().any(|state| {
+            js_sys::Reflect::get(state, &"exceeded".into()).map(|v| v.is_truthy()).unwrap_or(false)
+        })
+    }
+}
+
+pub fn headers_to_array(headers: &Headers) -> js_sys::Array {
+    headers.iter().map(|(name, value)| js_sys::Array::of2(&name.into(), &value.into())).collect()
+}
+
+pub fn headers_from_js(headers: &web_sys::Headers) -> Headers {
+    worker::Headers(headers.clone()).entries().collect()
+}
+
+/// A body as the JavaScript value `fetch`, `Response` and the cache accept.
+pub fn body_to_js(body: Body<web_sys::ReadableStream>) -> JsValue {
+    match body {
+        Body::Empty => JsValue::NULL,
+        Body::Bytes(bytes) => js_sys::Uint8Array::from(bytes.as_slice()).into(),
+        Body::Stream(stream) => stream.into(),
+    }
+}
+
+pub fn response_from_js(response: web_sys::Response) -> GatewayResponse<web_sys::ReadableStream> {
+    GatewayResponse {
+        status: response.status(),
+        headers: headers_from_js(&response.headers()),
+        body: response.body().map_or(Body::Empty, Body::Stream),
+    }
+}
+
+impl Platform for WorkerPlatform<'_> {
+    type Stream = web_sys::ReadableStream;
+
+    fn now(&self) -> f64 {
+        js_sys::Date::now() / 1000.0
+    }
+
+    async fn fetch(
+        &self,
+        request: OutboundRequest<Self::Stream>,
+        timeout_ms: u64,
+    ) -> Result<GatewayResponse<Self::Stream>, FetchFailure> {
+        let headers = headers_to_array(&request.headers);
+        let body = body_to_js(request.body);
+        let promise = runtime::send(&request.method, &request.url, &headers, &body, timeout_ms as f64);
+        match JsFuture::from(promise).await {
+            Ok(response) => Ok(response_from_js(response.unchecked_into())),
+            Err(_) if self.body_exceeded_limit() => Err(FetchFailure::BodyTooLarge),
+            Err(error) => match error.as_string().as_deref() {
+                Some("timeout") => Err(FetchFailure::Timeout),
+                Some(other) => Err(FetchFailure::Network(other.trim_start_matches("network: ").to_string())),
+                None => Err(FetchFailure::Network("fetch failed".into())),
+            },
+        }
+    }
+
+    async fn read(&self, body: Body<Self::Stream>, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let stream = match body {
+            Body::Empty => return Ok(Vec::new()),
+            Body::Bytes(bytes) if bytes.len() > limit => return Err(BodyError::TooLarge),
+            Body::Bytes(bytes) => return Ok(bytes),
+            Body::Stream(stream) => stream,
+        };
+        match JsFuture::from(runtime::read_limited(&stream, limit as f64)).await {
+            Ok(bytes) => Ok(js_sys::Uint8Array::new(&bytes).to_vec()),
+            Err(error) if error.as_string().as_deref() == Some("too_large") => Err(BodyError::TooLarge),
+            Err(error) => Err(BodyError::Broken(error.as_string().unwrap_or_default())),
+        }
+    }
+
+    fn limit(&self, stream: Self::Stream, limit: u64) -> Self::Stream {
+        let state = js_sys::Object::new();
+        let limited = runtime::limit_stream(&stream, limit as f64, &state);
+        self.limits.borrow_mut().push(state);
+        limited
+    }
+
+    fn tee(&self, stream: Self::Stream) -> (Self::Stream, Self::Stream) {
+        let pair = runtime::tee(&stream);
+        (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+    }
+
+    async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Self::Stream>> {
+        let found = JsFuture::from(runtime::cache_get(key)).await.ok()?;
+        (!found.is_null()).then(|| response_from_js(found.unchecked_into()))
+    }
+
+    async fn cache_put(&self, key: &str, response: GatewayResponse<Self::Stream>, ttl_seconds: u64) {
+        // Stored after the answer is sent: the client never waits for the cache.
+        let promise = runtime::cache_put(
+            key,
+            response.status,
+            &headers_to_array(&response.headers),
+            &body_to_js(response.body),
+            ttl_seconds as f64,
+        );
+        let key = key.to_string();
+        self.ctx.wait_until(async move {
+            if let Err(error) = JsFuture::from(promise).await {
+                let why = error.as_string().or_else(|| js_sys::Error::from(error).message().as_string()).unwrap_or_default();
+                worker::console_log!("{}", serde_json::json!({"event": "cache_put_failed", "key": key, "error": why}));
+            }
+        });
+    }
+
+    async fn verify_signature(&self, algorithm: SignatureAlgorithm, spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        let name = match algorithm {
+            SignatureAlgorithm::Rs256 => "RS256",
+            SignatureAlgorithm::Es256 => "ES256",
+        };
+        let promise = runtime::verify_signature(name, spki, message, signature);
+        JsFuture::from(promise).await.map(|v| v.is_truthy()).unwrap_or(false)
+    }
+
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+}

@@ -1,0 +1,112 @@
+// The few Workers runtime calls the edge makes, written in JavaScript where that is simpler and
+// cheaper than crossing into Rust for every chunk: fetch with a timeout, bounded body reads, a
+// byte-counting stream and the Cache API. Errors are thrown as short strings the edge maps to
+// the core's FetchFailure / BodyError.
+
+// Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`.
+// Redirects are returned, never followed.
+export async function send(method, url, headers, body, timeoutMs) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const init = { method, headers, redirect: "manual", signal: controller.signal };
+  if (body !== null && body !== undefined) init.body = body;
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if (controller.signal.aborted) throw "timeout";
+    throw "network: " + (error && error.message ? error.message : String(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Reads a whole stream into bytes, failing with "too_large" past `limit` bytes.
+export async function readLimited(stream, limit) {
+  if (stream === null || stream === undefined) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        reader.cancel().catch(() => {});
+        throw "too_large";
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error === "too_large") throw error;
+    throw "broken: " + (error && error.message ? error.message : String(error));
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+// A stream that passes bytes through and errors once more than `limit` have passed; `state.exceeded`
+// tells afterwards whether that is why the stream failed.
+export function limitStream(stream, limit, state) {
+  let total = 0;
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        total += chunk.byteLength;
+        if (total > limit) {
+          state.exceeded = true;
+          controller.error(new Error("request body too large"));
+        } else {
+          controller.enqueue(chunk);
+        }
+      },
+    }),
+  );
+}
+
+export function tee(stream) {
+  return stream.tee();
+}
+
+export async function cacheGet(key) {
+  return (await caches.default.match(key)) || null;
+}
+
+// Stores a response under a URL key for `ttlSeconds`; the Cache API needs max-age to keep it.
+export async function cachePut(key, status, headers, body, ttlSeconds) {
+  const stored = new Headers(headers);
+  stored.set("cache-control", "max-age=" + ttlSeconds);
+  stored.delete("set-cookie");
+  await caches.default.put(key, new Response(body, { status, headers: stored }));
+}
+
+// Imported Web Crypto keys, by algorithm and SPKI bytes: importKey costs more than a verify.
+const importedKeys = new Map();
+const ALGORITHMS = {
+  RS256: { import: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, verify: { name: "RSASSA-PKCS1-v1_5" } },
+  ES256: { import: { name: "ECDSA", namedCurve: "P-256" }, verify: { name: "ECDSA", hash: "SHA-256" } },
+};
+
+// Verifies a JWS signature; false on any failure (a key that does not import, a bad signature).
+export async function verifySignature(algorithm, spki, message, signature) {
+  const params = ALGORITHMS[algorithm];
+  if (!params) return false;
+  const cacheKey = algorithm + ":" + btoa(String.fromCharCode(...spki));
+  let key = importedKeys.get(cacheKey);
+  if (!key) {
+    key = crypto.subtle.importKey("spki", spki, params.import, false, ["verify"]);
+    if (importedKeys.size > 64) importedKeys.clear();
+    importedKeys.set(cacheKey, key);
+  }
+  try {
+    return await crypto.subtle.verify(params.verify, await key, signature, message);
+  } catch (_) {
+    importedKeys.delete(cacheKey);
+    return false;
+  }
+}

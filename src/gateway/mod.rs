@@ -1,0 +1,197 @@
+//! The request pipeline, once for every route: route → (configuration loaded?) → authenticate →
+//! authorize → handle (dialog or proxy) → CORS → log.
+
+mod chat;
+mod cors;
+pub mod http;
+mod log;
+pub mod platform;
+pub mod route;
+
+use serde_json::{json, Value};
+
+use crate::auth::{authorize, Access, Authenticator, Credentials, Identity};
+use crate::config::{Config, Exposure, ServiceConfig};
+use crate::dialog::Dialog;
+use crate::error::{GatewayError, Result, VERSION};
+use crate::proxy::{self, CacheStatus, ProxyCall};
+use http::{GatewayRequest, GatewayResponse};
+use platform::Platform;
+use route::Route;
+
+pub use chat::parse_message;
+
+/// Everything built from the configuration, once per isolate.
+pub struct Gateway {
+    pub config: Config,
+    auth: Option<Authenticator>,
+    dialog: Dialog,
+}
+
+impl Gateway {
+    pub fn from_config(config: Config) -> Result<Gateway> {
+        let auth = Authenticator::from_config(config.auth.as_ref())?;
+        let dialog = Dialog::compile(&config)?;
+        Ok(Gateway { config, auth, dialog })
+    }
+
+    /// Parses and builds a gateway from `GATEWAY_CONFIG` (text or already-parsed JSON).
+    pub fn load(raw: Value, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Gateway> {
+        let config = match raw {
+            Value::String(text) => Config::parse_str(&text, lookup)?,
+            other => Config::parse(other, lookup)?,
+        };
+        Gateway::from_config(config)
+    }
+
+    /// The startup warning of an open gateway (CONTRACT: logged once per start).
+    pub fn warnings(&self) -> Vec<&'static str> {
+        if self.auth.is_none() {
+            vec!["no 'auth' section: every route of this gateway is open"]
+        } else {
+            vec![]
+        }
+    }
+
+    fn service(&self, name: &str) -> Result<&ServiceConfig> {
+        self.config.extensions.rest.service(name).ok_or_else(|| GatewayError::not_found(format!("Unknown service '{name}'.")))
+    }
+
+    fn exposed(&self, name: &str, exposure: Exposure) -> Result<&ServiceConfig> {
+        self.config
+            .extensions
+            .rest
+            .service(name)
+            .filter(|s| s.expose == Some(exposure))
+            .ok_or_else(|| GatewayError::not_found(format!("No {exposure:?} service named '{name}'.").to_lowercase().replacen("no ", "No ", 1)))
+    }
+
+    fn timeout_ms(&self, service: &ServiceConfig) -> u64 {
+        let seconds = service
+            .timeout
+            .or(self.config.extensions.rest.timeout)
+            .map(|t| t.seconds())
+            .filter(|s| *s > 0.0)
+            .unwrap_or(crate::config::services::DEFAULT_TIMEOUT_SECONDS);
+        (seconds * 1000.0).ceil() as u64
+    }
+
+    fn max_body_bytes(&self, service: &ServiceConfig) -> u64 {
+        service.max_body_bytes.unwrap_or_else(|| self.config.max_body_bytes())
+    }
+
+    async fn identify<P: Platform>(&self, request: &GatewayRequest<P::Stream>, platform: &P) -> Identity {
+        let Some(auth) = &self.auth else { return Identity::Open };
+        let query_tokens = request.url.query_pairs().filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).collect();
+        let credentials = Credentials::from_request(query_tokens, &request.headers);
+        auth.authenticate(&credentials, platform).await
+    }
+
+    /// Handles a routed request; the answer and its cache status.
+    async fn handle<P: Platform>(
+        &self,
+        route: Route,
+        request: GatewayRequest<P::Stream>,
+        platform: &P,
+    ) -> Result<(GatewayResponse<P::Stream>, Option<CacheStatus>)> {
+        let ok = |value: Value| Ok((GatewayResponse::json(200, &value), None));
+        match route {
+            Route::Health => ok(json!({"status": "OK"})),
+            Route::Version => ok(json!({"version": VERSION})),
+            Route::WebhookStatus => ok(json!({"status": "ok"})),
+            Route::Preflight => Ok((cors::preflight(&self.config.cors, &request.headers), None)),
+            Route::NotFound => Err(GatewayError::not_found("The requested resource could not be found.")),
+            Route::MethodNotAllowed => Err(GatewayError::new(
+                crate::error::ErrorKind::MethodNotAllowed,
+                format!("Method {} is not allowed here.", request.method),
+            )),
+            Route::Webhook => {
+                let identity = self.identify(&request, platform).await;
+                Ok((self.webhook(request, &identity, platform).await?, None))
+            }
+            Route::Service { exposure, service, path } => {
+                let identity = self.identify(&request, platform).await;
+                let service = self.exposed(&service, exposure)?;
+                let accepts_oidc = exposure == Exposure::Inference;
+                authorize(&identity, Access::Service { scope: service.scope.as_deref(), accepts_oidc })?;
+                self.proxy(service, &path, &identity, request, platform).await
+            }
+            Route::Rasa { conversation_id } => {
+                let identity = self.identify(&request, platform).await;
+                authorize(&identity, Access::Rasa { conversation_id: conversation_id.as_deref() })?;
+                let service = self
+                    .config
+                    .extensions
+                    .rest
+                    .services
+                    .iter()
+                    .find(|s| s.expose == Some(Exposure::Rasa))
+                    .ok_or_else(|| GatewayError::not_found("No rasa service is exposed by this gateway."))?;
+                let path = request.url.path().trim_start_matches('/').to_string();
+                self.proxy(service, &path, &identity, request, platform).await
+            }
+        }
+    }
+
+    async fn proxy<P: Platform>(
+        &self,
+        service: &ServiceConfig,
+        path: &str,
+        identity: &Identity,
+        request: GatewayRequest<P::Stream>,
+        platform: &P,
+    ) -> Result<(GatewayResponse<P::Stream>, Option<CacheStatus>)> {
+        let access_class = if *identity == Identity::Open { "open" } else { "authorized" };
+        let call = ProxyCall {
+            service,
+            path,
+            timeout_ms: self.timeout_ms(service),
+            max_body_bytes: self.max_body_bytes(service),
+            access_class,
+        };
+        let (mut response, status) = proxy::proxy(call, request, platform).await?;
+        response.headers.set("x-cache-status", status.as_str());
+        Ok((response, Some(status)))
+    }
+}
+
+/// Serves one request with the isolate's gateway (or its configuration error).
+pub async fn serve<P: Platform>(
+    gateway: &Result<Gateway>,
+    request: GatewayRequest<P::Stream>,
+    platform: &P,
+) -> GatewayResponse<P::Stream> {
+    let started = platform.now();
+    let route = route::route(&request.method, request.url.path());
+    let method = request.method.clone();
+    let path = request.url.path().to_string();
+    let client_ip = request.client_ip().map(str::to_string);
+    let request_headers = request.headers.clone();
+
+    let outcome = match (route, gateway) {
+        (Route::Health, _) => Ok((GatewayResponse::json(200, &json!({"status": "OK"})), None)),
+        (_, Err(config_error)) => Err(config_error.clone()),
+        (route, Ok(gateway)) => gateway.handle(route, request, platform).await,
+    };
+    let (mut response, cache, error) = match outcome {
+        Ok((response, cache)) => (response, cache, None),
+        Err(error) => (GatewayResponse::from(error.clone()), None, Some(error)),
+    };
+    if let Ok(gateway) = gateway {
+        cors::decorate(&gateway.config.cors, &request_headers, &mut response);
+    }
+    let line = log::RequestLog {
+        method: &method,
+        path: &path,
+        status: response.status,
+        duration_ms: ((platform.now() - started) * 1000.0).max(0.0),
+        client_ip: client_ip.as_deref(),
+        cache: cache.map(CacheStatus::as_str),
+        error: error.as_ref().map(|e| e.message.as_str()),
+    };
+    platform.log(&line.line());
+    response
+}
+
+#[cfg(test)]
+pub mod testing;

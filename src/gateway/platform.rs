@@ -1,0 +1,46 @@
+//! What the core needs from the runtime: the network, the cache, a clock and bodies.
+//!
+//! The Worker implements this with Fetch and the Cache API (`edge`); tests implement it in memory.
+//! Methods are `async` without `Send`: a Worker isolate is single-threaded.
+
+use super::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest};
+use crate::auth::spki::SignatureAlgorithm;
+
+#[allow(async_fn_in_trait)]
+pub trait Platform {
+    /// A streaming body of the runtime (a `ReadableStream` in a Worker).
+    type Stream;
+
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> f64;
+
+    /// Sends `request` without following redirects, giving up after `timeout_ms`.
+    async fn fetch(
+        &self,
+        request: OutboundRequest<Self::Stream>,
+        timeout_ms: u64,
+    ) -> Result<GatewayResponse<Self::Stream>, FetchFailure>;
+
+    /// Reads a whole body, failing with [`BodyError::TooLarge`] past `limit` bytes.
+    async fn read(&self, body: Body<Self::Stream>, limit: usize) -> Result<Vec<u8>, BodyError>;
+
+    /// Puts a byte limit on a stream whose length was not declared; a fetch sending it fails with
+    /// [`FetchFailure::BodyTooLarge`] once the limit is passed.
+    fn limit(&self, stream: Self::Stream, limit: u64) -> Self::Stream;
+
+    /// Splits a stream in two, to store one copy while the other goes to the client.
+    fn tee(&self, stream: Self::Stream) -> (Self::Stream, Self::Stream);
+
+    /// Looks a response up in the cache by URL-shaped key.
+    async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Self::Stream>>;
+
+    /// Stores a response for `ttl_seconds`. Failures are logged, never fatal.
+    async fn cache_put(&self, key: &str, response: GatewayResponse<Self::Stream>, ttl_seconds: u64);
+
+    /// Verifies a JWS signature (RS256: PKCS#1 v1.5; ES256: `r || s`) of `message` with a DER
+    /// SubjectPublicKeyInfo key. A Worker uses Web Crypto, far faster than bignum code in wasm.
+    async fn verify_signature(&self, algorithm: SignatureAlgorithm, spki: &[u8], message: &[u8], signature: &[u8]) -> bool;
+
+    /// Writes one line to the log.
+    fn log(&self, line: &str);
+}

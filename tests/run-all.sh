@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# All the tests: native unit tests of the core, then the built Worker in real workerd against fake
+# origins on 127.0.0.1, then the browser tests in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export WRANGLER_SEND_METRICS=false
+
+echo "== native unit tests (cargo test)"
+cargo test --quiet
+
+echo "== building the Worker"
+bash .ci/build >/dev/null
+
+echo "== integration tests (workerd)"
+node --test --test-concurrency=2 tests/integration/
+
+if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
+  echo "== browser tests (Chromium)"
+  node --test --test-concurrency=1 tests/browser/
+fi
