@@ -1,0 +1,293 @@
+//! The attack table: tokens minted here with independent crypto (hmac, rsa, p256; never
+//! jwt-compact), each with the status Rasa's rules give it.
+
+use std::sync::OnceLock;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::config::AuthConfig;
+use crate::gateway::http::Headers;
+use crate::gateway::testing::{block_on, MemoryPlatform};
+
+const SECRET: &str = "rasa-jwt-secret";
+const TOKEN: &str = "shared-token";
+
+struct Keys {
+    rsa: rsa::RsaPrivateKey,
+    rsa_pem: String,
+    other_rsa: rsa::RsaPrivateKey,
+    ec: p256::ecdsa::SigningKey,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        use rsa::pkcs8::EncodePublicKey;
+        let mut rng = rand::thread_rng();
+        let rsa = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let rsa_pem = rsa.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+        let other_rsa = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let ec = p256::ecdsa::SigningKey::random(&mut rng);
+        Keys { rsa, rsa_pem, other_rsa, ec }
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
+}
+
+macro_rules! hmac_sign {
+    ($digest:ty, $secret:expr, $input:expr) => {{
+        let mut mac = <Hmac<$digest> as Mac>::new_from_slice($secret).unwrap();
+        mac.update($input.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }};
+}
+
+/// A signed token. `alg` picks the signature: HS256/HS384/HS512 with `secret`, RS256, ES256, none.
+pub fn mint(header: Value, claims: Value, secret: &[u8], rsa_key: Option<&rsa::RsaPrivateKey>) -> String {
+    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+    let signature = match header["alg"].as_str().unwrap_or("none") {
+        "HS256" => hmac_sign!(sha2::Sha256, secret, &signing_input),
+        "HS384" => hmac_sign!(sha2::Sha384, secret, &signing_input),
+        "HS512" => hmac_sign!(sha2::Sha512, secret, &signing_input),
+        "RS256" => {
+            use rsa::signature::{SignatureEncoding, Signer};
+            let key = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(rsa_key.unwrap_or(&keys().rsa).clone());
+            key.sign(signing_input.as_bytes()).to_vec()
+        }
+        "ES256" => {
+            use p256::ecdsa::signature::Signer;
+            let signature: p256::ecdsa::Signature = keys().ec.sign(signing_input.as_bytes());
+            signature.to_bytes().to_vec()
+        }
+        _ => Vec::new(),
+    };
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+
+fn hs256(claims: Value) -> String {
+    mint(json!({"alg": "HS256", "typ": "JWT"}), claims, SECRET.as_bytes(), None)
+}
+
+fn user(name: &str, role: &str) -> Value {
+    json!({"user": {"username": name, "role": role}, "exp": NOW + 600.0})
+}
+
+const NOW: f64 = 1_800_000_000.0;
+const ISSUER: &str = "https://issuer.example/";
+const AUDIENCE: &str = "catsdogs-api";
+
+fn jwks() -> Value {
+    use rsa::traits::PublicKeyParts;
+    let public = keys().rsa.to_public_key();
+    let point = keys().ec.verifying_key().to_encoded_point(false);
+    json!({"keys": [
+        {"kty": "RSA", "kid": "rsa-1", "use": "sig", "alg": "RS256", "n": b64(&public.n().to_bytes_be()), "e": b64(&public.e().to_bytes_be())},
+        {"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())},
+    ]})
+}
+
+fn access_token(alg: &str, kid: &str, claims: Value) -> String {
+    mint(json!({"alg": alg, "kid": kid, "typ": "at+jwt"}), claims, b"", None)
+}
+
+fn access_claims(extra: Value) -> Value {
+    let mut claims = json!({"iss": ISSUER, "aud": [AUDIENCE, "other"], "sub": "client-7", "exp": NOW + 300.0,
+                            "scope": "openid get::prediction"});
+    for (key, value) in extra.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(key);
+        } else {
+            claims[key] = value.clone();
+        }
+    }
+    claims
+}
+
+fn authenticator(algorithm: &str) -> Authenticator {
+    let jwt = match algorithm {
+        "RS256" => json!({"algorithm": "RS256", "public_key": keys().rsa_pem}),
+        other => json!({"algorithm": other, "secret": SECRET}),
+    };
+    let config: AuthConfig = serde_json::from_value(json!({
+        "token": TOKEN, "jwt": jwt,
+        "oidc": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "https://issuer.example/jwks.json"}
+    }))
+    .unwrap();
+    Authenticator::from_config(Some(&config)).unwrap().unwrap()
+}
+
+fn platform() -> MemoryPlatform {
+    let platform = MemoryPlatform::answering_json(jwks());
+    platform.clock.set(NOW);
+    platform
+}
+
+/// The status a request gets on a route: 200 when authorized.
+fn status(auth: &Authenticator, platform: &MemoryPlatform, query_tokens: &[&str], headers: &[(&str, &str)], access: Access) -> u16 {
+    let headers: Headers = headers.iter().copied().collect();
+    let credentials = Credentials::from_request(query_tokens.iter().map(|t| t.to_string()).collect(), &headers);
+    let identity = block_on(auth.authenticate(&credentials, platform));
+    match authorize(&identity, access) {
+        Ok(()) => 200,
+        Err(error) => error.status(),
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+const STATUS: Access = Access::Rasa { conversation_id: None };
+const TRACKER_OF_TESTUSER: Access = Access::Rasa { conversation_id: Some("testuser") };
+const TRACKER_OF_TESTADMIN: Access = Access::Rasa { conversation_id: Some("testadmin") };
+const MODEL: Access = Access::Service { scope: Some("get::prediction"), accepts_oidc: true };
+const PI: Access = Access::Service { scope: None, accepts_oidc: false };
+
+#[test]
+fn attack_table() {
+    let auth = authenticator("HS256");
+    let platform = platform();
+    let expired = hs256(json!({"user": {"username": "a", "role": "admin"}, "exp": NOW - 181.0}));
+    let within_leeway = hs256(json!({"user": {"username": "a", "role": "admin"}, "exp": NOW - 100.0}));
+    let future_nbf = hs256(json!({"user": {"username": "a", "role": "admin"}, "nbf": NOW + 600.0}));
+    let admin = hs256(user("testadmin", "admin"));
+    let testuser = hs256(user("testuser", "user"));
+    let top_level_role = hs256(json!({"username": "x", "role": "admin"}));
+    let none_alg = mint(json!({"alg": "none"}), user("x", "admin"), b"", None);
+    let hs384 = mint(json!({"alg": "HS384"}), user("x", "admin"), SECRET.as_bytes(), None);
+    let wrong_secret = mint(json!({"alg": "HS256"}), user("x", "admin"), b"guess", None);
+    let tampered = {
+        let parts: Vec<&str> = admin.split('.').collect();
+        let payload = b64(user("x", "admin").to_string().replace("testadmin", "x").as_bytes());
+        format!("{}.{}.{}", parts[0], payload, parts[2])
+    };
+    let truncated = admin[..admin.len() - 5].to_string();
+    let oidc = access_token("RS256", "rsa-1", access_claims(json!({})));
+    let oidc_es = access_token("ES256", "ec-1", access_claims(json!({})));
+    let oidc_scp_array = access_token("RS256", "rsa-1", access_claims(json!({"scope": null, "scp": ["get::prediction"]})));
+    let oidc_no_scope = access_token("RS256", "rsa-1", access_claims(json!({"scope": "openid"})));
+    let oidc_wrong_iss = access_token("RS256", "rsa-1", access_claims(json!({"iss": "https://evil.example/"})));
+    let oidc_wrong_aud = access_token("RS256", "rsa-1", access_claims(json!({"aud": "someone-else"})));
+    let oidc_no_exp = access_token("RS256", "rsa-1", access_claims(json!({"exp": null})));
+    let oidc_expired = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW - 3600.0})));
+    let oidc_wrong_kid = access_token("RS256", "ec-1", access_claims(json!({})));
+    let oidc_other_key = mint(json!({"alg": "RS256", "kid": "rsa-1"}), access_claims(json!({})), b"", Some(&keys().other_rsa));
+    let oidc_as_hs256 = mint(json!({"alg": "HS256", "kid": "rsa-1"}), access_claims(json!({})), keys().rsa_pem.as_bytes(), None);
+    let huge = format!("Bearer {}.{}.{}", "a".repeat(4000), "b".repeat(4000), "c".repeat(3000));
+
+    let cases: Vec<(&str, Vec<&str>, Vec<(&str, String)>, Access, u16)> = vec![
+        ("token in query", vec![TOKEN], vec![], STATUS, 200),
+        ("token in access_token header", vec![], vec![("access_token", TOKEN.into())], STATUS, 200),
+        ("wrong token", vec!["nope"], vec![], STATUS, 401),
+        ("token prefix", vec!["shared"], vec![], STATUS, 401),
+        ("same token in query and header", vec![TOKEN], vec![("access_token", TOKEN.into())], STATUS, 200),
+        ("different tokens in query and header", vec![TOKEN], vec![("access_token", "x".into())], STATUS, 401),
+        ("token twice, one wrong", vec![TOKEN, "x"], vec![], STATUS, 401),
+        ("no credentials", vec![], vec![], STATUS, 401),
+        ("admin jwt", vec![], vec![("authorization", bearer(&admin))], STATUS, 200),
+        ("user jwt on /status", vec![], vec![("authorization", bearer(&testuser))], STATUS, 403),
+        ("user jwt on own tracker", vec![], vec![("authorization", bearer(&testuser))], TRACKER_OF_TESTUSER, 200),
+        ("user jwt on another tracker", vec![], vec![("authorization", bearer(&testuser))], TRACKER_OF_TESTADMIN, 403),
+        ("admin token on any tracker", vec![TOKEN], vec![], TRACKER_OF_TESTADMIN, 200),
+        ("top-level role does not count", vec![], vec![("authorization", bearer(&top_level_role))], STATUS, 403),
+        ("alg none", vec![], vec![("authorization", bearer(&none_alg))], STATUS, 401),
+        ("alg other than pinned", vec![], vec![("authorization", bearer(&hs384))], STATUS, 401),
+        ("wrong secret", vec![], vec![("authorization", bearer(&wrong_secret))], STATUS, 401),
+        ("tampered payload", vec![], vec![("authorization", bearer(&tampered))], STATUS, 401),
+        ("truncated signature", vec![], vec![("authorization", bearer(&truncated))], STATUS, 401),
+        ("expired beyond leeway", vec![], vec![("authorization", bearer(&expired))], STATUS, 401),
+        ("expired within leeway", vec![], vec![("authorization", bearer(&within_leeway))], STATUS, 200),
+        ("nbf in the future", vec![], vec![("authorization", bearer(&future_nbf))], STATUS, 401),
+        ("lower-case scheme", vec![], vec![("authorization", format!("bearer {admin}"))], STATUS, 401),
+        ("Token scheme", vec![], vec![("authorization", format!("Token {admin}"))], STATUS, 401),
+        ("two words", vec![], vec![("authorization", format!("Bearer {admin} x"))], STATUS, 401),
+        ("empty bearer", vec![], vec![("authorization", "Bearer ".into())], STATUS, 401),
+        ("10 KB bearer", vec![], vec![("authorization", huge)], STATUS, 401),
+        ("duplicate authorization headers", vec![], vec![("authorization", bearer(&admin)), ("authorization", bearer(&admin))], STATUS, 401),
+        ("bad bearer but valid token", vec![TOKEN], vec![("authorization", "garbage".into())], STATUS, 200),
+        ("oidc RS256 with scope", vec![], vec![("authorization", bearer(&oidc))], MODEL, 200),
+        ("oidc ES256 with scope", vec![], vec![("authorization", bearer(&oidc_es))], MODEL, 200),
+        ("oidc scp array", vec![], vec![("authorization", bearer(&oidc_scp_array))], MODEL, 200),
+        ("oidc without the scope", vec![], vec![("authorization", bearer(&oidc_no_scope))], MODEL, 403),
+        ("oidc on a Rasa route", vec![], vec![("authorization", bearer(&oidc))], STATUS, 403),
+        ("oidc on a Pi", vec![], vec![("authorization", bearer(&oidc))], PI, 403),
+        ("oidc wrong issuer", vec![], vec![("authorization", bearer(&oidc_wrong_iss))], MODEL, 401),
+        ("oidc wrong audience", vec![], vec![("authorization", bearer(&oidc_wrong_aud))], MODEL, 401),
+        ("oidc without exp", vec![], vec![("authorization", bearer(&oidc_no_exp))], MODEL, 401),
+        ("oidc expired", vec![], vec![("authorization", bearer(&oidc_expired))], MODEL, 401),
+        ("oidc kid of another key type", vec![], vec![("authorization", bearer(&oidc_wrong_kid))], MODEL, 401),
+        ("oidc signed by an unknown key", vec![], vec![("authorization", bearer(&oidc_other_key))], MODEL, 401),
+        ("oidc HS256 with the public key as secret", vec![], vec![("authorization", bearer(&oidc_as_hs256))], MODEL, 401),
+    ];
+    assert!(cases.len() >= 30);
+    for (name, query, headers, access, expected) in cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(status(&auth, &platform, &query, &headers, access), expected, "{name}");
+    }
+}
+
+#[test]
+fn rs256_is_pinned_against_hs256_signed_with_the_public_key() {
+    let auth = authenticator("RS256");
+    let platform = platform();
+    let genuine = mint(json!({"alg": "RS256"}), user("x", "admin"), b"", None);
+    let confused = mint(json!({"alg": "HS256"}), user("x", "admin"), keys().rsa_pem.as_bytes(), None);
+    let auth_header = |t: &str| vec![("authorization", bearer(t))];
+    for (token, expected) in [(genuine, 200), (confused, 401)] {
+        let headers = auth_header(&token);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(status(&auth, &platform, &[], &headers, STATUS), expected);
+    }
+}
+
+#[test]
+fn webhook_access() {
+    let anonymous = Identity::Anonymous;
+    let user = Identity::User { username: "u1".into(), role: "user".into() };
+    assert!(authorize(&anonymous, Access::Webhook { sender: "x", required: false }).is_ok());
+    assert_eq!(authorize(&anonymous, Access::Webhook { sender: "x", required: true }).unwrap_err().status(), 401);
+    assert!(authorize(&user, Access::Webhook { sender: "u1", required: true }).is_ok());
+    assert_eq!(authorize(&user, Access::Webhook { sender: "u2", required: false }).unwrap_err().status(), 403);
+    assert!(authorize(&Identity::Open, Access::Rasa { conversation_id: None }).is_ok());
+}
+
+#[test]
+fn the_jwks_is_fetched_once_and_cached() {
+    let auth = authenticator("HS256");
+    let platform = platform();
+    let oidc = access_token("RS256", "rsa-1", access_claims(json!({})));
+    let headers = vec![("authorization", bearer(&oidc))];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    for _ in 0..3 {
+        assert_eq!(status(&auth, &platform, &[], &headers, MODEL), 200);
+    }
+    assert_eq!(platform.sent().len(), 1);
+    assert_eq!(platform.sent()[0].url, "https://issuer.example/jwks.json");
+}
+
+#[test]
+fn unknown_kids_refetch_at_most_once_a_minute() {
+    let auth = authenticator("HS256");
+    let platform = platform();
+    let good = access_token("RS256", "rsa-1", access_claims(json!({})));
+    let unknown = |n: usize| access_token("RS256", &format!("random-{n}"), access_claims(json!({})));
+    let check = |token: &str| {
+        let headers = vec![("authorization", bearer(token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        status(&auth, &platform, &[], &headers, MODEL)
+    };
+    assert_eq!(check(&good), 200);
+    for n in 0..20 {
+        assert_eq!(check(&unknown(n)), 401);
+    }
+    assert_eq!(platform.sent().len(), 1, "a flood of unknown kids refetched the JWKS");
+    platform.advance(61.0);
+    assert_eq!(check(&unknown(99)), 401);
+    assert_eq!(platform.sent().len(), 2, "after a minute an unknown kid may refetch (key rotation)");
+}

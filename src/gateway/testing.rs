@@ -1,0 +1,172 @@
+//! An in-memory [`Platform`] for native tests: a scripted origin that records every request, a
+//! cache with a settable clock, and real RS256/ES256 verification with pure-Rust crypto.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
+use super::platform::Platform;
+use crate::auth::spki::SignatureAlgorithm;
+
+/// Runs a future whose awaits all complete at once (everything here is in memory).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    fn noop_raw() -> RawWaker {
+        fn clone(_: *const ()) -> RawWaker {
+            noop_raw()
+        }
+        fn noop(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    let waker = unsafe { Waker::from_raw(noop_raw()) };
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    match future.as_mut().poll(&mut context) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a test future waited on something that never completes"),
+    }
+}
+
+/// What the fake origin received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub method: String,
+    pub url: String,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    pub timeout_ms: u64,
+}
+
+impl Received {
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// The origin's answer to one request.
+pub type Answer = Result<(u16, Vec<(&'static str, String)>, Vec<u8>), FetchFailure>;
+
+pub struct MemoryPlatform {
+    pub clock: Cell<f64>,
+    origin: Box<dyn Fn(&Received) -> Answer>,
+    pub received: RefCell<Vec<Received>>,
+    cache: RefCell<HashMap<String, (u16, Headers, Vec<u8>, f64)>>,
+    pub logs: RefCell<Vec<String>>,
+}
+
+impl MemoryPlatform {
+    pub fn new(origin: impl Fn(&Received) -> Answer + 'static) -> Self {
+        MemoryPlatform {
+            clock: Cell::new(1_800_000_000.0),
+            origin: Box::new(origin),
+            received: RefCell::new(Vec::new()),
+            cache: RefCell::new(HashMap::new()),
+            logs: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// An origin that answers every request with 200 and `json`.
+    pub fn answering_json(json: serde_json::Value) -> Self {
+        Self::new(move |_| Ok((200, vec![("content-type", "application/json".to_string())], json.to_string().into_bytes())))
+    }
+
+    pub fn advance(&self, seconds: f64) {
+        self.clock.set(self.clock.get() + seconds);
+    }
+
+    pub fn sent(&self) -> Vec<Received> {
+        self.received.borrow().clone()
+    }
+
+    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> GatewayRequest<Vec<u8>> {
+        GatewayRequest {
+            method: method.to_string(),
+            url: url::Url::parse(url).expect("test URL"),
+            headers: headers.iter().copied().collect(),
+            body: if body.is_empty() { Body::Empty } else { Body::Stream(body.to_vec()) },
+        }
+    }
+}
+
+fn bytes_of(body: Body<Vec<u8>>) -> Vec<u8> {
+    match body {
+        Body::Empty => Vec::new(),
+        Body::Bytes(bytes) | Body::Stream(bytes) => bytes,
+    }
+}
+
+impl Platform for MemoryPlatform {
+    type Stream = Vec<u8>;
+
+    fn now(&self) -> f64 {
+        self.clock.get()
+    }
+
+    async fn fetch(&self, request: OutboundRequest<Vec<u8>>, timeout_ms: u64) -> Result<GatewayResponse<Vec<u8>>, FetchFailure> {
+        let received = Received {
+            method: request.method,
+            url: request.url,
+            headers: request.headers,
+            body: bytes_of(request.body),
+            timeout_ms,
+        };
+        let answer = (self.origin)(&received);
+        self.received.borrow_mut().push(received);
+        let (status, headers, body) = answer?;
+        Ok(GatewayResponse { status, headers: headers.into_iter().collect(), body: Body::Stream(body) })
+    }
+
+    async fn read(&self, body: Body<Vec<u8>>, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let bytes = bytes_of(body);
+        if bytes.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(bytes)
+    }
+
+    fn limit(&self, stream: Vec<u8>, _limit: u64) -> Vec<u8> {
+        stream
+    }
+
+    fn tee(&self, stream: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+        (stream.clone(), stream)
+    }
+
+    async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Vec<u8>>> {
+        let cache = self.cache.borrow();
+        let (status, headers, body, expires) = cache.get(key)?;
+        (self.now() < *expires).then(|| GatewayResponse { status: *status, headers: headers.clone(), body: Body::Stream(body.clone()) })
+    }
+
+    async fn cache_put(&self, key: &str, response: GatewayResponse<Vec<u8>>, ttl_seconds: u64) {
+        let expires = self.now() + ttl_seconds as f64;
+        let entry = (response.status, response.headers, bytes_of(response.body), expires);
+        self.cache.borrow_mut().insert(key.to_string(), entry);
+    }
+
+    async fn verify_signature(&self, algorithm: SignatureAlgorithm, spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+        use p256::pkcs8::DecodePublicKey;
+        match algorithm {
+            SignatureAlgorithm::Rs256 => {
+                use rsa::signature::Verifier;
+                let Ok(key) = rsa::RsaPublicKey::from_public_key_der(spki) else { return false };
+                let verifier = rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(key);
+                let Ok(signature) = rsa::pkcs1v15::Signature::try_from(signature) else { return false };
+                verifier.verify(message, &signature).is_ok()
+            }
+            SignatureAlgorithm::Es256 => {
+                use p256::ecdsa::signature::Verifier;
+                let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(spki) else { return false };
+                let Ok(signature) = p256::ecdsa::Signature::from_slice(signature) else { return false };
+                key.verify(message, &signature).is_ok()
+            }
+        }
+    }
+
+    fn log(&self, line: &str) {
+        self.logs.borrow_mut().push(line.to_string());
+    }
+}
