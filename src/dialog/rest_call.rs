@@ -286,5 +286,3 @@ fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests;
