@@ -1,0 +1,205 @@
+//! Proxy behaviour through the whole gateway on the in-memory platform: what reaches the origin,
+//! what the client gets back, caching, redaction and failures.
+
+use serde_json::{json, Value};
+
+use crate::gateway::http::{Body, FetchFailure, GatewayResponse};
+use crate::gateway::testing::{block_on, Answer, MemoryPlatform};
+use crate::gateway::{serve, Gateway};
+
+const TOKEN: &str = "t0ken";
+
+fn gateway() -> Gateway {
+    let config = json!({
+        "auth": {"token": TOKEN},
+        "proxy": {"max_body_bytes": 1000},
+        "extensions": {"rest": {"services": [
+            {"name": "catsdogs", "base_url": "http://127.0.0.1:8080/", "expose": "inference", "timeout": 30},
+            {"name": "cachedmodel", "base_url": "http://127.0.0.1:8080/", "expose": "inference", "cache": 60},
+            {"name": "livingroom", "base_url": "http://pi.local:8081/", "expose": "telemetry",
+             "headers": {"access_token": "pi-key"}, "cache": 10, "redact": ["serial"]},
+            {"name": "rasa", "base_url": "http://127.0.0.1:5005/", "expose": "rasa", "parameters": {"token": "rasa-token"}},
+            {"name": "hidden", "base_url": "http://127.0.0.1:9/"}
+        ]}}
+    });
+    Gateway::load(config, &|_| None).unwrap()
+}
+
+fn send(platform: &MemoryPlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> GatewayResponse<Vec<u8>> {
+    let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
+    block_on(serve(&Ok(gateway()), request, platform))
+}
+
+fn body_json(response: &GatewayResponse<Vec<u8>>) -> Value {
+    match &response.body {
+        Body::Bytes(b) | Body::Stream(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        Body::Empty => Value::Null,
+    }
+}
+
+fn ok_json(body: Value) -> Answer {
+    Ok((200, vec![("content-type", "application/json".into()), ("etag", "\"v1\"".into())], body.to_string().into_bytes()))
+}
+
+const AUTH: (&str, &str) = ("access_token", TOKEN);
+
+#[test]
+fn the_origin_gets_the_request_with_its_own_credentials_only() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({"prediction": "Cat"})));
+    let response = send(
+        &platform,
+        "POST",
+        "/models/catsdogs/upload?token=t0ken&v=2",
+        &[("authorization", "Bearer a.b.c"), ("content-type", "multipart/form-data; boundary=x"), ("cf-connecting-ip", "203.0.113.9"), ("cookie", "s=1")],
+        b"--x\r\ncontent\r\n--x--",
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(body_json(&response)["prediction"], "Cat");
+    let sent = &platform.sent()[0];
+    assert_eq!((sent.method.as_str(), sent.url.as_str()), ("POST", "http://127.0.0.1:8080/upload?v=2"));
+    assert_eq!(sent.body, b"--x\r\ncontent\r\n--x--");
+    assert_eq!(sent.headers.get("content-type"), Some("multipart/form-data; boundary=x"));
+    assert_eq!(sent.headers.get("authorization"), None);
+    assert_eq!(sent.headers.get("cookie"), None);
+    assert_eq!(sent.headers.get("x-forwarded-for"), Some("203.0.113.9"));
+    assert_eq!(sent.headers.get("x-forwarded-proto"), Some("https"));
+    assert_eq!(sent.timeout_ms, 30_000);
+}
+
+#[test]
+fn telemetry_gets_the_pis_key_and_secrets_are_removed() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({"ssid": "pi", "wpa_passphrase": "hunter22", "serial": "X1",
+        "ddns": [{"password": "p", "host": "h"}]})));
+    let response = send(&platform, "GET", "/pi/livingroom/ap", &[("access_token", TOKEN)], b"");
+    assert_eq!(body_json(&response), json!({"ssid": "pi", "ddns": [{"host": "h"}]}));
+    assert_eq!(platform.sent()[0].headers.get("access_token"), Some("pi-key"));
+}
+
+#[test]
+fn rasa_routes_keep_their_path_and_get_the_rasa_token() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({"ok": 1})));
+    send(&platform, "GET", "/conversations/u1/tracker?token=t0ken&include_events=ALL", &[], b"");
+    assert_eq!(platform.sent()[0].url, "http://127.0.0.1:5005/conversations/u1/tracker?include_events=ALL&token=rasa-token");
+}
+
+#[test]
+fn unknown_unexposed_and_escaping_requests_never_leave() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({})));
+    for path in ["/models/nope/x", "/models/hidden/x", "/pi/catsdogs/system", "/models/catsdogs/../hidden",
+                 "/models/catsdogs/%2e%2e/admin", "/models/catsdogs//evil.example/x", "/models/catsdogs/a%5c..%5cb"] {
+        let response = send(&platform, "GET", path, &[AUTH], b"");
+        assert_eq!(response.status, 404, "{path}");
+        assert_eq!(body_json(&response)["reason"], "NotFound", "{path}");
+    }
+    assert!(platform.sent().is_empty());
+    send(&platform, "GET", "/models/catsdogs/@evil.example/x", &[AUTH], b"");
+    assert!(platform.sent()[0].url.starts_with("http://127.0.0.1:8080/"));
+}
+
+#[test]
+fn authentication_comes_first() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({})));
+    assert_eq!(send(&platform, "GET", "/pi/livingroom/system", &[], b"").status, 401);
+    assert_eq!(send(&platform, "GET", "/pi/livingroom/system", &[("access_token", "wrong")], b"").status, 401);
+    assert!(platform.sent().is_empty());
+}
+
+#[test]
+fn bodies_over_the_limit_are_refused_before_sending() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({})));
+    let big = vec![b'x'; 2000];
+    let response = send(&platform, "POST", "/models/catsdogs/upload", &[AUTH, ("content-length", "2000")], &big);
+    assert_eq!(response.status, 413);
+    assert_eq!(body_json(&response)["reason"], "PayloadTooLarge");
+    assert!(platform.sent().is_empty());
+}
+
+#[test]
+fn failing_origins_give_502_and_504() {
+    for (failure, status, reason) in [
+        (FetchFailure::Timeout, 504, "GatewayTimeout"),
+        (FetchFailure::Network("connection refused".into()), 502, "BadGateway"),
+    ] {
+        let platform = MemoryPlatform::new(move |_| Err(failure.clone()));
+        let response = send(&platform, "GET", "/models/catsdogs/health", &[AUTH], b"");
+        assert_eq!((response.status, body_json(&response)["reason"].as_str()), (status, Some(reason)));
+    }
+}
+
+#[test]
+fn get_responses_are_cached_per_service_and_query() {
+    let platform = MemoryPlatform::new(|request| ok_json(json!({"url": request.url})));
+    let status = |path: &str, headers: &[(&str, &str)]| {
+        let response = send(&platform, "GET", path, headers, b"");
+        response.headers.get("x-cache-status").unwrap_or("").to_string()
+    };
+    assert_eq!(status("/pi/livingroom/system", &[AUTH]), "MISS");
+    assert_eq!(status("/pi/livingroom/system", &[AUTH]), "HIT");
+    assert_eq!(status("/pi/livingroom/system?x=1", &[AUTH]), "MISS");
+    assert_eq!(status("/pi/livingroom/system", &[AUTH, ("cache-control", "no-cache")]), "MISS");
+    assert_eq!(platform.sent().len(), 3);
+    platform.advance(11.0);
+    assert_eq!(status("/pi/livingroom/system", &[AUTH]), "MISS");
+    assert_eq!(status("/models/catsdogs/health", &[AUTH]), "BYPASS");
+}
+
+#[test]
+fn errors_are_not_cached() {
+    let platform = MemoryPlatform::new(|_| Ok((500, vec![], b"boom".to_vec())));
+    for _ in 0..2 {
+        let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+        assert_eq!(response.status, 500);
+    }
+    assert_eq!(platform.sent().len(), 2);
+}
+
+#[test]
+fn if_none_match_is_answered_from_the_cache_or_forwarded() {
+    let platform = MemoryPlatform::new(|request| {
+        if request.headers.get("if-none-match") == Some("\"v1\"") {
+            Ok((304, vec![("etag", "\"v1\"".into())], vec![]))
+        } else {
+            ok_json(json!({"model": "bytes"}))
+        }
+    });
+    // Forwarded when nothing is cached (Rasa pulling a model through an uncached service).
+    let response = send(&platform, "GET", "/models/catsdogs/model.tar.gz", &[AUTH, ("if-none-match", "\"v1\"")], b"");
+    assert_eq!(response.status, 304);
+    assert_eq!(platform.sent()[0].headers.get("if-none-match"), Some("\"v1\""));
+    // Answered from the cache when the cached ETag matches.
+    send(&platform, "GET", "/models/cachedmodel/model.tar.gz", &[AUTH], b"");
+    let response = send(&platform, "GET", "/models/cachedmodel/model.tar.gz", &[AUTH, ("if-none-match", "\"v1\"")], b"");
+    assert_eq!((response.status, response.headers.get("etag")), (304, Some("\"v1\"")));
+    assert_eq!(platform.sent().len(), 2);
+}
+
+#[test]
+fn identical_inference_posts_may_be_cached() {
+    let platform = MemoryPlatform::new(|_| ok_json(json!({"prediction": "Dog"})));
+    let post = |body: &[u8]| send(&platform, "POST", "/models/cachedmodel/upload", &[AUTH], body).headers.get("x-cache-status").unwrap().to_string();
+    assert_eq!(post(b"image-1"), "MISS");
+    assert_eq!(post(b"image-1"), "HIT");
+    assert_eq!(post(b"image-2"), "MISS");
+    assert_eq!(platform.sent().len(), 2);
+}
+
+#[test]
+fn cors_preflight_and_headers() {
+    let config = json!({"cors": {"allow_origins": ["https://shop.example"]}});
+    let gateway = Gateway::load(config, &|_| None).unwrap();
+    let platform = MemoryPlatform::new(|_| ok_json(json!({})));
+    let request = MemoryPlatform::request("OPTIONS", "https://gw.example/webhooks/rest/webhook",
+        &[("origin", "https://shop.example"), ("access-control-request-method", "POST")], b"");
+    let response = block_on(serve(&Ok(gateway), request, &platform));
+    assert_eq!(response.status, 204);
+    assert_eq!(response.headers.get("access-control-allow-origin"), Some("https://shop.example"));
+    let allowed = response.headers.get("access-control-allow-headers").unwrap();
+    for name in ["Authorization", "Content-Type", "access_token"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    let gateway = Gateway::load(json!({"cors": {"allow_origins": ["https://shop.example"]}}), &|_| None).unwrap();
+    let request = MemoryPlatform::request("GET", "https://gw.example/health", &[("origin", "https://evil.example")], b"");
+    let response = block_on(serve(&Ok(gateway), request, &platform));
+    assert_eq!(response.headers.get("access-control-allow-origin"), None);
+    assert!(platform.sent().is_empty());
+}
