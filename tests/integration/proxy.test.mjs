@@ -100,12 +100,18 @@ test("telemetry: the Pi's key is injected, secrets are removed, responses are ca
   const first = await gateway.fetch("/pi/livingroom/system", { headers: auth });
   assert.equal(first.headers.get("x-cache-status"), "MISS");
   assert.equal((await json(first)).hostname, "raspberrypi");
-  await new Promise((r) => setTimeout(r, 150));
-  const count = pi.received.length;
-  const second = await gateway.fetch("/pi/livingroom/system", { headers: auth });
+  // The copy is stored after the answer is sent (waitUntil): wait for it to land.
+  let second, count;
+  for (let attempt = 0; attempt < 30; attempt++) {
+    await new Promise((r) => setTimeout(r, 100));
+    count = pi.received.length;
+    second = await gateway.fetch("/pi/livingroom/system", { headers: auth });
+    if (second.headers.get("x-cache-status") === "HIT") break;
+    await second.text();
+  }
   assert.equal(second.headers.get("x-cache-status"), "HIT");
   assert.equal((await json(second)).hostname, "raspberrypi");
-  assert.equal(pi.received.length, count);
+  assert.equal(pi.received.length, count, "a HIT does not reach the Pi");
   const refreshed = await gateway.fetch("/pi/livingroom/system", { headers: { ...auth, "cache-control": "no-cache" } });
   assert.equal(refreshed.headers.get("x-cache-status"), "MISS");
   await refreshed.text();
