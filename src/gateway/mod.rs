@@ -116,6 +116,20 @@ impl Gateway {
                 authorize(&identity, Access::Service { scope: service.scope.as_deref(), accepts_oidc })?;
                 self.proxy(service, &path, &identity, request, platform).await
             }
+            Route::TelemetryList => {
+                let identity = self.identify(&request, platform).await;
+                authorize(&identity, Access::Service { scope: None, accepts_oidc: false })?;
+                let names: Vec<&str> = self
+                    .config
+                    .extensions
+                    .rest
+                    .services
+                    .iter()
+                    .filter(|s| s.expose == Some(Exposure::Telemetry))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                ok(json!({ "services": names }))
+            }
             Route::Rasa { conversation_id } => {
                 let identity = self.identify(&request, platform).await;
                 authorize(&identity, Access::Rasa { conversation_id: conversation_id.as_deref() })?;

@@ -12,6 +12,8 @@ pub enum Route {
     Service { exposure: Exposure, service: String, path: String },
     /// Rasa's own routes, proxied to the `rasa` service with the request path unchanged.
     Rasa { conversation_id: Option<String> },
+    /// `GET /pi/`: the names of the telemetry services (for the dashboard).
+    TelemetryList,
     Preflight,
     NotFound,
     MethodNotAllowed,
@@ -31,6 +33,7 @@ pub fn route(method: &str, path: &str) -> Route {
         "/webhooks/rest/webhook" => return only("POST", Route::Webhook),
         "/status" | "/domain" => return only("GET", Route::Rasa { conversation_id: None }),
         "/model/parse" => return only("POST", Route::Rasa { conversation_id: None }),
+        "/pi" | "/pi/" => return only("GET", Route::TelemetryList),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/conversations/") {
@@ -102,6 +105,7 @@ mod tests {
             ("GET", "/conversations/u1", Route::NotFound),
             ("POST", "/models/catsdogs/upload", service(Exposure::Inference, "catsdogs", "upload")),
             ("GET", "/models/catsdogs", service(Exposure::Inference, "catsdogs", "")),
+            ("GET", "/pi/", Route::TelemetryList),
             ("GET", "/pi/livingroom/clients/wlan0", service(Exposure::Telemetry, "livingroom", "clients/wlan0")),
             ("POST", "/pi/livingroom/system", Route::MethodNotAllowed),
             ("GET", "/models//x", Route::NotFound),
