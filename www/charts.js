@@ -28,7 +28,9 @@ export class LineChart {
     const values = this.points.map((p) => p.value);
     const low = Math.min(this.min, ...values);
     const high = Math.max(this.max, ...values);
-    const x = (i) => pad.left + (i / Math.max(1, this.capacity - 1)) * (width - pad.left - pad.right);
+    // The time axis spans the points kept (at least 30 slots), newest on the right.
+    const span = Math.max(30, values.length);
+    const x = (i) => pad.left + (i / Math.max(1, span - 1)) * (width - pad.left - pad.right);
     const y = (v) => height - pad.bottom - ((v - low) / (high - low || 1)) * (height - pad.top - pad.bottom);
 
     g.font = "12px system-ui, sans-serif";
@@ -47,7 +49,7 @@ export class LineChart {
     g.font = "600 13px system-ui, sans-serif";
     g.fillText(`${this.label}: ${latest === undefined ? "—" : latest.toFixed(1) + " " + this.unit}`, pad.left, 15);
     if (values.length) {
-      const offset = this.capacity - values.length;
+      const offset = span - values.length;
       g.strokeStyle = this.color;
       g.lineWidth = 2;
       g.beginPath();
