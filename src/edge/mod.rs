@@ -8,7 +8,7 @@ mod runtime;
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env};
 
 use crate::error::{GatewayError, Result};
 use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
@@ -21,15 +21,15 @@ thread_local! {
 }
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(&env))).clone());
     let platform = WorkerPlatform::new(&ctx);
     let request = match to_gateway_request(&request) {
         Ok(request) => request,
-        Err(error) => return to_worker_response(GatewayResponse::from(error)),
+        Err(error) => return Ok(to_worker_response(GatewayResponse::from(error))),
     };
     let response = serve(&gateway, request, &platform).await;
-    to_worker_response(response)
+    Ok(to_worker_response(response))
 }
 
 fn load(env: &Env) -> Result<Gateway> {
@@ -65,33 +65,16 @@ fn install_panic_hook() {
     }));
 }
 
-fn to_gateway_request(request: &Request) -> Result<GatewayRequest<web_sys::ReadableStream>> {
-    let inner = request.inner();
-    let url = url::Url::parse(&inner.url()).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
+fn to_gateway_request(request: &web_sys::Request) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+    let url = url::Url::parse(&request.url()).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
     Ok(GatewayRequest {
-        method: inner.method(),
+        method: request.method(),
         url,
-        headers: headers_from_js(&inner.headers()),
-        body: inner.body().map_or(Body::Empty, Body::Stream),
+        headers: headers_from_js(&request.headers()),
+        body: request.body().map_or(Body::Empty, Body::Stream),
     })
 }
 
-fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> worker::Result<Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(response.status);
-    init.set_headers(&platform::headers_to_array(&response.headers));
-    // 101, 204, 205 and 304 answers must have no body.
-    let body = if matches!(response.status, 101 | 204 | 205 | 304) { JsValue::NULL } else { body_to_js(response.body) };
-    let js = web_sys::Response::new_with_opt_readable_stream_and_init(None, &init)
-        .and_then(|empty| if body.is_null() { Ok(empty) } else { respond_with(&body, &init) })
-        .map_err(|e| worker::Error::JsError(format!("{e:?}")))?;
-    Ok(Response::from(js))
-}
-
-fn respond_with(body: &JsValue, init: &web_sys::ResponseInit) -> std::result::Result<web_sys::Response, JsValue> {
-    use wasm_bindgen::JsCast;
-    match body.dyn_ref::<js_sys::Uint8Array>() {
-        Some(bytes) => web_sys::Response::new_with_opt_buffer_source_and_init(Some(bytes), init),
-        None => web_sys::Response::new_with_opt_readable_stream_and_init(Some(body.unchecked_ref()), init),
-    }
+fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web_sys::Response {
+    runtime::respond(response.status, &platform::headers_to_text(&response.headers), &body_to_js(response.body))
 }

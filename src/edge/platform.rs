@@ -28,12 +28,20 @@ impl<'a> WorkerPlatform<'a> {
     }
 }
 
-pub fn headers_to_array(headers: &Headers) -> js_sys::Array {
-    headers.iter().map(|(name, value)| js_sys::Array::of2(&name.into(), &value.into())).collect()
+/// Headers as "name:value" lines, the form `runtime.js` reads and writes in one call.
+pub fn headers_to_text(headers: &Headers) -> String {
+    let mut text = String::new();
+    for (name, value) in headers.iter() {
+        text.push_str(name);
+        text.push(':');
+        text.push_str(value);
+        text.push('\n');
+    }
+    text
 }
 
 pub fn headers_from_js(headers: &web_sys::Headers) -> Headers {
-    worker::Headers(headers.clone()).entries().collect()
+    runtime::header_text(headers).lines().filter_map(|line| line.split_once(':')).collect()
 }
 
 /// A body as the JavaScript value `fetch`, `Response` and the cache accept.
@@ -65,7 +73,7 @@ impl Platform for WorkerPlatform<'_> {
         request: OutboundRequest<Self::Stream>,
         timeout_ms: u64,
     ) -> Result<GatewayResponse<Self::Stream>, FetchFailure> {
-        let headers = headers_to_array(&request.headers);
+        let headers = headers_to_text(&request.headers);
         let body = body_to_js(request.body);
         let promise = runtime::send(&request.method, &request.url, &headers, &body, timeout_ms as f64);
         match JsFuture::from(promise).await {
@@ -115,7 +123,7 @@ impl Platform for WorkerPlatform<'_> {
         let promise = runtime::cache_put(
             key,
             response.status,
-            &headers_to_array(&response.headers),
+            &headers_to_text(&response.headers),
             &body_to_js(response.body),
             ttl_seconds as f64,
         );

@@ -3,12 +3,35 @@
 // byte-counting stream and the Cache API. Errors are thrown as short strings the edge maps to
 // the core's FetchFailure / BodyError.
 
+// Headers cross between Rust and JavaScript as one string, "name:value" lines: one boundary crossing
+// instead of several per header (HTTP forbids newlines in names and values).
+export function headerText(headers) {
+  let text = "";
+  for (const [name, value] of headers) text += name + ":" + value + "\n";
+  return text;
+}
+
+function headersFrom(text) {
+  const headers = new Headers();
+  for (const line of text.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 1));
+  }
+  return headers;
+}
+
+// Builds the Worker's answer; null-body statuses (101, 204, 205, 304) get no body.
+export function respond(status, headers, body) {
+  const empty = status === 101 || status === 204 || status === 205 || status === 304;
+  return new Response(empty ? null : body, { status, headers: headersFrom(headers) });
+}
+
 // Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`.
 // Redirects are returned, never followed.
 export async function send(method, url, headers, body, timeoutMs) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const init = { method, headers, redirect: "manual", signal: controller.signal };
+  const init = { method, headers: headersFrom(headers), redirect: "manual", signal: controller.signal };
   if (body !== null && body !== undefined) init.body = body;
   try {
     return await fetch(url, init);
@@ -79,7 +102,7 @@ export async function cacheGet(key) {
 
 // Stores a response under a URL key for `ttlSeconds`; the Cache API needs max-age to keep it.
 export async function cachePut(key, status, headers, body, ttlSeconds) {
-  const stored = new Headers(headers);
+  const stored = headersFrom(headers);
   stored.set("cache-control", "max-age=" + ttlSeconds);
   stored.delete("set-cookie");
   await caches.default.put(key, new Response(body, { status, headers: stored }));

@@ -4,8 +4,12 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/edge/runtime.js")]
 extern "C" {
+    /// All headers as "name:value" lines.
+    #[wasm_bindgen(js_name = headerText)]
+    pub fn header_text(headers: &web_sys::Headers) -> String;
+    pub fn respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     /// Rejects with "timeout" or "network: ..." (a string).
-    pub fn send(method: &str, url: &str, headers: &js_sys::Array, body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
+    pub fn send(method: &str, url: &str, headers: &str, body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
     /// Resolves to a `Uint8Array`; rejects with "too_large" or "broken: ...".
     #[wasm_bindgen(js_name = readLimited)]
     pub fn read_limited(stream: &JsValue, limit: f64) -> js_sys::Promise;
@@ -19,5 +23,5 @@ extern "C" {
     #[wasm_bindgen(js_name = verifySignature)]
     pub fn verify_signature(algorithm: &str, spki: &[u8], message: &[u8], signature: &[u8]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = cachePut)]
-    pub fn cache_put(key: &str, status: u16, headers: &js_sys::Array, body: &JsValue, ttl_seconds: f64) -> js_sys::Promise;
+    pub fn cache_put(key: &str, status: u16, headers: &str, body: &JsValue, ttl_seconds: f64) -> js_sys::Promise;
 }

@@ -25,8 +25,8 @@ pub fn preflight<B>(config: &CorsConfig, request_headers: &Headers) -> GatewayRe
 }
 
 /// Adds the CORS headers of an actual request's answer.
-pub fn decorate<B>(config: &CorsConfig, request_headers: &Headers, response: &mut GatewayResponse<B>) {
-    if let Some(origin) = allowed(config, request_headers.get("origin")) {
+pub fn decorate<B>(config: &CorsConfig, origin: Option<&str>, response: &mut GatewayResponse<B>) {
+    if let Some(origin) = allowed(config, origin) {
         response.headers.set("access-control-allow-origin", origin);
         response.headers.set("access-control-expose-headers", "x-cache-status, etag");
         response.headers.append("vary", "Origin");

@@ -180,7 +180,7 @@ pub async fn serve<P: Platform>(
     let method = request.method.clone();
     let path = request.url.path().to_string();
     let client_ip = request.client_ip().map(str::to_string);
-    let request_headers = request.headers.clone();
+    let origin = request.headers.get("origin").map(str::to_string);
 
     let outcome = match (route, gateway) {
         (Route::Health, _) => Ok((GatewayResponse::json(200, &json!({"status": "OK"})), None)),
@@ -192,7 +192,7 @@ pub async fn serve<P: Platform>(
         Err(error) => (GatewayResponse::from(error.clone()), None, Some(error)),
     };
     if let Ok(gateway) = gateway {
-        cors::decorate(&gateway.config.cors, &request_headers, &mut response);
+        cors::decorate(&gateway.config.cors, origin.as_deref(), &mut response);
     }
     let line = log::RequestLog {
         method: &method,

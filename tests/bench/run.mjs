@@ -1,0 +1,251 @@
+// Benchmarks (not tests): the release Worker against JavaScript baselines measured in the same run,
+// because these machines are shared and noisy, so only ratios are comparable between runs.
+//
+//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--no-build]
+//
+// Every Worker runs in workerd, reached on its own socket (Miniflare's direct sockets, which keep
+// the Cache API), loaded by wrk. /health is also measured under a bare `workerd serve` config, the
+// setup the toolchain notes prescribe. Results: printed, and written to BENCHMARKS.md.
+import { spawn, execFileSync, execFile } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const SECONDS = Number(option("--seconds", 5));
+const CONNECTIONS = Number(option("--connections", 32));
+const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+const COMPAT = "2026-04-01";
+const TOKEN = "bench-token";
+const SECRET = "bench-jwt-secret";
+
+if (!args.includes("--no-build")) execFileSync("bash", [".ci/build"], { cwd: root, stdio: "ignore" });
+const wasmPath = path.join(root, "build/index_bg.wasm");
+const wasm = fs.readFileSync(wasmPath);
+
+// --- Baselines -------------------------------------------------------------------------------
+const EMPTY_JS = `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`;
+const forwardingJs = (origin) => `export default { async fetch(request) {
+  const url = new URL(request.url);
+  return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers: request.headers, body: request.body });
+} };`;
+
+// --- Load ------------------------------------------------------------------------------------
+// wrk runs asynchronously: the fake origins live in this process and must keep answering.
+async function wrk(url, { method = "GET", headers = {}, bodyFile } = {}) {
+  const script = path.join(os.tmpdir(), `bench-${process.pid}-${Math.random().toString(16).slice(2)}.lua`);
+  const lines = [`wrk.method = "${method}"`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`wrk.headers["${name}"] = ${JSON.stringify(value)}`);
+  if (bodyFile) lines.push(`local f = io.open(${JSON.stringify(bodyFile)}, "rb"); wrk.body = f:read("*all"); f:close()`);
+  lines.push(`done = function(summary, latency, requests)
+    io.write(string.format("RESULT %f %f %f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+      summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, summary.requests))
+  end`);
+  fs.writeFileSync(script, lines.join("\n"));
+  const connections = bodyFile ? Math.min(CONNECTIONS, 4) : CONNECTIONS;
+  const { stdout: out } = await promisify(execFile)("wrk", ["-t2", `-c${connections}`, `-d${SECONDS}s`, "--timeout", "10s", "-s", script, url], { encoding: "utf8" });
+  fs.rmSync(script);
+  const [rps, p50, p99, errors, requests] = out.match(/RESULT (\S+) (\S+) (\S+) (\S+) (\S+)/).slice(1).map(Number);
+  return { rps, p50, p99, errors, requests };
+}
+
+// --- Workers in workerd (Miniflare with a direct socket to the Worker) ------------------------
+async function startWorker(kind, { config, vars = {}, script } = {}) {
+  const worker = kind === "gateway"
+    ? { modules: [{ type: "ESModule", path: path.join(root, "build/index.js") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
+        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars } }
+    : { modules: true, script };
+  const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    // Drain the Worker's log lines: an unread pipe would stall workerd.
+    handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); } });
+  await mf.ready;
+  const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
+  return { url, close: () => mf.dispose(), pid: () => workerdPid() };
+}
+
+function workerdPid() {
+  try {
+    return execFileSync("pgrep", ["-n", "-f", "workerd serve"], { encoding: "utf8" }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function rssKb(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+// --- A bare `workerd serve` --------------------------------------------------------------------
+async function freePort() {
+  return new Promise((resolve) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
+}
+
+async function workerdServe(modules, bindings = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-workerd-"));
+  const port = await freePort();
+  const moduleLines = modules.map(([name, file, type]) => {
+    fs.copyFileSync(file, path.join(dir, name));
+    return `(name = "${name}", ${type} = embed "${name}")`;
+  });
+  const bindingLines = Object.entries(bindings).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
+  fs.writeFileSync(path.join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .w), (name = "internet", network = (allow = ["public", "private", "local"])) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ]
+);
+const w :Workerd.Worker = (
+  modules = [ ${moduleLines.join(", ")} ],
+  compatibilityDate = "${COMPAT}",
+  bindings = [ ${bindingLines.join(", ")} ],
+  globalOutbound = "internet",
+);`);
+  const child = spawn(WORKERD, ["serve", path.join(dir, "config.capnp")], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `http://127.0.0.1:${port}`, close: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); } };
+}
+
+// --- The run -------------------------------------------------------------------------------
+const results = [];
+function record(name, measured, baselineName, baseline, target) {
+  const ratio = measured.rps / baseline.rps;
+  results.push({ name, ...measured, baselineName, baselineRps: baseline.rps, ratio, target });
+  const mark = target === undefined ? "" : ratio >= target ? ` (target ${target}: met)` : ` (target ${target}: MISSED)`;
+  console.log(`${name.padEnd(48)} ${measured.rps.toFixed(0).padStart(7)} req/s  p50 ${measured.p50.toFixed(2)} ms  p99 ${measured.p99.toFixed(2)} ms  errors ${measured.errors}  ratio ${ratio.toFixed(2)} vs ${baselineName}${mark}`);
+}
+
+const [pi, model, api, issuer] = await Promise.all([
+  startPi("pi-key"), startModel(),
+  startOrigin((req, res) => sendJson(res, 200, { temperature: 21.5, path: req.url })),
+  startIssuer(),
+]);
+const services = [
+  { name: "pi", base_url: pi.url + "/", expose: "telemetry", headers: { access_token: "pi-key" } },
+  { name: "picached", base_url: pi.url + "/", expose: "telemetry", headers: { access_token: "pi-key" }, cache: 3600 },
+  { name: "model", base_url: model.url + "/", expose: "inference", timeout: 30 },
+  { name: "api", base_url: api.url + "/" },
+];
+const dialog = [{ condition: "true", response: "{% GET \"api://a\" cache 3600 %}{% set a = rest.json.temperature %}{% GET \"api://b\" cache 3600 %}It is {{ a }} and {{ rest.json.temperature }}." }];
+const baseConfig = { auth: { token: "${AUTH_TOKEN}", jwt: { secret: "${JWT_SECRET}", algorithm: "HS256" } }, extensions: { rest: { services } }, dialog };
+const rsaPem = issuer.rsa.publicKey.export({ type: "spki", format: "pem" });
+const rsConfig = { auth: { jwt: { public_key: rsaPem, algorithm: "RS256" } }, extensions: { rest: { services } } };
+const vars = { AUTH_TOKEN: TOKEN, JWT_SECRET: SECRET };
+const exp = Math.floor(Date.now() / 1000) + 3600;
+const hs256 = mintJwt({ alg: "HS256", typ: "JWT" }, { user: { username: "bench", role: "admin" }, exp }, SECRET);
+const rs256 = mintJwt({ alg: "RS256", typ: "JWT" }, { user: { username: "bench", role: "admin" }, exp }, issuer.rsa.privateKey);
+
+console.log(`wasm: ${(wasm.length / 1024).toFixed(0)} KB raw, ${(zlib.gzipSync(wasm, { level: 9 }).length / 1024).toFixed(0)} KB gzip`);
+// Startup: the first request to a fresh Worker (compile + instantiate + first fetch), median of 3,
+// beside the same for the empty JavaScript Worker.
+async function firstRequestMs(kind, options) {
+  const times = [];
+  for (let i = 0; i < 3; i++) {
+    const worker = await startWorker(kind, options);
+    const t0 = performance.now();
+    await fetch(worker.url + "/health").then((r) => r.text());
+    times.push(performance.now() - t0);
+    await worker.close();
+  }
+  return times.sort((a, b) => a - b)[1];
+}
+const startup = { gateway: await firstRequestMs("gateway", { config: baseConfig, vars }), empty: await firstRequestMs("js", { script: EMPTY_JS }) };
+console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(1)} ms, empty JS ${startup.empty.toFixed(1)} ms`);
+
+// Bare workerd serve: /health against the empty JavaScript Worker.
+{
+  const emptyFile = path.join(os.tmpdir(), "bench-empty.js");
+  fs.writeFileSync(emptyFile, EMPTY_JS);
+  const empty = await workerdServe([["worker.js", emptyFile, "esModule"]]);
+  const emptyResult = await wrk(empty.url + "/health");
+  empty.close();
+  const gateway = await workerdServe([["index.js", path.join(root, "build/index.js"), "esModule"], ["index_bg.wasm", wasmPath, "wasm"]],
+    { GATEWAY_CONFIG: JSON.stringify(baseConfig), ...vars });
+  record("workerd serve: GET /health", await wrk(gateway.url + "/health"), "empty JS Worker", emptyResult, 0.8);
+  record("workerd serve: token GET /pi/pi/system (proxied)", await wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }), "empty JS Worker", emptyResult);
+  gateway.close();
+}
+
+if (args.includes("--quick")) process.exit(0); // only the bare workerd rows, for quick profiling loops
+
+const empty = await startWorker("js", { script: EMPTY_JS });
+const forward = await startWorker("js", { script: forwardingJs(pi.url) });
+const gateway = await startWorker("gateway", { config: baseConfig, vars });
+const rsGateway = await startWorker("gateway", { config: rsConfig });
+
+const emptyResult = await wrk(empty.url + "/health");
+const health = await wrk(gateway.url + "/health");
+record("GET /health", health, "empty JS Worker", emptyResult, 0.8);
+const forwardResult = await wrk(forward.url + "/pi/pi/system", { headers: { access_token: "pi-key" } });
+record("token GET /pi/{svc}/system, uncached", await wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }), "forwarding JS Worker", forwardResult, 0.8);
+await fetch(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());
+await new Promise((r) => setTimeout(r, 300));
+record("token GET /pi/{svc}/system, HIT", await wrk(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }), "forwarding JS Worker", forwardResult, 0.8);
+record("JWT HS256 GET /pi/{svc}/system", await wrk(gateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${hs256}` } }), "GET /health", health);
+record("JWT RS256 GET /pi/{svc}/system", await wrk(rsGateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${rs256}` } }), "GET /health", health);
+const chatBody = path.join(os.tmpdir(), "bench-chat.json");
+fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));
+await fetch(gateway.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
+await new Promise((r) => setTimeout(r, 300));
+record("POST webhook, two cached rest_calls", await wrk(gateway.url + "/webhooks/rest/webhook", { method: "POST", bodyFile: chatBody, headers: { "content-type": "application/json" } }), "GET /health", health, 0.5);
+
+// 5 MB multipart upload, and workerd's memory while 20 MB uploads stream through.
+const boundary = "benchboundary";
+const upload = (size) => Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cat.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`), Buffer.alloc(size, 1), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+const uploadFile = path.join(os.tmpdir(), "bench-upload.bin");
+fs.writeFileSync(uploadFile, upload(5 * 1024 * 1024));
+const uploadHeaders = { "content-type": `multipart/form-data; boundary=${boundary}` };
+const forwardModel = await startWorker("js", { script: forwardingJs(model.url) });
+const forwardUpload = await wrk(forwardModel.url + "/models/model/upload", { method: "POST", bodyFile: uploadFile, headers: uploadHeaders });
+record("POST 5 MB multipart /models/{svc}/upload", await wrk(gateway.url + "/models/model/upload", { method: "POST", bodyFile: uploadFile, headers: { ...uploadHeaders, access_token: TOKEN } }), "forwarding JS Worker", forwardUpload);
+
+const pid = workerdPid();
+const idleRss = rssKb(pid);
+let peakRss = idleRss;
+const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssKb(pid)); }, 20);
+const big = upload(20 * 1024 * 1024);
+for (let i = 0; i < 3; i++) {
+  await fetch(forwardModel.url.replace(forwardModel.url, gateway.url) + "/models/model/upload", { method: "POST", headers: { ...uploadHeaders, access_token: TOKEN }, body: big }).then((r) => r.text());
+}
+clearInterval(sampler);
+console.log(`workerd RSS during 20 MB uploads: idle ${(idleRss / 1024).toFixed(0)} MB, peak ${(peakRss / 1024).toFixed(0)} MB (+${((peakRss - idleRss) / 1024).toFixed(0)} MB)`);
+
+for (const worker of [empty, forward, gateway, rsGateway, forwardModel]) await worker.close();
+for (const origin of [pi, model, api, issuer]) await origin.close();
+
+// --- BENCHMARKS.md ---------------------------------------------------------------------------
+const rows = results.map((r) => `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.baselineName} (${r.baselineRps.toFixed(0)}) | **${r.ratio.toFixed(2)}** | ${r.target ?? ""} |`);
+const report = `# Benchmarks
+
+Measured by \`node tests/bench/run.mjs\` on ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per
+route; uploads with 4 connections). Machines are shared and noisy: compare **ratios**, each against a baseline
+measured in the same run, never raw requests/s between runs.
+
+- wasm: ${(wasm.length / 1024).toFixed(0)} KB raw, **${(zlib.gzipSync(wasm, { level: 9 }).length / 1024).toFixed(0)} KB gzip**
+- startup (first request to a fresh Worker: compile, instantiate, configuration, answer; median of 3): gateway ${startup.gateway.toFixed(1)} ms, empty JS Worker ${startup.empty.toFixed(1)} ms
+- workerd RSS while 20 MB uploads stream through: idle ${(idleRss / 1024).toFixed(0)} MB, peak ${(peakRss / 1024).toFixed(0)} MB (the body is never held)
+
+| route | req/s | p50 ms | p99 ms | errors | baseline (req/s) | ratio | target |
+|---|---|---|---|---|---|---|---|
+${rows.join("\n")}
+
+Baselines: an empty JavaScript Worker answering \`{"status":"OK"}\`, and a JavaScript Worker that only forwards to
+the same origin (no auth, no header rules). All Workers run in workerd; "workerd serve" rows use a bare generated
+config, the others Miniflare's direct socket to the Worker (same workerd, with the Cache API).
+`;
+fs.writeFileSync(path.join(root, "BENCHMARKS.md"), report);
+console.log("\nwritten: BENCHMARKS.md");
