@@ -23,6 +23,11 @@ thread_local! {
 #[event(fetch)]
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(&env))).clone());
+    // Lets the tests prove that a panic gives a clean 500 and the next request still works.
+    // Off unless the operator sets GATEWAY_TEST_PANIC_ROUTE, which no deployment should.
+    if request.url().ends_with("/__test/panic") && js_sys::Reflect::has(&env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {
+        panic!("test panic requested");
+    }
     let platform = WorkerPlatform::new(&ctx);
     let request = match to_gateway_request(&request) {
         Ok(request) => request,

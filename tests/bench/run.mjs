@@ -60,7 +60,8 @@ async function wrk(url, { method = "GET", headers = {}, bodyFile } = {}) {
 // --- Workers in workerd (Miniflare with a direct socket to the Worker) ------------------------
 async function startWorker(kind, { config, vars = {}, script } = {}) {
   const worker = kind === "gateway"
-    ? { modules: [{ type: "ESModule", path: path.join(root, "build/index.js") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
+    ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
+          { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
         bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars } }
     : { modules: true, script };
   const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
@@ -173,7 +174,7 @@ console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(
   const empty = await workerdServe([["worker.js", emptyFile, "esModule"]]);
   const emptyResult = await wrk(empty.url + "/health");
   empty.close();
-  const gateway = await workerdServe([["index.js", path.join(root, "build/index.js"), "esModule"], ["index_bg.wasm", wasmPath, "wasm"]],
+  const gateway = await workerdServe([["entry.mjs", path.join(root, "build/entry.mjs"), "esModule"], ["index.js", path.join(root, "build/index.js"), "esModule"], ["index_bg.wasm", wasmPath, "wasm"]],
     { GATEWAY_CONFIG: JSON.stringify(baseConfig), ...vars });
   record("workerd serve: GET /health", await wrk(gateway.url + "/health"), "empty JS Worker", emptyResult, 0.8);
   record("workerd serve: token GET /pi/pi/system (proxied)", await wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }), "empty JS Worker", emptyResult);

@@ -9,7 +9,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const build = path.join(root, "build");
 
 export function assertBuilt() {
-  for (const file of ["index.js", "index_bg.wasm"]) {
+  for (const file of ["entry.mjs", "index.js", "index_bg.wasm"]) {
     if (!fs.existsSync(path.join(build, file))) {
       throw new Error(`build/${file} is missing: run 'bash .ci/build' (the test command does)`);
     }
@@ -29,6 +29,7 @@ export async function startGateway({ config, vars = {}, objectConfig = false } =
   }
   const mf = new Miniflare({
     modules: [
+      { type: "ESModule", path: path.join(build, "entry.mjs") },
       { type: "ESModule", path: path.join(build, "index.js") },
       { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
     ],

@@ -1,0 +1,46 @@
+// The Worker's entry module, copied into build/ by .ci/build next to worker-build's output.
+//
+// It exposes the Rust fetch handler as a plain module Worker. worker-build's default export wraps
+// every request in proxies (a class proxy, an instance proxy, a function proxy); calling the handler
+// directly costs a fraction of that. Recovery after a Rust panic does not depend on those proxies:
+// wasm-bindgen marks the instance terminated, the worker crate schedules a re-initialisation, and
+// the next call gets a fresh instance. What this module adds is the answer to the failed request
+// itself: a clean 500 in the gateway's error shape, never a stack trace.
+import Gateway from "./index.js";
+
+const rustFetch = Gateway.prototype.fetch;
+const VERSION = "__GATEWAY_VERSION__";
+
+function internalError() {
+  const body = {
+    version: VERSION, status: "failure", message: "The gateway failed while handling this request.",
+    reason: "InternalError", details: {}, help: null, code: 500,
+  };
+  return new Response(JSON.stringify(body), { status: 500, headers: { "content-type": "application/json" } });
+}
+
+// A panic inside an async handler traps in a microtask, so the handler's promise would never
+// settle; the trap reaches the global error event instead. Every request in flight shares the dead
+// instance, so each is failed with the clean 500.
+const inFlight = new Set();
+function failInFlight(error) {
+  if (error instanceof WebAssembly.RuntimeError) for (const fail of inFlight) fail(error);
+}
+addEventListener("error", (event) => failInFlight(event.error));
+addEventListener("unhandledrejection", (event) => failInFlight(event.reason));
+
+export default {
+  async fetch(request, env, ctx) {
+    let fail;
+    const trapped = new Promise((_, reject) => (fail = reject));
+    inFlight.add(fail);
+    try {
+      return await Promise.race([rustFetch.call({ env, ctx }, request), trapped]);
+    } catch (error) {
+      console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
+      return internalError();
+    } finally {
+      inFlight.delete(fail);
+    }
+  },
+};
