@@ -9,6 +9,7 @@
 import Gateway from "./index.js";
 
 const rustFetch = Gateway.prototype.fetch;
+const rustFetchNow = Gateway.prototype.fetch_now;
 const VERSION = "__GATEWAY_VERSION__";
 
 function internalError() {
@@ -31,6 +32,14 @@ addEventListener("unhandledrejection", (event) => failInFlight(event.reason));
 
 export default {
   async fetch(request, env, ctx) {
+    try {
+      // Routes that need no I/O are answered synchronously, without an async handler's cost.
+      const immediate = rustFetchNow(request, env, ctx);
+      if (immediate) return immediate;
+    } catch (error) {
+      console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
+      return internalError();
+    }
     let fail;
     const trapped = new Promise((_, reject) => (fail = reject));
     inFlight.add(fail);

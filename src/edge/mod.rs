@@ -12,7 +12,7 @@ use worker::{event, Context, Env};
 
 use crate::error::{GatewayError, Result};
 use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
-use crate::gateway::{serve, Gateway};
+use crate::gateway::{serve, serve_immediately, Gateway, RequestSummary};
 use platform::{body_to_js, headers_from_js, WorkerPlatform};
 
 thread_local! {
@@ -20,9 +20,32 @@ thread_local! {
     static GATEWAY: std::cell::OnceCell<Rc<Result<Gateway>>> = const { std::cell::OnceCell::new() };
 }
 
+/// The synchronous phase, called by `entry.mjs` before `fetch`: answers at once when the route needs
+/// no I/O, without the cost of starting an asynchronous handler; `None` hands over to `fetch`.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
+    let gateway = isolate_gateway(env);
+    let url = url::Url::parse(&request.url()).ok()?;
+    let headers = request.headers();
+    let summary = RequestSummary {
+        method: request.method(),
+        path: url.path().to_string(),
+        origin: headers.get("origin").ok().flatten(),
+        client_ip: headers.get("cf-connecting-ip").ok().flatten(),
+        started: js_sys::Date::now() / 1000.0,
+    };
+    let ctx = Context::new(ctx);
+    let platform = WorkerPlatform::new(&ctx);
+    serve_immediately(&gateway, &summary, &platform).map(to_worker_response)
+}
+
+fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
+    GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(env))).clone())
+}
+
 #[event(fetch)]
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
-    let gateway = GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(&env))).clone());
+    let gateway = isolate_gateway(&env);
     // Lets the tests prove that a panic gives a clean 500 and the next request still works.
     // Off unless the operator sets GATEWAY_TEST_PANIC_ROUTE, which no deployment should.
     if request.url().ends_with("/__test/panic") && js_sys::Reflect::has(&env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {

@@ -1,6 +1,6 @@
 //! CORS per `cors.allow_origins`: preflights are answered here, never forwarded.
 
-use super::http::{GatewayResponse, Headers};
+use super::http::GatewayResponse;
 use crate::config::CorsConfig;
 
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -12,9 +12,9 @@ fn allowed<'a>(config: &CorsConfig, origin: Option<&'a str>) -> Option<&'a str> 
 }
 
 /// The answer to an `OPTIONS` request.
-pub fn preflight<B>(config: &CorsConfig, request_headers: &Headers) -> GatewayResponse<B> {
+pub fn preflight<B>(config: &CorsConfig, origin: Option<&str>) -> GatewayResponse<B> {
     let mut response = GatewayResponse::empty(204);
-    if let Some(origin) = allowed(config, request_headers.get("origin")) {
+    if let Some(origin) = allowed(config, origin) {
         response.headers.set("access-control-allow-origin", origin);
         response.headers.set("access-control-allow-methods", ALLOW_METHODS);
         response.headers.set("access-control-allow-headers", ALLOW_HEADERS);

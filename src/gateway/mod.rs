@@ -96,15 +96,6 @@ impl Gateway {
     ) -> Result<(GatewayResponse<P::Stream>, Option<CacheStatus>)> {
         let ok = |value: Value| Ok((GatewayResponse::json(200, &value), None));
         match route {
-            Route::Health => ok(json!({"status": "OK"})),
-            Route::Version => ok(json!({"version": VERSION})),
-            Route::WebhookStatus => ok(json!({"status": "ok"})),
-            Route::Preflight => Ok((cors::preflight(&self.config.cors, &request.headers), None)),
-            Route::NotFound => Err(GatewayError::not_found("The requested resource could not be found.")),
-            Route::MethodNotAllowed => Err(GatewayError::new(
-                crate::error::ErrorKind::MethodNotAllowed,
-                format!("Method {} is not allowed here.", request.method),
-            )),
             Route::Webhook => {
                 let identity = self.identify(&request, platform).await;
                 Ok((self.webhook(request, &identity, platform).await?, None))
@@ -144,6 +135,10 @@ impl Gateway {
                 let path = request.url.path().trim_start_matches('/').to_string();
                 self.proxy(service, &path, &identity, request, platform).await
             }
+            // Answered by `immediate` before any I/O.
+            Route::Health | Route::Version | Route::WebhookStatus | Route::Preflight | Route::NotFound | Route::MethodNotAllowed => {
+                Err(GatewayError::not_found("The requested resource could not be found."))
+            }
         }
     }
 
@@ -169,37 +164,90 @@ impl Gateway {
     }
 }
 
+/// What the log line and the CORS headers need from the request, taken before it is consumed.
+pub struct RequestSummary {
+    pub method: String,
+    pub path: String,
+    pub origin: Option<String>,
+    pub client_ip: Option<String>,
+    pub started: f64,
+}
+
+impl RequestSummary {
+    pub fn of<B>(request: &GatewayRequest<B>, started: f64) -> Self {
+        RequestSummary {
+            method: request.method.clone(),
+            path: request.url.path().to_string(),
+            origin: request.headers.get("origin").map(str::to_string),
+            client_ip: request.client_ip().map(str::to_string),
+            started,
+        }
+    }
+}
+
+/// The answers that need no I/O: health (even with a broken configuration), configuration errors,
+/// version, the channel status, preflights, 404 and 405. `None` when the route needs the network.
+fn immediate<B>(gateway: &Result<Gateway>, route: &Route, summary: &RequestSummary) -> Option<Result<GatewayResponse<B>>> {
+    let ok = |value: Value| Some(Ok(GatewayResponse::json(200, &value)));
+    match (route, gateway) {
+        (Route::Health, _) => ok(json!({"status": "OK"})),
+        (_, Err(config_error)) => Some(Err(config_error.clone())),
+        (Route::Version, _) => ok(json!({"version": VERSION})),
+        (Route::WebhookStatus, _) => ok(json!({"status": "ok"})),
+        (Route::Preflight, Ok(gateway)) => Some(Ok(cors::preflight(&gateway.config.cors, summary.origin.as_deref()))),
+        (Route::NotFound, _) => Some(Err(GatewayError::not_found("The requested resource could not be found."))),
+        (Route::MethodNotAllowed, _) => Some(Err(GatewayError::new(
+            crate::error::ErrorKind::MethodNotAllowed,
+            format!("Method {} is not allowed here.", summary.method),
+        ))),
+        _ => None,
+    }
+}
+
+/// The synchronous phase: answers at once when the route needs no I/O (the edge calls this before
+/// starting anything asynchronous, which costs more than such an answer itself).
+pub fn serve_immediately<P: Platform>(gateway: &Result<Gateway>, summary: &RequestSummary, platform: &P) -> Option<GatewayResponse<P::Stream>> {
+    let route = route::route(&summary.method, &summary.path);
+    let outcome = immediate(gateway, &route, summary)?;
+    Some(finish(gateway, summary, outcome.map(|response| (response, None)), platform))
+}
+
 /// Serves one request with the isolate's gateway (or its configuration error).
 pub async fn serve<P: Platform>(
     gateway: &Result<Gateway>,
     request: GatewayRequest<P::Stream>,
     platform: &P,
 ) -> GatewayResponse<P::Stream> {
-    let started = platform.now();
+    let summary = RequestSummary::of(&request, platform.now());
     let route = route::route(&request.method, request.url.path());
-    let method = request.method.clone();
-    let path = request.url.path().to_string();
-    let client_ip = request.client_ip().map(str::to_string);
-    let origin = request.headers.get("origin").map(str::to_string);
-
-    let outcome = match (route, gateway) {
-        (Route::Health, _) => Ok((GatewayResponse::json(200, &json!({"status": "OK"})), None)),
-        (_, Err(config_error)) => Err(config_error.clone()),
-        (route, Ok(gateway)) => gateway.handle(route, request, platform).await,
+    let outcome = match (immediate(gateway, &route, &summary), gateway) {
+        (Some(answer), _) => answer.map(|response| (response, None)),
+        (None, Ok(gateway)) => gateway.handle(route, request, platform).await,
+        (None, Err(config_error)) => Err(config_error.clone()),
     };
+    finish(gateway, &summary, outcome, platform)
+}
+
+/// The last phases of every request: the error body, CORS headers, the log line.
+fn finish<P: Platform>(
+    gateway: &Result<Gateway>,
+    summary: &RequestSummary,
+    outcome: Result<(GatewayResponse<P::Stream>, Option<CacheStatus>)>,
+    platform: &P,
+) -> GatewayResponse<P::Stream> {
     let (mut response, cache, error) = match outcome {
         Ok((response, cache)) => (response, cache, None),
         Err(error) => (GatewayResponse::from(error.clone()), None, Some(error)),
     };
     if let Ok(gateway) = gateway {
-        cors::decorate(&gateway.config.cors, origin.as_deref(), &mut response);
+        cors::decorate(&gateway.config.cors, summary.origin.as_deref(), &mut response);
     }
     let line = log::RequestLog {
-        method: &method,
-        path: &path,
+        method: &summary.method,
+        path: &summary.path,
         status: response.status,
-        duration_ms: ((platform.now() - started) * 1000.0).max(0.0),
-        client_ip: client_ip.as_deref(),
+        duration_ms: ((platform.now() - summary.started) * 1000.0).max(0.0),
+        client_ip: summary.client_ip.as_deref(),
         cache: cache.map(CacheStatus::as_str),
         error: error.as_ref().map(|e| e.message.as_str()),
     };
