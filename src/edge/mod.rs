@@ -26,6 +26,11 @@ thread_local! {
 pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
     let gateway = isolate_gateway(env);
     let url = url::Url::parse(&request.url()).ok()?;
+    match test_panic_route(env, url.path()) {
+        Some(TestPanic::Now) => panic!("test panic requested"),
+        Some(TestPanic::Async) => return None,
+        None => {}
+    }
     let headers = request.headers();
     let summary = RequestSummary {
         method: request.method(),
@@ -39,6 +44,25 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
     serve_immediately(&gateway, &summary, &platform).map(to_worker_response)
 }
 
+#[derive(PartialEq)]
+enum TestPanic {
+    Now,
+    Async,
+}
+
+/// Routes that let the tests prove a panic gives a clean 500 and the next request still works.
+/// They exist only when the operator sets GATEWAY_TEST_PANIC_ROUTE, which no deployment should.
+fn test_panic_route(env: &Env, path: &str) -> Option<TestPanic> {
+    if !js_sys::Reflect::has(env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {
+        return None;
+    }
+    match path {
+        "/__test/panic" => Some(TestPanic::Now),
+        "/__test/panic-async" => Some(TestPanic::Async),
+        _ => None,
+    }
+}
+
 fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
     GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(env))).clone())
 }
@@ -46,10 +70,12 @@ fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
 #[event(fetch)]
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = isolate_gateway(&env);
-    // Lets the tests prove that a panic gives a clean 500 and the next request still works.
-    // Off unless the operator sets GATEWAY_TEST_PANIC_ROUTE, which no deployment should.
-    if request.url().ends_with("/__test/panic") && js_sys::Reflect::has(&env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {
-        panic!("test panic requested");
+    if let Ok(url) = url::Url::parse(&request.url()) {
+        if test_panic_route(&env, url.path()) == Some(TestPanic::Async) {
+            // Panic after an await, inside the future, as a real bug in an async phase would.
+            let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
+            panic!("test panic requested");
+        }
     }
     let platform = WorkerPlatform::new(&ctx);
     let request = match to_gateway_request(&request) {

@@ -3,10 +3,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, json } from "../support/gateway.mjs";
 
-test("a panic answers a clean 500 and the Worker recovers", async () => {
+for (const route of ["/__test/panic", "/__test/panic-async"]) test(`a panic (${route}) answers a clean 500 and the Worker recovers`, async () => {
   const gateway = await startGateway({ config: {}, vars: { GATEWAY_TEST_PANIC_ROUTE: "1" } });
   try {
-    const panicked = await gateway.fetch("/__test/panic");
+    const panicked = await gateway.fetch(route);
     const body = await json(panicked);
     assert.equal(panicked.status, 500);
     assert.equal(body.reason, "InternalError");
@@ -17,6 +17,9 @@ test("a panic answers a clean 500 and the Worker recovers", async () => {
       assert.equal(next.status, 200);
       assert.deepEqual(await json(next), { status: "OK" });
     }
+    const version = await gateway.fetch("/webhooks/rest/webhook", { method: "POST", body: "{}" });
+    assert.equal(version.status, 200, "the async path works again too");
+    await version.text();
   } finally {
     await gateway.close();
   }
