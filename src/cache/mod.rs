@@ -2,15 +2,15 @@
 //! never resolves, built from a digest of what identifies the entry: two services, two query
 //! strings or two callers' access classes can never share an entry.
 
+mod memory;
+
+pub use memory::TieredCache;
+
 use sha2::{Digest, Sha256};
 
 /// The host of every cache key URL; it is never fetched.
 const KEY_HOST: &str = "https://cache.gateway.internal";
 
-/// Lower-case hex SHA-256 of `bytes`.
-pub fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// A Cache API key for one kind of entry (`proxy`, `rest`, `jwks`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,7 @@ impl CacheKey {
             hasher.update(part);
         }
         let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        // Keys are URLs: the Cache API accepts nothing else.
         CacheKey(format!("{KEY_HOST}/{kind}/{digest}"))
     }
 

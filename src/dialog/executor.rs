@@ -7,6 +7,7 @@ use serde_json::{json, Value as Json};
 
 use super::replay::CallExecutor;
 use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
+use crate::cache::TieredCache;
 use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
 use crate::gateway::platform::Platform;
 use crate::proxy::basic_authorization;
@@ -16,6 +17,7 @@ pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 pub struct PlatformExecutor<'a, P: Platform> {
     pub platform: &'a P,
+    pub cache: &'a TieredCache,
     pub garbage_collector_seconds: f64,
 }
 
@@ -35,7 +37,7 @@ impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
             let mut stored = GatewayResponse::json(200, &entry);
             stored.headers.set("content-type", "application/json");
             let ttl = seconds.max(self.garbage_collector_seconds).ceil() as u64;
-            self.platform.cache_put(key.as_str(), stored, ttl).await;
+            self.cache.put(self.platform, key.as_str(), stored, ttl).await;
         }
         Ok(result)
     }
@@ -43,7 +45,7 @@ impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
 
 impl<P: Platform> PlatformExecutor<'_, P> {
     async fn cached(&self, key: &str, fresh_for: f64) -> Option<Json> {
-        let response = self.platform.cache_get(key).await?;
+        let response = self.cache.get(self.platform, key).await?;
         let bytes = self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await.ok()?;
         let entry: Json = serde_json::from_slice(&bytes).ok()?;
         let created = entry.get("created")?.as_f64()?;

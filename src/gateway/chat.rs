@@ -73,7 +73,11 @@ impl Gateway {
         };
         let input = TurnInput { text: message.text, sender: message.sender.clone(), metadata: message.metadata, now: platform.now(), nlu };
         let log = CallLog::new(MAX_CALLS_PER_MESSAGE - usize::from(self.config.chat.nlu.is_some()));
-        let executor = PlatformExecutor { platform, garbage_collector_seconds: self.dialog.rest.garbage_collector_seconds() };
+        let executor = PlatformExecutor {
+            platform,
+            cache: &self.cache,
+            garbage_collector_seconds: self.dialog.rest.garbage_collector_seconds(),
+        };
         let text = self.dialog.respond(&input, &log, &executor).await?;
         let messages = to_messages(&text, &message.sender);
         Ok(GatewayResponse::json(200, &serde_json::to_value(messages).unwrap_or_default()))
@@ -87,7 +91,14 @@ impl Gateway {
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
         let service = self.service(service_name)?;
-        let call = ProxyCall { service, path, timeout_ms: self.timeout_ms(service), max_body_bytes: self.max_body_bytes(service), access_class: "chat" };
+        let call = ProxyCall {
+            service,
+            path,
+            timeout_ms: self.timeout_ms(service),
+            max_body_bytes: self.max_body_bytes(service),
+            access_class: "chat",
+            cache: &self.cache,
+        };
         Ok(proxy::proxy(call, request, platform).await?.0)
     }
 

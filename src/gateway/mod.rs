@@ -10,6 +10,7 @@ pub mod route;
 
 use serde_json::{json, Value};
 
+use crate::cache::TieredCache;
 use crate::auth::{authorize, Access, Authenticator, Credentials, Identity};
 use crate::config::{Config, Exposure, ServiceConfig};
 use crate::dialog::Dialog;
@@ -26,13 +27,15 @@ pub struct Gateway {
     pub config: Config,
     auth: Option<Authenticator>,
     dialog: Dialog,
+    /// The isolate's cache tiers (memory in front of the Cache API).
+    cache: TieredCache,
 }
 
 impl Gateway {
     pub fn from_config(config: Config) -> Result<Gateway> {
         let auth = Authenticator::from_config(config.auth.as_ref())?;
         let dialog = Dialog::compile(&config)?;
-        Ok(Gateway { config, auth, dialog })
+        Ok(Gateway { config, auth, dialog, cache: TieredCache::default() })
     }
 
     /// Parses and builds a gateway from `GATEWAY_CONFIG` (text or already-parsed JSON).
@@ -157,6 +160,7 @@ impl Gateway {
             timeout_ms: self.timeout_ms(service),
             max_body_bytes: self.max_body_bytes(service),
             access_class,
+            cache: &self.cache,
         };
         let (mut response, status) = proxy::proxy(call, request, platform).await?;
         response.headers.set("x-cache-status", status.as_str());

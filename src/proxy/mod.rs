@@ -11,7 +11,7 @@ mod target;
 pub use headers::{basic_authorization, CREDENTIAL_PARAMETERS};
 pub use target::upstream_url;
 
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, TieredCache};
 use crate::config::{Exposure, ServiceConfig};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::gateway::http::{Body, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
@@ -45,6 +45,7 @@ pub struct ProxyCall<'a> {
     pub max_body_bytes: u64,
     /// Distinguishes callers whose answers must never be shared (open gateway vs authorized).
     pub access_class: &'a str,
+    pub cache: &'a TieredCache,
 }
 
 pub async fn proxy<P: Platform>(
@@ -95,8 +96,7 @@ pub async fn proxy<P: Platform>(
     };
     let refresh = request.headers.get("cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
     if let (Some(key), false) = (&key, refresh) {
-        if let Some(mut cached) = platform.cache_get(key.as_str()).await {
-            cached.headers.remove("cache-control");
+        if let Some(cached) = call.cache.get(platform, key.as_str()).await {
             if let Some(etag) = cached.headers.get("etag").map(str::to_string) {
                 if etag_matches(request.headers.get("if-none-match"), &etag) {
                     let mut not_modified = GatewayResponse::empty(304);
@@ -144,14 +144,20 @@ pub async fn proxy<P: Platform>(
             && !response.headers.get("cache-control").is_some_and(|v| v.contains("no-store") || v.contains("private"))
             && !response.headers.get("vary").is_some_and(|v| v.contains('*'));
         if storable {
-            response = store(response, key.as_str(), ttl, platform).await;
+            response = store(response, key.as_str(), ttl, call.cache, platform).await;
         }
     }
     Ok((response, status))
 }
 
 /// Stores a copy of `response` and gives back one to answer with.
-async fn store<P: Platform>(response: GatewayResponse<P::Stream>, key: &str, ttl: u64, platform: &P) -> GatewayResponse<P::Stream> {
+async fn store<P: Platform>(
+    response: GatewayResponse<P::Stream>,
+    key: &str,
+    ttl: u64,
+    cache: &TieredCache,
+    platform: &P,
+) -> GatewayResponse<P::Stream> {
     let GatewayResponse { status, headers, body } = response;
     let (client, stored) = match body {
         Body::Stream(stream) => {
@@ -161,7 +167,7 @@ async fn store<P: Platform>(response: GatewayResponse<P::Stream>, key: &str, ttl
         Body::Bytes(bytes) => (Body::Bytes(bytes.clone()), Body::Bytes(bytes)),
         Body::Empty => (Body::Empty, Body::Empty),
     };
-    platform.cache_put(key, GatewayResponse { status, headers: headers.clone(), body: stored }, ttl).await;
+    cache.put(platform, key, GatewayResponse { status, headers: headers.clone(), body: stored }, ttl).await;
     GatewayResponse { status, headers, body: client }
 }
 

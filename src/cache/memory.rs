@@ -1,0 +1,123 @@
+//! Two cache tiers: the isolate's memory in front of the Cache API.
+//!
+//! The Cache API is shared by the isolates of a location but costs a round trip per lookup; an
+//! isolate serves many requests in a row, so small entries are also kept in its memory (bounded).
+//! Entries written through here record their absolute expiry, so a copy promoted from the Cache API
+//! into memory never outlives the original.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::gateway::http::{Body, GatewayResponse, Headers};
+use crate::gateway::platform::Platform;
+
+/// Largest body kept in memory.
+pub const MAX_MEMORY_ENTRY_BYTES: usize = 256 * 1024;
+/// Memory all entries of an isolate may take together.
+pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+/// The header carrying an entry's absolute expiry (Unix seconds) in the Cache API copy.
+const EXPIRES_HEADER: &str = "x-gateway-expires";
+
+struct Entry {
+    expires: f64,
+    status: u16,
+    headers: Headers,
+    body: Rc<Vec<u8>>,
+}
+
+#[derive(Default)]
+pub struct TieredCache {
+    entries: RefCell<HashMap<String, Entry>>,
+    used: Cell<usize>,
+}
+
+impl TieredCache {
+    /// A fresh entry from memory, else from the Cache API (promoted to memory when small).
+    pub async fn get<P: Platform>(&self, platform: &P, key: &str) -> Option<GatewayResponse<P::Stream>> {
+        let now = platform.now();
+        if let Some(entry) = self.entries.borrow().get(key).filter(|e| e.expires > now) {
+            return Some(GatewayResponse { status: entry.status, headers: entry.headers.clone(), body: Body::Bytes(entry.body.to_vec()) });
+        }
+        let mut found = platform.cache_get(key).await?;
+        let expires = found.headers.get(EXPIRES_HEADER).and_then(|v| v.parse::<f64>().ok());
+        found.headers.remove(EXPIRES_HEADER);
+        found.headers.remove("cache-control");
+        let small = found.headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n <= MAX_MEMORY_ENTRY_BYTES);
+        if let (Some(expires), true) = (expires, small) {
+            let bytes = platform.read(std::mem::replace(&mut found.body, Body::Empty), MAX_MEMORY_ENTRY_BYTES).await.ok()?;
+            self.remember(key, expires, found.status, &found.headers, &bytes, now);
+            found.body = Body::Bytes(bytes);
+        }
+        Some(found)
+    }
+
+    /// Stores in the Cache API for `ttl` seconds, and in memory when the body is small and in hand.
+    pub async fn put<P: Platform>(&self, platform: &P, key: &str, mut response: GatewayResponse<P::Stream>, ttl: u64) {
+        let now = platform.now();
+        let expires = now + ttl as f64;
+        if let Body::Bytes(bytes) = &response.body {
+            if bytes.len() <= MAX_MEMORY_ENTRY_BYTES {
+                self.remember(key, expires, response.status, &response.headers, bytes, now);
+            }
+        }
+        response.headers.set(EXPIRES_HEADER, format!("{expires}"));
+        platform.cache_put(key, response, ttl).await;
+    }
+
+    fn remember(&self, key: &str, expires: f64, status: u16, headers: &Headers, body: &[u8], now: f64) {
+        let mut entries = self.entries.borrow_mut();
+        if let Some(old) = entries.remove(key) {
+            self.used.set(self.used.get() - old.body.len());
+        }
+        if self.used.get() + body.len() > MAX_MEMORY_BYTES {
+            entries.retain(|_, e| e.expires > now);
+            let used = entries.values().map(|e| e.body.len()).sum();
+            self.used.set(used);
+            if used + body.len() > MAX_MEMORY_BYTES {
+                entries.clear();
+                self.used.set(0);
+            }
+        }
+        self.used.set(self.used.get() + body.len());
+        let headers = headers.clone();
+        entries.insert(key.to_string(), Entry { expires, status, headers, body: Rc::new(body.to_vec()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::testing::{block_on, MemoryPlatform};
+
+    fn response(body: &[u8]) -> GatewayResponse<Vec<u8>> {
+        let mut response = GatewayResponse::json(200, &serde_json::Value::Null);
+        response.body = Body::Bytes(body.to_vec());
+        response
+    }
+
+    #[test]
+    fn memory_answers_first_and_expires_with_the_entry() {
+        let platform = MemoryPlatform::answering_json(serde_json::json!({}));
+        let cache = TieredCache::default();
+        block_on(cache.put(&platform, "https://k/1", response(b"one"), 10));
+        let hit = block_on(cache.get(&platform, "https://k/1")).unwrap();
+        assert!(matches!(hit.body, Body::Bytes(ref b) if b == b"one"));
+        assert_eq!(hit.headers.get(EXPIRES_HEADER), None);
+        platform.advance(11.0);
+        assert!(block_on(cache.get(&platform, "https://k/1")).is_none());
+    }
+
+    #[test]
+    fn an_entry_from_the_cache_api_is_promoted_with_its_expiry() {
+        let platform = MemoryPlatform::answering_json(serde_json::json!({}));
+        let writer = TieredCache::default();
+        let mut stored = response(b"shared");
+        stored.headers.set("content-length", "6");
+        block_on(writer.put(&platform, "https://k/2", stored, 10));
+        let reader = TieredCache::default(); // another isolate
+        platform.advance(5.0);
+        assert!(block_on(reader.get(&platform, "https://k/2")).is_some());
+        assert_eq!(reader.entries.borrow().get("https://k/2").unwrap().expires, platform.now() + 5.0);
+    }
+}
