@@ -53,7 +53,7 @@ enum TestPanic {
 /// Routes that let the tests prove a panic gives a clean 500 and the next request still works.
 /// They exist only when the operator sets GATEWAY_TEST_PANIC_ROUTE, which no deployment should.
 fn test_panic_route(env: &Env, path: &str) -> Option<TestPanic> {
-    if !js_sys::Reflect::has(env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {
+    if !path.starts_with("/__test/") || !js_sys::Reflect::has(env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {
         return None;
     }
     match path {
