@@ -180,18 +180,18 @@ async fn redact_body<P: Platform>(
     let bytes = platform.read(body, MAX_REDACTED_BYTES).await.map_err(|_| {
         GatewayError::new(ErrorKind::BadGateway, "The service's answer could not be read.")
     })?;
-    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(mut value) => {
-            redact::redact(&mut value, keys);
-            value.to_string().into_bytes()
-        }
-        // Not JSON after all: nothing can be located to redact, so nothing is passed on.
-        Err(_) => return Err(GatewayError::new(ErrorKind::BadGateway, "The service answered invalid JSON.")),
-    };
+    // The body was read decoded, and may change length below.
     headers.remove("content-length");
     headers.remove("content-encoding");
+    if redact::cannot_contain(&bytes, keys) {
+        return Ok(GatewayResponse { status, headers, body: Body::Bytes(bytes) });
+    }
+    let mut value = serde_json::from_slice::<serde_json::Value>(&bytes)
+        // Not JSON after all: nothing can be located to redact, so nothing is passed on.
+        .map_err(|_| GatewayError::new(ErrorKind::BadGateway, "The service answered invalid JSON."))?;
+    redact::redact(&mut value, keys);
     headers.remove("etag");
-    Ok(GatewayResponse { status, headers, body: Body::Bytes(body) })
+    Ok(GatewayResponse { status, headers, body: Body::Bytes(value.to_string().into_bytes()) })
 }
 
 fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
