@@ -12,7 +12,7 @@ use worker::{event, Context, Env};
 
 use crate::error::{GatewayError, Result};
 use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
-use crate::gateway::{serve, serve_immediately, Gateway, RequestSummary};
+use crate::gateway::{answers_immediately, serve, serve_immediately, Gateway, RequestSummary};
 use platform::{body_to_js, headers_from_js, WorkerPlatform};
 
 thread_local! {
@@ -25,16 +25,21 @@ thread_local! {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
     let gateway = isolate_gateway(env);
-    let url = url::Url::parse(&request.url()).ok()?;
-    match test_panic_route(env, url.path()) {
+    let url = request.url();
+    let path = crate::gateway::route::path_of(&url);
+    match test_panic_route(env, path) {
         Some(TestPanic::Now) => panic!("test panic requested"),
         Some(TestPanic::Async) => return None,
         None => {}
     }
+    let method = request.method();
+    if !answers_immediately(&gateway, &method, path) {
+        return None; // before reading anything more: the asynchronous handler reads it all
+    }
     let headers = request.headers();
     let summary = RequestSummary {
-        method: request.method(),
-        path: url.path().to_string(),
+        method,
+        path: path.to_string(),
         origin: headers.get("origin").ok().flatten(),
         client_ip: headers.get("cf-connecting-ip").ok().flatten(),
         started: js_sys::Date::now() / 1000.0,

@@ -204,8 +204,16 @@ fn immediate<B>(gateway: &Result<Gateway>, route: &Route, summary: &RequestSumma
             crate::error::ErrorKind::MethodNotAllowed,
             format!("Method {} is not allowed here.", summary.method),
         ))),
-        _ => None,
+        (route, Ok(_)) => {
+            debug_assert!(route.needs_io());
+            None
+        }
     }
+}
+
+/// True when the request can be answered without I/O (by [`serve_immediately`]).
+pub fn answers_immediately(gateway: &Result<Gateway>, method: &str, path: &str) -> bool {
+    gateway.is_err() || !route::route(method, path).needs_io()
 }
 
 /// The synchronous phase: answers at once when the route needs no I/O (the edge calls this before

@@ -19,6 +19,20 @@ pub enum Route {
     MethodNotAllowed,
 }
 
+impl Route {
+    /// True for the routes whose answer needs the network, a body or a credential check.
+    pub fn needs_io(&self) -> bool {
+        matches!(self, Route::Webhook | Route::Service { .. } | Route::Rasa { .. } | Route::TelemetryList)
+    }
+}
+
+/// The path of an absolute request URL (up to the query), without parsing the whole URL.
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |at| &after_scheme[at..]);
+    path.split(['?', '#']).next().unwrap_or("/")
+}
+
 /// Matches a request. `path` is the URL path as received (percent-encoded).
 pub fn route(method: &str, path: &str) -> Route {
     if method == "OPTIONS" {
@@ -115,6 +129,13 @@ mod tests {
         for (method, path, expected) in cases {
             assert_eq!(route(method, path), expected, "{method} {path}");
         }
+    }
+
+    #[test]
+    fn paths_of_urls() {
+        assert_eq!(path_of("https://gw.example/pi/x/system?token=1"), "/pi/x/system");
+        assert_eq!(path_of("http://127.0.0.1:8787"), "/");
+        assert_eq!(path_of("http://h/a#f"), "/a");
     }
 
     #[test]

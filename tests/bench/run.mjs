@@ -167,17 +167,20 @@ async function firstRequestMs(kind, options) {
 const startup = { gateway: await firstRequestMs("gateway", { config: baseConfig, vars }), empty: await firstRequestMs("js", { script: EMPTY_JS }) };
 console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(1)} ms, empty JS ${startup.empty.toFixed(1)} ms`);
 
-// Bare workerd serve: /health against the empty JavaScript Worker.
+// Bare workerd serve: /health against the empty JavaScript Worker, a proxied GET against the
+// forwarding one.
 {
-  const emptyFile = path.join(os.tmpdir(), "bench-empty.js");
-  fs.writeFileSync(emptyFile, EMPTY_JS);
-  const empty = await workerdServe([["worker.js", emptyFile, "esModule"]]);
+  const script = (name, text) => { const file = path.join(os.tmpdir(), name); fs.writeFileSync(file, text); return file; };
+  const empty = await workerdServe([["worker.js", script("bench-empty.js", EMPTY_JS), "esModule"]]);
   const emptyResult = await wrk(empty.url + "/health");
   empty.close();
+  const forward = await workerdServe([["worker.js", script("bench-forward.js", forwardingJs(model.url)), "esModule"]]);
+  const forwardResult = await wrk(forward.url + "/models/model/health");
+  forward.close();
   const gateway = await workerdServe([["entry.mjs", path.join(root, "build/entry.mjs"), "esModule"], ["index.js", path.join(root, "build/index.js"), "esModule"], ["index_bg.wasm", wasmPath, "wasm"]],
     { GATEWAY_CONFIG: JSON.stringify(baseConfig), ...vars });
   record("workerd serve: GET /health", await wrk(gateway.url + "/health"), "empty JS Worker", emptyResult, 0.8);
-  record("workerd serve: token GET /pi/pi/system (proxied)", await wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }), "empty JS Worker", emptyResult);
+  record("workerd serve: token GET /models/{svc}/health", await wrk(gateway.url + "/models/model/health", { headers: { access_token: TOKEN } }), "forwarding JS Worker", forwardResult, 0.8);
   gateway.close();
 }
 
