@@ -9,27 +9,28 @@ export async function startOrigin(handler, { streamOnly = false } = {}) {
   const received = [];
   const sockets = new Set();
   const server = http.createServer(async (req, res) => {
-    let size = 0;
-    const chunks = [];
-    const hash = crypto.createHash("sha256");
-    let head = Buffer.alloc(0);
-    for await (const chunk of req) {
-      size += chunk.length;
-      hash.update(chunk);
-      if (head.length < 4096) head = Buffer.concat([head, chunk]).subarray(0, 4096);
-      if (!streamOnly) chunks.push(chunk);
-    }
-    const body = Buffer.concat(chunks);
-    const record = {
-      method: req.method, url: req.url, headers: req.headers, size, sha256: hash.digest("hex"),
-      head: head.toString("latin1"), body: streamOnly ? null : body.toString(),
-    };
-    received.push(record);
     try {
+      let size = 0;
+      const chunks = [];
+      const hash = crypto.createHash("sha256");
+      let head = Buffer.alloc(0);
+      for await (const chunk of req) {
+        size += chunk.length;
+        hash.update(chunk);
+        if (head.length < 4096) head = Buffer.concat([head, chunk]).subarray(0, 4096);
+        if (!streamOnly) chunks.push(chunk);
+      }
+      const body = Buffer.concat(chunks);
+      const record = {
+        method: req.method, url: req.url, headers: req.headers, size, sha256: hash.digest("hex"),
+        head: head.toString("latin1"), body: streamOnly ? null : body.toString(),
+      };
+      received.push(record);
       await handler(req, res, body, record);
     } catch (error) {
-      if (!res.headersSent) res.writeHead(500);
-      res.end(String(error));
+      // A client that went away mid-request (a timeout test, the end of a load run) is no failure.
+      if (!res.headersSent && !res.destroyed) res.writeHead(500);
+      if (!res.destroyed) res.end(String(error));
     }
   });
   server.on("connection", (socket) => {
