@@ -5,9 +5,8 @@
 //! Entries written through here record their absolute expiry, so a copy promoted from the Cache API
 //! into memory never outlives the original.
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::gateway::http::{Body, GatewayResponse, Headers};
 use crate::gateway::platform::Platform;
@@ -23,20 +22,36 @@ struct Entry {
     expires: f64,
     status: u16,
     headers: Headers,
-    body: Rc<Vec<u8>>,
+    body: Arc<Vec<u8>>,
 }
 
 #[derive(Default)]
+struct Memory {
+    entries: HashMap<String, Entry>,
+    used: usize,
+}
+
+/// Shared by the requests of an isolate. A Worker isolate runs one thing at a time, so the lock is
+/// never contended; it makes the memory tier readable from synchronous template functions too.
+#[derive(Default)]
 pub struct TieredCache {
-    entries: RefCell<HashMap<String, Entry>>,
-    used: Cell<usize>,
+    memory: Mutex<Memory>,
 }
 
 impl TieredCache {
+    fn memory(&self) -> MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The body of a fresh entry in memory, without touching the Cache API.
+    pub fn peek(&self, key: &str, now: f64) -> Option<Arc<Vec<u8>>> {
+        self.memory().entries.get(key).filter(|e| e.expires > now).map(|e| e.body.clone())
+    }
+
     /// A fresh entry from memory, else from the Cache API (promoted to memory when small).
     pub async fn get<P: Platform>(&self, platform: &P, key: &str) -> Option<GatewayResponse<P::Stream>> {
         let now = platform.now();
-        if let Some(entry) = self.entries.borrow().get(key).filter(|e| e.expires > now) {
+        if let Some(entry) = self.memory().entries.get(key).filter(|e| e.expires > now) {
             return Some(GatewayResponse { status: entry.status, headers: entry.headers.clone(), body: Body::Bytes(entry.body.to_vec()) });
         }
         let mut found = platform.cache_get(key).await?;
@@ -66,22 +81,21 @@ impl TieredCache {
     }
 
     fn remember(&self, key: &str, expires: f64, status: u16, headers: &Headers, body: &[u8], now: f64) {
-        let mut entries = self.entries.borrow_mut();
-        if let Some(old) = entries.remove(key) {
-            self.used.set(self.used.get() - old.body.len());
+        let mut memory = self.memory();
+        if let Some(old) = memory.entries.remove(key) {
+            memory.used -= old.body.len();
         }
-        if self.used.get() + body.len() > MAX_MEMORY_BYTES {
-            entries.retain(|_, e| e.expires > now);
-            let used = entries.values().map(|e| e.body.len()).sum();
-            self.used.set(used);
-            if used + body.len() > MAX_MEMORY_BYTES {
-                entries.clear();
-                self.used.set(0);
+        if memory.used + body.len() > MAX_MEMORY_BYTES {
+            memory.entries.retain(|_, e| e.expires > now);
+            memory.used = memory.entries.values().map(|e| e.body.len()).sum();
+            if memory.used + body.len() > MAX_MEMORY_BYTES {
+                memory.entries.clear();
+                memory.used = 0;
             }
         }
-        self.used.set(self.used.get() + body.len());
-        let headers = headers.clone();
-        entries.insert(key.to_string(), Entry { expires, status, headers, body: Rc::new(body.to_vec()) });
+        memory.used += body.len();
+        let entry = Entry { expires, status, headers: headers.clone(), body: Arc::new(body.to_vec()) };
+        memory.entries.insert(key.to_string(), entry);
     }
 }
 
@@ -118,6 +132,6 @@ mod tests {
         let reader = TieredCache::default(); // another isolate
         platform.advance(5.0);
         assert!(block_on(reader.get(&platform, "https://k/2")).is_some());
-        assert_eq!(reader.entries.borrow().get("https://k/2").unwrap().expires, platform.now() + 5.0);
+        assert_eq!(reader.memory().entries.get("https://k/2").unwrap().expires, platform.now() + 5.0);
     }
 }

@@ -15,6 +15,14 @@ use crate::proxy::basic_authorization;
 /// Largest answer read for a template.
 pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
+/// The result in a stored entry, when it is at most `fresh_for` seconds old: MaxBot lets each
+/// caller's `cache` decide freshness, whatever the entry was stored with.
+pub fn fresh_result(entry: &[u8], fresh_for: f64, now: f64) -> Option<Json> {
+    let entry: Json = serde_json::from_slice(entry).ok()?;
+    let created = entry.get("created")?.as_f64()?;
+    (now <= created + fresh_for).then(|| entry["result"].clone())
+}
+
 pub struct PlatformExecutor<'a, P: Platform> {
     pub platform: &'a P,
     pub cache: &'a TieredCache,
@@ -47,9 +55,7 @@ impl<P: Platform> PlatformExecutor<'_, P> {
     async fn cached(&self, key: &str, fresh_for: f64) -> Option<Json> {
         let response = self.cache.get(self.platform, key).await?;
         let bytes = self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await.ok()?;
-        let entry: Json = serde_json::from_slice(&bytes).ok()?;
-        let created = entry.get("created")?.as_f64()?;
-        (self.platform.now() <= created + fresh_for).then(|| entry["result"].clone())
+        fresh_result(&bytes, fresh_for, self.platform.now())
     }
 
     async fn send(&self, call: &RestCall, url: &str) -> RestOutcome {

@@ -21,6 +21,7 @@ use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::{Map, Value as Json};
 
 use super::rest_call::RestCall;
+use crate::cache::TieredCache;
 use crate::config::RestConfig;
 
 /// The context variable that carries the log into `rest_call`.
@@ -47,17 +48,32 @@ struct LogState {
 }
 
 /// The calls of one message and their results, shared with `rest_call` through the context.
-#[derive(Debug)]
 pub struct CallLog {
     state: Mutex<LogState>,
     max_calls: usize,
+    /// The isolate's memory tier and the turn's clock: a cached call found there is answered
+    /// during the render itself, with no suspension and no replay.
+    memory: Option<(Arc<TieredCache>, f64)>,
+}
+
+impl std::fmt::Debug for CallLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLog").field("state", &self.state).field("max_calls", &self.max_calls).finish()
+    }
 }
 
 impl Object for CallLog {}
 
 impl CallLog {
-    pub fn new(max_calls: usize) -> Arc<Self> {
-        Arc::new(CallLog { state: Mutex::new(LogState::default()), max_calls })
+    pub fn new(max_calls: usize, memory: Option<(Arc<TieredCache>, f64)>) -> Arc<Self> {
+        Arc::new(CallLog { state: Mutex::new(LogState::default()), max_calls, memory })
+    }
+
+    /// A fresh result of a cached call from the memory tier.
+    fn remembered(&self, call: &RestCall) -> Option<Json> {
+        let (memory, now) = self.memory.as_ref()?;
+        let entry = memory.peek(call.cache_key().as_str(), *now)?;
+        super::executor::fresh_result(&entry, call.cache_seconds?, *now)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -92,7 +108,13 @@ impl CallLog {
             Some((recorded, result)) if *recorded == call => Ok(result.clone()),
             Some(_) => Err(Suspension::Diverged),
             None if index >= self.max_calls => Err(Suspension::TooManyCalls(self.max_calls)),
-            None => Err(Suspension::Pending(call)),
+            None => match call.cache_seconds.and_then(|_| self.remembered(&call)) {
+                Some(result) => {
+                    state.recorded.push((call, result.clone()));
+                    Ok(result)
+                }
+                None => Err(Suspension::Pending(call)),
+            },
         };
         if let Err(suspension) = &outcome {
             state.suspension = Some(suspension.clone());

@@ -365,3 +365,24 @@ fn chat_upstream_forwards_to_rasa() {
     assert_eq!(sent.url, "http://rasa:5005/webhooks/rest/webhook");
     assert_eq!(serde_json::from_slice::<Value>(&sent.body).unwrap()["message"], "hi");
 }
+
+#[test]
+fn cached_results_are_answered_from_the_isolates_memory() {
+    let config = json!({"dialog": [{"condition": "true",
+        "response": "{% GET \"http://h/a\" cache 60 %}{% set a = rest.json.n %}{% GET \"http://h/b\" cache 60 %}{{ a }}+{{ rest.json.n }}"}]});
+    let gateway = Ok(Gateway::load(config, &|_| None).unwrap());
+    let ask = |platform: &MemoryPlatform| {
+        let body = json!({"sender": "u1", "message": "x"}).to_string();
+        let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body.as_bytes());
+        let response = block_on(serve(&gateway, request, platform));
+        let Body::Bytes(bytes) = response.body else { panic!("no body") };
+        reply_text(&serde_json::from_slice(&bytes).unwrap())
+    };
+    let first = MemoryPlatform::answering_json(json!({"n": 1}));
+    assert_eq!(ask(&first), "1+1");
+    assert_eq!(first.sent().len(), 2);
+    // Another platform with an empty Cache API: only the isolate's memory can answer.
+    let second = MemoryPlatform::answering_json(json!({"n": 2}));
+    assert_eq!(ask(&second), "1+1");
+    assert!(second.sent().is_empty());
+}

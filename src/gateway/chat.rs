@@ -72,7 +72,8 @@ impl Gateway {
             None => None,
         };
         let input = TurnInput { text: message.text, sender: message.sender.clone(), metadata: message.metadata, now: platform.now(), nlu };
-        let log = CallLog::new(MAX_CALLS_PER_MESSAGE - usize::from(self.config.chat.nlu.is_some()));
+        let max_calls = MAX_CALLS_PER_MESSAGE - usize::from(self.config.chat.nlu.is_some());
+        let log = CallLog::new(max_calls, Some((self.cache.clone(), input.now)));
         let executor = PlatformExecutor {
             platform,
             cache: &self.cache,

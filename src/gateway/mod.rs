@@ -28,14 +28,14 @@ pub struct Gateway {
     auth: Option<Authenticator>,
     dialog: Dialog,
     /// The isolate's cache tiers (memory in front of the Cache API).
-    cache: TieredCache,
+    cache: std::sync::Arc<TieredCache>,
 }
 
 impl Gateway {
     pub fn from_config(config: Config) -> Result<Gateway> {
         let auth = Authenticator::from_config(config.auth.as_ref())?;
         let dialog = Dialog::compile(&config)?;
-        Ok(Gateway { config, auth, dialog, cache: TieredCache::default() })
+        Ok(Gateway { config, auth, dialog, cache: Default::default() })
     }
 
     /// Parses and builds a gateway from `GATEWAY_CONFIG` (text or already-parsed JSON).
