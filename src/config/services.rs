@@ -72,6 +72,16 @@ pub enum Exposure {
     Rasa,
 }
 
+impl Exposure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exposure::Inference => "inference",
+            Exposure::Telemetry => "telemetry",
+            Exposure::Rasa => "rasa",
+        }
+    }
+}
+
 impl ServiceConfig {
     /// Keys removed from JSON answers of this service; telemetry always hides Pi secrets.
     pub fn redacted_keys(&self) -> Vec<String> {

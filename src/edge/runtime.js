@@ -20,10 +20,20 @@ function headersFrom(text) {
   return headers;
 }
 
-// Builds the Worker's answer; null-body statuses (101, 204, 205, 304) get no body.
+// Builds the Worker's answer; null-body statuses (101, 204, 205, 304) get no body. A streamed body
+// whose length the origin declared keeps it: the client sees the length, and an origin that stops
+// short makes the answer fail instead of ending early as if complete.
 export function respond(status, headers, body) {
   const empty = status === 101 || status === 204 || status === 205 || status === 304;
-  return new Response(empty ? null : body, { status, headers: headersFrom(headers) });
+  const list = headersFrom(headers);
+  const declared = list.get("content-length");
+  const length = declared === null ? NaN : Number(declared);
+  if (!empty && body instanceof ReadableStream && Number.isSafeInteger(length) && length >= 0 && !list.has("content-encoding")) {
+    const fixed = new FixedLengthStream(length);
+    body.pipeTo(fixed.writable).catch(() => {});
+    body = fixed.readable;
+  }
+  return new Response(empty ? null : body, { status, headers: list });
 }
 
 // Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`.

@@ -66,7 +66,7 @@ impl Gateway {
             .rest
             .service(name)
             .filter(|s| s.expose == Some(exposure))
-            .ok_or_else(|| GatewayError::not_found(format!("No {exposure:?} service named '{name}'.").to_lowercase().replacen("no ", "No ", 1)))
+            .ok_or_else(|| GatewayError::not_found(format!("No {} service named '{name}'.", exposure.as_str())))
     }
 
     fn timeout_ms(&self, service: &ServiceConfig) -> u64 {
