@@ -6,15 +6,14 @@
 // Every Worker runs in workerd, reached on its own socket (Miniflare's direct sockets, which keep
 // the Cache API), loaded by wrk. /health is also measured under a bare `workerd serve` config, the
 // setup the toolchain notes prescribe. Results: printed, and written to BENCHMARKS.md.
-import { spawn, execFileSync, execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { Miniflare } from "miniflare";
+import { wrk as runWrk, startWorker, workerdPid, rssKb, COMPAT } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -24,7 +23,6 @@ const SECONDS = Number(option("--seconds", 5));
 const CONNECTIONS = Number(option("--connections", 32));
 const ROUNDS = Number(option("--rounds", 3));
 const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
-const COMPAT = "2026-04-01";
 const TOKEN = "bench-token";
 const SECRET = "bench-jwt-secret";
 
@@ -32,62 +30,14 @@ if (!args.includes("--no-build")) execFileSync("bash", [".ci/build"], { cwd: roo
 const wasmPath = path.join(root, "build/index_bg.wasm");
 const wasm = fs.readFileSync(wasmPath);
 
+const wrk = (url, options = {}) => runWrk(url, { seconds: SECONDS, connections: CONNECTIONS, ...options });
+
 // --- Baselines -------------------------------------------------------------------------------
 const EMPTY_JS = `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`;
 const forwardingJs = (origin) => `export default { async fetch(request) {
   const url = new URL(request.url);
   return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers: request.headers, body: request.body });
 } };`;
-
-// --- Load ------------------------------------------------------------------------------------
-// wrk runs asynchronously: the fake origins live in this process and must keep answering.
-async function wrk(url, { method = "GET", headers = {}, bodyFile } = {}) {
-  const script = path.join(os.tmpdir(), `bench-${process.pid}-${Math.random().toString(16).slice(2)}.lua`);
-  const lines = [`wrk.method = "${method}"`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`wrk.headers["${name}"] = ${JSON.stringify(value)}`);
-  if (bodyFile) lines.push(`local f = io.open(${JSON.stringify(bodyFile)}, "rb"); wrk.body = f:read("*all"); f:close()`);
-  lines.push(`done = function(summary, latency, requests)
-    io.write(string.format("RESULT %f %f %f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-      summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, summary.requests))
-  end`);
-  fs.writeFileSync(script, lines.join("\n"));
-  const connections = bodyFile ? Math.min(CONNECTIONS, 4) : CONNECTIONS;
-  const { stdout: out } = await promisify(execFile)("wrk", ["-t2", `-c${connections}`, `-d${SECONDS}s`, "--timeout", "10s", "-s", script, url], { encoding: "utf8" });
-  fs.rmSync(script);
-  const [rps, p50, p99, errors, requests] = out.match(/RESULT (\S+) (\S+) (\S+) (\S+) (\S+)/).slice(1).map(Number);
-  return { rps, p50, p99, errors, requests };
-}
-
-// --- Workers in workerd (Miniflare with a direct socket to the Worker) ------------------------
-async function startWorker(kind, { config, vars = {}, script } = {}) {
-  const worker = kind === "gateway"
-    ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
-          { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
-        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars } }
-    : { modules: true, script };
-  const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-    // Drain the Worker's log lines: an unread pipe would stall workerd.
-    handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); } });
-  await mf.ready;
-  const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
-  return { url, close: () => mf.dispose(), pid: () => workerdPid() };
-}
-
-function workerdPid() {
-  try {
-    return execFileSync("pgrep", ["-n", "-f", "workerd serve"], { encoding: "utf8" }).trim();
-  } catch {
-    return null;
-  }
-}
-
-function rssKb(pid) {
-  try {
-    return Number(fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]);
-  } catch {
-    return NaN;
-  }
-}
 
 // --- A bare `workerd serve` --------------------------------------------------------------------
 async function freePort() {

@@ -1,0 +1,65 @@
+// What the benchmark and the load run share: Workers in workerd and wrk against them.
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const wasmPath = path.join(root, "build/index_bg.wasm");
+export const COMPAT = "2026-04-01";
+
+/** Runs wrk against `url` (asynchronously: fake origins in this process must keep answering).
+ *  A `--latency`-free summary: requests/s, p50 and p99 in ms, errors, requests, and non-2xx/3xx
+ *  statuses counted by status code. */
+export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds = 5, connections = 32, script: extra = "" } = {}) {
+  const script = path.join(os.tmpdir(), `bench-${process.pid}-${Math.random().toString(16).slice(2)}.lua`);
+  const lines = [`wrk.method = "${method}"`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`wrk.headers["${name}"] = ${JSON.stringify(value)}`);
+  if (bodyFile) lines.push(`local f = io.open(${JSON.stringify(bodyFile)}, "rb"); wrk.body = f:read("*all"); f:close()`);
+  lines.push(extra);
+  lines.push(`done = function(summary, latency, requests)
+    io.write(string.format("RESULT %f %f %f %d %d\\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+      summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, summary.requests))
+  end`);
+  fs.writeFileSync(script, lines.join("\n"));
+  const conns = bodyFile ? Math.min(connections, 4) : connections;
+  const { stdout } = await promisify(execFile)("wrk", ["-t2", `-c${conns}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, url], { encoding: "utf8" });
+  fs.rmSync(script);
+  const [rps, p50, p99, errors, requests] = stdout.match(/RESULT (\S+) (\S+) (\S+) (\S+) (\S+)/).slice(1).map(Number);
+  return { rps, p50, p99, errors, requests, stdout };
+}
+
+/** A Worker in workerd (through Miniflare, with the Cache API), reached on its own socket. */
+export async function startWorker(kind, { config, vars = {}, script } = {}) {
+  const worker = kind === "gateway"
+    ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
+          { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
+        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars } }
+    : { modules: true, script };
+  const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    // Drain the Worker's log lines: an unread pipe would stall workerd.
+    handleRuntimeStdio(stdout, stderr) { stdout.resume(); stderr.resume(); } });
+  await mf.ready;
+  const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
+  return { url, close: () => mf.dispose() };
+}
+
+/** The newest workerd process (the one just started). */
+export function workerdPid() {
+  try {
+    return execFileSync("pgrep", ["-n", "-f", "workerd serve"], { encoding: "utf8" }).trim();
+  } catch {
+    return null;
+  }
+}
+
+export function rssKb(pid) {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+)/)[1]);
+  } catch {
+    return NaN;
+  }
+}
