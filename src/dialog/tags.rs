@@ -64,7 +64,7 @@ fn find_closer(text: &str, from: usize, closer: &str) -> Option<usize> {
             i = skip_string(bytes, i)?;
             continue;
         }
-        if text[i..].starts_with(closer) {
+        if bytes[i..].starts_with(closer.as_bytes()) {
             return Some(i + closer.len());
         }
         i += 1;
@@ -260,6 +260,13 @@ mod tests {
         let source = "{{ '{% GET x %}' }}{# {% GET x %} #}{% if a %}GET{% endif %}{% raw %}{% GET x %}{% endraw %}";
         assert_eq!(rewrite(source), source);
         assert_eq!(rewrite("{% get 'x' %}"), "{% get 'x' %}");
+    }
+
+    #[test]
+    fn fuzzer_finds_stay_fixed() {
+        // Found by `cargo fuzz` (tag_rewriter): a multi-byte character after an opener.
+        let _ = rewrite_tags("{j{{\u{34e}$${");
+        let _ = rewrite_tags("{% GET \"é\" body é %}{{ 'ü' }}{% raw %}é");
     }
 
     #[test]
