@@ -11,9 +11,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startWorker, workerdPid, rssKb, COMPAT } from "./workers.mjs";
+import { wrk as runWrk, startWorker, workerdServe, gatewayModules, forwardingJs, workerdPid, rssKb } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -22,7 +21,6 @@ const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name
 const SECONDS = Number(option("--seconds", 5));
 const CONNECTIONS = Number(option("--connections", 32));
 const ROUNDS = Number(option("--rounds", 3));
-const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 const TOKEN = "bench-token";
 const SECRET = "bench-jwt-secret";
 
@@ -34,43 +32,6 @@ const wrk = (url, options = {}) => runWrk(url, { seconds: SECONDS, connections: 
 
 // --- Baselines -------------------------------------------------------------------------------
 const EMPTY_JS = `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`;
-const forwardingJs = (origin) => `export default { async fetch(request) {
-  const url = new URL(request.url);
-  return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers: request.headers, body: request.body });
-} };`;
-
-// --- A bare `workerd serve` --------------------------------------------------------------------
-async function freePort() {
-  return new Promise((resolve) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
-}
-
-async function workerdServe(modules, bindings = {}) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-workerd-"));
-  const port = await freePort();
-  const moduleLines = modules.map(([name, file, type]) => {
-    fs.copyFileSync(file, path.join(dir, name));
-    return `(name = "${name}", ${type} = embed "${name}")`;
-  });
-  const bindingLines = Object.entries(bindings).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
-  fs.writeFileSync(path.join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "main", worker = .w), (name = "internet", network = (allow = ["public", "private", "local"])) ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ]
-);
-const w :Workerd.Worker = (
-  modules = [ ${moduleLines.join(", ")} ],
-  compatibilityDate = "${COMPAT}",
-  bindings = [ ${bindingLines.join(", ")} ],
-  globalOutbound = "internet",
-);`);
-  const child = spawn(WORKERD, ["serve", path.join(dir, "config.capnp")], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url: `http://127.0.0.1:${port}`, close: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); } };
-}
 
 // --- The run -------------------------------------------------------------------------------
 // A row measures its route and its baseline in alternation, ROUNDS times each, and keeps the round
@@ -140,8 +101,7 @@ console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(
   const script = (name, text) => { const file = path.join(os.tmpdir(), name); fs.writeFileSync(file, text); return file; };
   const empty = await workerdServe([["worker.js", script("bench-empty.js", EMPTY_JS), "esModule"]]);
   const forward = await workerdServe([["worker.js", script("bench-forward.js", forwardingJs(model.url)), "esModule"]]);
-  const gateway = await workerdServe([["entry.mjs", path.join(root, "build/entry.mjs"), "esModule"], ["index.js", path.join(root, "build/index.js"), "esModule"], ["index_bg.wasm", wasmPath, "wasm"]],
-    { GATEWAY_CONFIG: JSON.stringify(baseConfig), ...vars });
+  const gateway = await workerdServe(gatewayModules(), { GATEWAY_CONFIG: JSON.stringify(baseConfig), ...vars });
   await compare("workerd serve: GET /health", () => wrk(gateway.url + "/health"), "empty JS Worker", () => wrk(empty.url + "/health"), 0.8);
   await compare("workerd serve: token GET /models/{svc}/health", () => wrk(gateway.url + "/models/model/health", { headers: { access_token: TOKEN } }),
     "forwarding JS Worker", () => wrk(forward.url + "/models/model/health"), 0.8);

@@ -1,5 +1,6 @@
 // What the benchmark and the load run share: Workers in workerd and wrk against them.
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
+import net from "node:net";
 import { promisify } from "node:util";
 import fs from "node:fs";
 import os from "node:os";
@@ -10,6 +11,14 @@ import { Miniflare } from "miniflare";
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const wasmPath = path.join(root, "build/index_bg.wasm");
 export const COMPAT = "2026-04-01";
+const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+
+/** The benchmark's baseline: a JavaScript Worker that only forwards to `origin`, dropping the
+ *  route's first two path segments (/models/{svc}/x → origin/x), with no auth and no header rules. */
+export const forwardingJs = (origin) => `export default { async fetch(request) {
+  const url = new URL(request.url);
+  return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers: request.headers, body: request.body });
+} };`;
 
 /** Runs wrk against `url` (asynchronously: fake origins in this process must keep answering).
  *  A `--latency`-free summary: requests/s, p50 and p99 in ms, errors, requests, and non-2xx/3xx
@@ -45,6 +54,49 @@ export async function startWorker(kind, { config, vars = {}, script } = {}) {
   await mf.ready;
   const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
   return { url, close: () => mf.dispose() };
+}
+
+/** The gateway's modules for `workerdServe`, from a build directory. */
+export function gatewayModules(buildDir = path.join(root, "build")) {
+  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ["index.js", path.join(buildDir, "index.js"), "esModule"],
+    ["index_bg.wasm", path.join(buildDir, "index_bg.wasm"), "wasm"]];
+}
+
+async function freePort() {
+  return new Promise((resolve) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
+}
+
+/** A Worker under a bare, generated `workerd serve` config (no Miniflare): `modules` are
+ *  [name, file, "esModule" | "wasm"], `bindings` text variables. `inspector` opens the inspector
+ *  protocol on a free port (returned as `inspectorPort`). */
+export async function workerdServe(modules, bindings = {}, { inspector = false } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-workerd-"));
+  const port = await freePort();
+  const moduleLines = modules.map(([name, file, type]) => {
+    fs.copyFileSync(file, path.join(dir, name));
+    return `(name = "${name}", ${type} = embed "${name}")`;
+  });
+  const bindingLines = Object.entries(bindings).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
+  fs.writeFileSync(path.join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .w), (name = "internet", network = (allow = ["public", "private", "local"])) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ]
+);
+const w :Workerd.Worker = (
+  modules = [ ${moduleLines.join(", ")} ],
+  compatibilityDate = "${COMPAT}",
+  bindings = [ ${bindingLines.join(", ")} ],
+  globalOutbound = "internet",
+);`);
+  const inspectorPort = inspector ? await freePort() : undefined;
+  const extra = inspector ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
+  const child = spawn(WORKERD, ["serve", ...extra, path.join(dir, "config.capnp")], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `http://127.0.0.1:${port}`, inspectorPort, close: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** The newest workerd process (the one just started). */
