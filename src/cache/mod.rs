@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 /// The host of every cache key URL; it is never fetched.
 const KEY_HOST: &str = "https://cache.gateway.internal";
 
-
 /// A Cache API key for one kind of entry (`proxy`, `rest`, `jwks`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey(String);
@@ -24,9 +23,19 @@ impl CacheKey {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        // Keys are URLs: the Cache API accepts nothing else.
-        CacheKey(format!("{KEY_HOST}/{kind}/{digest}"))
+        // Keys are URLs: the Cache API accepts nothing else. Built by hand: this runs for every
+        // rest_call and cached proxy request, and per-byte formatting showed in profiles.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut key = String::with_capacity(KEY_HOST.len() + kind.len() + 2 + 64);
+        key.push_str(KEY_HOST);
+        key.push('/');
+        key.push_str(kind);
+        key.push('/');
+        for byte in hasher.finalize() {
+            key.push(HEX[usize::from(byte >> 4)] as char);
+            key.push(HEX[usize::from(byte & 15)] as char);
+        }
+        CacheKey(key)
     }
 
     pub fn as_str(&self) -> &str {
@@ -45,5 +54,10 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(CacheKey::new("rest", &[b"x"]), CacheKey::new("proxy", &[b"x"]));
         assert!(a.as_str().starts_with("https://cache.gateway.internal/proxy/"));
+        // SHA-256 of the length-prefixed empty part list is that of zero bytes.
+        assert_eq!(
+            CacheKey::new("rest", &[]).as_str(),
+            "https://cache.gateway.internal/rest/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -11,29 +11,42 @@ export function headerText(headers) {
   return text;
 }
 
-function headersFrom(text) {
-  const headers = new Headers();
+// The lines back as [name, value] pairs, which fetch, Response and Headers take as they are: one
+// native call instead of one append per header.
+function headerPairs(text) {
+  const pairs = [];
   for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
-    if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 1));
+    if (colon > 0) pairs.push([line.slice(0, colon), line.slice(colon + 1)]);
   }
-  return headers;
+  return pairs;
 }
+
+function headerValue(pairs, name) {
+  for (const [key, value] of pairs) if (key.toLowerCase() === name) return value;
+  return null;
+}
+
+// Bodies of origin responses: workerd knows their length and fails the answer itself when the
+// origin stops short, so they need no FixedLengthStream.
+const lengthKnown = new WeakSet();
 
 // Builds the Worker's answer; null-body statuses (101, 204, 205, 304) get no body. A streamed body
 // whose length the origin declared keeps it: the client sees the length, and an origin that stops
 // short makes the answer fail instead of ending early as if complete.
 export function respond(status, headers, body) {
   const empty = status === 101 || status === 204 || status === 205 || status === 304;
-  const list = headersFrom(headers);
-  const declared = list.get("content-length");
-  const length = declared === null ? NaN : Number(declared);
-  if (!empty && body instanceof ReadableStream && Number.isSafeInteger(length) && length >= 0 && !list.has("content-encoding")) {
-    const fixed = new FixedLengthStream(length);
-    body.pipeTo(fixed.writable).catch(() => {});
-    body = fixed.readable;
+  const pairs = headerPairs(headers);
+  if (!empty && body instanceof ReadableStream && !lengthKnown.has(body)) {
+    const declared = headerValue(pairs, "content-length");
+    const length = declared === null ? NaN : Number(declared);
+    if (Number.isSafeInteger(length) && length >= 0 && headerValue(pairs, "content-encoding") === null) {
+      const fixed = new FixedLengthStream(length);
+      body.pipeTo(fixed.writable).catch(() => {});
+      body = fixed.readable;
+    }
   }
-  return new Response(empty ? null : body, { status, headers: list });
+  return new Response(empty ? null : body, { status, headers: pairs });
 }
 
 // Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`.
@@ -41,10 +54,12 @@ export function respond(status, headers, body) {
 export async function send(method, url, headers, body, timeoutMs) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const init = { method, headers: headersFrom(headers), redirect: "manual", signal: controller.signal };
+  const init = { method, headers: headerPairs(headers), redirect: "manual", signal: controller.signal };
   if (body !== null && body !== undefined) init.body = body;
   try {
-    return await fetch(url, init);
+    const response = await fetch(url, init);
+    if (response.body) lengthKnown.add(response.body);
+    return response;
   } catch (error) {
     if (controller.signal.aborted) throw "timeout";
     throw "network: " + (error && error.message ? error.message : String(error));
@@ -112,7 +127,7 @@ export async function cacheGet(key) {
 
 // Stores a response under a URL key for `ttlSeconds`; the Cache API needs max-age to keep it.
 export async function cachePut(key, status, headers, body, ttlSeconds) {
-  const stored = headersFrom(headers);
+  const stored = new Headers(headerPairs(headers));
   stored.set("cache-control", "max-age=" + ttlSeconds);
   stored.delete("set-cookie");
   await caches.default.put(key, new Response(body, { status, headers: stored }));

@@ -96,7 +96,7 @@ const w :Workerd.Worker = (
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url: `http://127.0.0.1:${port}`, inspectorPort, close: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid, close: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** The newest workerd process (the one just started). */
