@@ -130,7 +130,7 @@ fn to_gateway_request(request: &web_sys::Request) -> Result<GatewayRequest<web_s
         method: request.method(),
         url,
         headers: headers_from_js(&request.headers()),
-        body: request.body().map_or(Body::Empty, Body::Stream),
+        body: runtime::request_body(request).map_or(Body::Empty, Body::Stream),
     })
 }
 

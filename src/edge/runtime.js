@@ -31,6 +31,21 @@ function headerValue(pairs, name) {
 // origin stops short, so they need no FixedLengthStream.
 const lengthKnown = new WeakSet();
 
+// Bodies whose exact length the runtime enforces (a request's or an uncompressed answer's
+// Content-Length): `readLimited` refuses them at once when too long and reads them natively.
+const declaredLength = new WeakMap();
+
+function declare(body, headers) {
+  const length = Number(headers.get("content-length") ?? NaN);
+  if (body && Number.isSafeInteger(length) && length >= 0 && !headers.has("content-encoding")) declaredLength.set(body, length);
+  return body;
+}
+
+// A request's body, with its declared length noted.
+export function requestBody(request) {
+  return declare(request.body, request.headers);
+}
+
 // Builds the Worker's answer; null-body statuses (101, 204, 205, 304) get no body. A streamed body
 // whose length the origin declared keeps it: the client sees the length, and an origin that stops
 // short makes the answer fail instead of ending early as if complete.
@@ -58,7 +73,7 @@ export async function send(method, url, headers, body, timeoutMs) {
   if (body !== null && body !== undefined) init.body = body;
   try {
     const response = await fetch(url, init);
-    if (response.body) lengthKnown.add(response.body);
+    if (response.body) lengthKnown.add(declare(response.body, response.headers));
     return response;
   } catch (error) {
     if (controller.signal.aborted) throw "timeout";
@@ -71,6 +86,18 @@ export async function send(method, url, headers, body, timeoutMs) {
 // Reads a whole stream into bytes, failing with "too_large" past `limit` bytes.
 export async function readLimited(stream, limit) {
   if (stream === null || stream === undefined) return new Uint8Array(0);
+  const declared = declaredLength.get(stream);
+  if (declared !== undefined) {
+    if (declared > limit) {
+      stream.cancel().catch(() => {});
+      throw "too_large";
+    }
+    try {
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    } catch (error) {
+      throw "broken: " + (error && error.message ? error.message : String(error));
+    }
+  }
   const reader = stream.getReader();
   const chunks = [];
   let total = 0;

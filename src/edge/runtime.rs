@@ -7,6 +7,9 @@ extern "C" {
     /// All headers as "name:value" lines.
     #[wasm_bindgen(js_name = headerText)]
     pub fn header_text(headers: &web_sys::Headers) -> String;
+    /// The request's body, its declared length noted for `read_limited`.
+    #[wasm_bindgen(js_name = requestBody)]
+    pub fn request_body(request: &web_sys::Request) -> Option<web_sys::ReadableStream>;
     pub fn respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     /// Rejects with "timeout" or "network: ..." (a string).
     pub fn send(method: &str, url: &str, headers: &str, body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
