@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startWorker, workerdServe, gatewayModules, forwardingJs, workerdPid, rssKb } from "./workers.mjs";
+import { wrk as runWrk, startWorker, workerdServe, gatewayModules, forwardingJs, contractJs, workerdPid, rssKb } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -103,9 +103,13 @@ console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(
   const forward = await workerdServe([["worker.js", script("bench-forward.js", forwardingJs(model.url)), "esModule"]]);
   const gateway = await workerdServe(gatewayModules(), { GATEWAY_CONFIG: JSON.stringify(baseConfig), ...vars });
   await compare("workerd serve: GET /health", () => wrk(gateway.url + "/health"), "empty JS Worker", () => wrk(empty.url + "/health"), 0.8);
-  await compare("workerd serve: token GET /models/{svc}/health", () => wrk(gateway.url + "/models/model/health", { headers: { access_token: TOKEN } }),
-    "forwarding JS Worker", () => wrk(forward.url + "/models/model/health"), 0.8);
-  for (const worker of [empty, forward, gateway]) worker.close();
+  const tokenGet = (worker) => () => wrk(worker.url + "/models/model/health", { headers: { access_token: TOKEN } });
+  await compare("workerd serve: token GET /models/{svc}/health", tokenGet(gateway), "forwarding JS Worker", () => wrk(forward.url + "/models/model/health"), 0.8);
+  // What the contract's duties cost a Worker written in JavaScript, and the gateway against that.
+  const contract = await workerdServe([["worker.js", script("bench-contract.js", contractJs(model.url, TOKEN)), "esModule"]]);
+  await compare("  contract-duties JS Worker, same GET", tokenGet(contract), "forwarding JS Worker", () => wrk(forward.url + "/models/model/health"));
+  await compare("  gateway, same GET", tokenGet(gateway), "contract-duties JS Worker", tokenGet(contract));
+  for (const worker of [empty, forward, gateway, contract]) worker.close();
 }
 
 if (args.includes("--quick")) process.exit(0); // only the bare workerd rows, for quick profiling loops
@@ -180,7 +184,9 @@ requests/s between runs.
 ${rows.join("\n")}
 
 Baselines: an empty JavaScript Worker answering \`{"status":"OK"}\`, and a JavaScript Worker that only forwards to
-the same origin (no auth, no header rules). All Workers run in workerd; "workerd serve" rows use a bare generated
+the same origin (no auth, no header rules). The "contract-duties JS Worker" does in JavaScript what the contract asks
+of the gateway on that GET (token check, credential and hop-by-hop header rules, the service's header, an origin
+timeout, one JSON log line): it shows what those duties cost any Worker. All Workers run in workerd; "workerd serve" rows use a bare generated
 config, the others Miniflare's direct socket to the Worker (same workerd, with the Cache API).
 `;
 fs.writeFileSync(path.join(root, "BENCHMARKS.md"), report);

@@ -20,6 +20,37 @@ export const forwardingJs = (origin) => `export default { async fetch(request) {
   return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers: request.headers, body: request.body });
 } };`;
 
+/** A second baseline: a JavaScript Worker doing, in JavaScript, the per-request duties the contract
+ *  gives the gateway on a token-authenticated proxied GET: check the token, drop the client's
+ *  credentials and hop-by-hop headers, add the service's own header and X-Forwarded-Proto, give
+ *  the origin `timeoutMs` to answer, filter the answer's headers, write one JSON log line. It
+ *  separates what those duties cost any Worker from what the gateway's implementation costs. */
+export const contractJs = (origin, token, timeoutMs = 30000) => `const DROP = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host",
+  "content-length", "authorization", "access_token", "cookie", "x-real-ip", "proxy-authorization", "proxy-authenticate"]);
+export default { async fetch(request) {
+  const started = Date.now();
+  const url = new URL(request.url);
+  if (request.headers.get("access_token") !== ${JSON.stringify(token)}) return new Response('{"status":"failure","code":401}', { status: 401 });
+  const headers = new Headers();
+  for (const [name, value] of request.headers) if (!DROP.has(name) && !name.startsWith("cf-") && !name.startsWith("x-forwarded-")) headers.append(name, value);
+  headers.set("x-forwarded-proto", url.protocol.slice(0, -1));
+  headers.set("access_token", "origin-key");
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ${timeoutMs});
+  let answer;
+  try {
+    answer = await fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { headers, redirect: "manual", signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+  const out = new Headers();
+  for (const [name, value] of answer.headers) if (name === "content-length" || !DROP.has(name)) out.append(name, value);
+  out.set("x-cache-status", "BYPASS");
+  console.log(JSON.stringify({ method: request.method, path: url.pathname, status: answer.status, duration_ms: Date.now() - started,
+    client_ip: request.headers.get("cf-connecting-ip"), cache: "BYPASS", error: null }));
+  return new Response(answer.body, { status: answer.status, headers: out });
+} };`;
+
 /** Runs wrk against `url` (asynchronously: fake origins in this process must keep answering).
  *  A `--latency`-free summary: requests/s, p50 and p99 in ms, errors, requests, and non-2xx/3xx
  *  statuses counted by status code. */
