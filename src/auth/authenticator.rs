@@ -5,7 +5,7 @@ use super::credentials::Credentials;
 use super::jwks::{JwksCache, KeySet, JWKS_TTL_SECONDS};
 use super::jwt::JwtVerifier;
 use super::oidc::OidcVerifier;
-use super::token::token_matches;
+use super::token::SharedToken;
 use super::Identity;
 use crate::config::AuthConfig;
 use crate::error::Result;
@@ -17,7 +17,7 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 const JWKS_TIMEOUT_MS: u64 = 5_000;
 
 pub struct Authenticator {
-    token: Option<String>,
+    token: Option<SharedToken>,
     jwt: Option<JwtVerifier>,
     oidc: Option<OidcVerifier>,
     jwks: JwksCache,
@@ -28,7 +28,7 @@ impl Authenticator {
     pub fn from_config(config: Option<&AuthConfig>) -> Result<Option<Self>> {
         let Some(config) = config else { return Ok(None) };
         Ok(Some(Authenticator {
-            token: config.token.clone(),
+            token: config.token.as_deref().map(SharedToken::new),
             jwt: config.jwt.as_ref().map(JwtVerifier::from_config).transpose()?,
             oidc: config.oidc.clone().map(|config| OidcVerifier { config }),
             jwks: JwksCache::default(),
@@ -61,7 +61,7 @@ impl Authenticator {
     /// and a header, or twice) makes the request ambiguous, and ambiguity never authenticates.
     fn token_is_valid(&self, credentials: &Credentials) -> bool {
         let Some(expected) = &self.token else { return false };
-        !credentials.tokens.is_empty() && credentials.tokens.iter().all(|t| token_matches(expected, t))
+        !credentials.tokens.is_empty() && credentials.tokens.iter().all(|t| expected.matches(t))
     }
 
     async fn verify_oidc<P: Platform>(&self, oidc: &OidcVerifier, bearer: &str, platform: &P) -> Option<Identity> {

@@ -149,12 +149,15 @@ impl Config {
     /// Parses `raw` (the JSON tree of `GATEWAY_CONFIG`), substituting `${NAME}` with `lookup`.
     pub fn parse(mut raw: Value, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
         interpolate::interpolate(&mut raw, lookup)?;
-        let config: Config = serde_path_to_error::deserialize(raw).map_err(|error| {
+        let mut config: Config = serde_path_to_error::deserialize(raw).map_err(|error| {
             let field = error.path().to_string();
             GatewayError::config(format!("invalid configuration at '{field}': {}", error.inner()))
                 .with_details(serde_json::json!({ "field": field }))
         })?;
         validate::validate(&config)?;
+        for service in &mut config.extensions.rest.services {
+            service.parsed_base_url = service.base_url.as_deref().and_then(|base| url::Url::parse(base).ok());
+        }
         Ok(config)
     }
 

@@ -54,6 +54,10 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub redact: Vec<String>,
     pub max_body_bytes: Option<u64>,
+    /// `base_url` parsed, once at load (filled by [`Config::parse`](super::Config::parse) after
+    /// validation): the proxy joins every request's path to it.
+    #[serde(skip)]
+    pub parsed_base_url: Option<url::Url>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

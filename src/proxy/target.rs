@@ -7,9 +7,9 @@ use url::Url;
 use crate::error::{GatewayError, Result};
 use crate::gateway::route::percent_decode;
 
-/// `base_url` + `path` (percent-encoded, relative to the base) + `query` (already filtered).
-pub fn upstream_url(base_url: &str, path: &str, query: Option<&str>) -> Result<Url> {
-    let base = Url::parse(base_url).map_err(|_| GatewayError::config("invalid base_url"))?;
+/// `base` (the service's base URL) + `path` (percent-encoded, relative to the base) + `query`
+/// (already filtered).
+pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url> {
     let refused = || GatewayError::not_found("The path is not allowed by this gateway.");
     for segment in path.split('/') {
         let decoded = percent_decode(segment);
@@ -49,6 +49,10 @@ mod tests {
     use super::*;
 
     const BASE: &str = "http://127.0.0.1:8080/api/";
+
+    fn upstream_url(base: &str, path: &str, query: Option<&str>) -> Result<Url> {
+        super::upstream_url(&Url::parse(base).unwrap(), path, query)
+    }
 
     #[test]
     fn ordinary_paths_join_under_the_base() {

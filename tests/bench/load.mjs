@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startWorker, workerdPid, rssKb, root } from "./workers.mjs";
+import { startWorker, workerdPid, rssKb, updateBenchmarks, root } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -109,8 +109,6 @@ telemetry, cached telemetry, inference, the chat webhook with two rest_calls, un
 - workerd RSS: ${(rssBefore / 1024).toFixed(0)} MB before, ${(rssAfter / 1024).toFixed(0)} MB after (every 5 s: ${samples.join(", ")} MB); it levels off
 - the same load on an empty JavaScript Worker: ${(emptyBefore / 1024).toFixed(0)} MB before, ${(emptyAfter / 1024).toFixed(0)} MB after (workerd's own growth)
 `;
-const benchmarks = path.join(root, "BENCHMARKS.md");
-const previous = fs.existsSync(benchmarks) ? fs.readFileSync(benchmarks, "utf8").split("\n## Load\n")[0].trimEnd() + "\n\n" : "# Benchmarks\n\n";
-fs.writeFileSync(benchmarks, previous + section);
+updateBenchmarks("Load", section);
 console.log(ok ? "load: OK" : `load: FAILED (${unexpected.length ? "unexpected statuses " + JSON.stringify(unexpected) : ""} ${errors} errors)`);
 process.exit(ok ? 0 : 1);

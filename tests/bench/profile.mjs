@@ -1,19 +1,21 @@
 // Where a route's time goes: the profiling build (function names kept) under `workerd serve`,
 // loaded by wrk while V8's sampling profiler runs through workerd's inspector protocol.
 //
-//   node tests/bench/profile.mjs [--route health|model|pi|webhook] [--seconds 5] [--no-build] [--top 40] [--baseline]
+//   node tests/bench/profile.mjs [--route health|model|pi|webhook] [--seconds 5] [--no-build]
+//                                [--top 40] [--tree] [--baseline] [--write]
 //
-// --baseline profiles the forwarding JavaScript Worker of the benchmark instead (model and pi
-// routes), to compare its busy samples per request with the gateway's.
+// Prints the functions with the most self and inclusive time, and the isolate's time per request by
+// kind of work; writes the raw profile to tests/artifacts/<route>.cpuprofile (Chrome DevTools opens
+// it). --tree prints the call tree. --baseline profiles the forwarding JavaScript Worker instead
+// (model and pi routes). --write profiles both and writes the comparison to BENCHMARKS.md.
 //
-// Prints the functions with the most self time and the most inclusive time (share of all samples,
-// idle excluded), and writes the raw profile to tests/artifacts/<route>.cpuprofile, which Chrome
-// DevTools opens.
+// The inspector makes console.log dearer than it is (each call is also recorded for the inspector):
+// measured without it, the log line costs no visible throughput.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
-import { wrk, workerdServe, gatewayModules, forwardingJs, root } from "./workers.mjs";
+import { wrk, workerdServe, gatewayModules, forwardingJs, updateBenchmarks, root } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -22,6 +24,8 @@ const ROUTE = option("--route", "model");
 const SECONDS = Number(option("--seconds", 5));
 const TOP = Number(option("--top", 40));
 const TOKEN = "profile-token";
+const artifacts = path.join(root, "tests/artifacts");
+fs.mkdirSync(artifacts, { recursive: true });
 
 if (!args.includes("--no-build")) execFileSync("bash", [".ci/build", "--profiling"], { cwd: root, stdio: "inherit" });
 
@@ -39,112 +43,171 @@ const config = {
 };
 const routes = {
   health: { path: "/health" },
-  model: { path: "/models/model/health", headers: { access_token: TOKEN } },
-  pi: { path: "/pi/pi/system", headers: { access_token: TOKEN } },
+  model: { path: "/models/model/health", headers: { access_token: TOKEN }, origin: model.url },
+  pi: { path: "/pi/pi/system", headers: { access_token: TOKEN }, origin: pi.url },
   webhook: { path: "/webhooks/rest/webhook", method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ sender: "profile", message: "temperature?" }) },
 };
 const route = routes[ROUTE];
 if (!route) throw new Error(`unknown route ${ROUTE}: one of ${Object.keys(routes).join(", ")}`);
-
-const origins = { model: model.url, pi: pi.url };
-let worker;
-if (args.includes("--baseline")) {
-  const script = path.join(root, "tests/artifacts/profile-forward.js");
-  fs.mkdirSync(path.dirname(script), { recursive: true });
-  fs.writeFileSync(script, forwardingJs(origins[ROUTE]));
-  worker = await workerdServe([["worker.js", script, "esModule"]], {}, { inspector: true });
-} else {
-  worker = await workerdServe(gatewayModules(path.join(root, "build-profiling")), { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN },
-    { inspector: true });
-}
-
-// One inspector session on the Worker's isolate.
-const targets = await fetch(`http://127.0.0.1:${worker.inspectorPort}/json/list`).then((r) => r.json());
-const socket = new WebSocket(targets[0].webSocketDebuggerUrl.replace("localhost", "127.0.0.1"));
-await new Promise((resolve, reject) => { socket.once("open", resolve); socket.once("error", reject); });
-let nextId = 1;
-const pending = new Map();
-socket.on("message", (data) => {
-  const message = JSON.parse(data);
-  if (message.id && pending.has(message.id)) { pending.get(message.id)(message); pending.delete(message.id); }
-});
-const send = (method, params = {}) => new Promise((resolve) => {
-  const id = nextId++;
-  pending.set(id, resolve);
-  socket.send(JSON.stringify({ id, method, params }));
-});
+const write = args.includes("--write");
+if ((write || args.includes("--baseline")) && !route.origin) throw new Error("--baseline and --write need a proxied route (model or pi)");
 
 let bodyFile;
 if (route.body) {
-  bodyFile = path.join(root, "tests/artifacts/profile-body.json");
-  fs.mkdirSync(path.dirname(bodyFile), { recursive: true });
+  bodyFile = path.join(artifacts, "profile-body.json");
   fs.writeFileSync(bodyFile, route.body);
 }
-const load = () => wrk(worker.url + route.path, { method: route.method, headers: route.headers, bodyFile, seconds: SECONDS });
-await load(); // warm up: JIT tiers, caches
-await send("Profiler.enable");
-await send("Profiler.setSamplingInterval", { interval: 50 });
-await send("Profiler.start");
-const measured = await load();
-const { result } = await send("Profiler.stop");
-socket.close();
-worker.close();
-for (const origin of [pi, model, api]) await origin.close();
 
-const profile = result.profile;
-fs.writeFileSync(path.join(root, `tests/artifacts/${ROUTE}.cpuprofile`), JSON.stringify(profile));
-console.log(`${ROUTE}: ${measured.rps.toFixed(0)} req/s under the profiler, ${measured.requests} requests`);
-
-// Self and inclusive sample counts by function (recursion counted once per sample).
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const parent = new Map();
-for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-const label = (node) => node.callFrame.functionName || `(anonymous ${path.basename(node.callFrame.url || "")})`;
-const self = new Map();
-const inclusive = new Map();
-let busy = 0;
-const outside = new Map();
-for (const id of profile.samples) {
-  const node = byId.get(id);
-  const name = label(node);
-  if (name === "(idle)" || name === "(program)") {
-    outside.set(name, (outside.get(name) ?? 0) + 1);
-    continue;
-  }
-  busy++;
-  self.set(name, (self.get(name) ?? 0) + 1);
-  const seen = new Set();
-  for (let at = id; at !== undefined; at = parent.get(at)) seen.add(label(byId.get(at)));
-  for (const name of seen) inclusive.set(name, (inclusive.get(name) ?? 0) + 1);
+async function startGateway() {
+  return workerdServe(gatewayModules(path.join(root, "build-profiling")), { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN },
+    { inspector: true });
 }
-const print = (title, counts) => {
-  console.log(`\n${title} (of ${busy} busy samples)`);
-  for (const [name, count] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
-    console.log(`${((100 * count) / busy).toFixed(1).padStart(6)} %  ${name.slice(0, 150)}`);
-  }
-};
-console.log(`samples: ${profile.samples.length}, busy ${busy} (${((busy * 1e3) / measured.requests).toFixed(2)} per 1000 requests), ${[...outside].map(([n, c]) => `${n} ${c}`).join(", ")}`);
-print("self", self);
-print("inclusive", inclusive);
 
-// The call tree, heaviest first, down to branches of at least 1 % of busy samples.
-if (args.includes("--tree")) {
+async function startForwarding() {
+  const script = path.join(artifacts, "profile-forward.js");
+  fs.writeFileSync(script, forwardingJs(route.origin));
+  return workerdServe([["worker.js", script, "esModule"]], {}, { inspector: true });
+}
+
+/** Loads the Worker (after a warm-up run) while its isolate is profiled. */
+async function profileUnderLoad(worker) {
+  const targets = await fetch(`http://127.0.0.1:${worker.inspectorPort}/json/list`).then((r) => r.json());
+  const socket = new WebSocket(targets[0].webSocketDebuggerUrl.replace("localhost", "127.0.0.1"));
+  await new Promise((resolve, reject) => { socket.once("open", resolve); socket.once("error", reject); });
+  let nextId = 1;
+  const pending = new Map();
+  socket.on("message", (data) => {
+    const message = JSON.parse(data);
+    if (message.id && pending.has(message.id)) { pending.get(message.id)(message); pending.delete(message.id); }
+  });
+  const send = (method, params = {}) => new Promise((resolve) => {
+    const id = nextId++;
+    pending.set(id, resolve);
+    socket.send(JSON.stringify({ id, method, params }));
+  });
+  const load = () => wrk(worker.url + route.path, { method: route.method, headers: route.headers, bodyFile, seconds: SECONDS });
+  await load(); // warm up: JIT tiers, caches
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 50 });
+  await send("Profiler.start");
+  const measured = await load();
+  const { result } = await send("Profiler.stop");
+  socket.close();
+  worker.close();
+  return { profile: result.profile, measured };
+}
+
+// --- Reading a profile --------------------------------------------------------------------------
+const label = (node) => node.callFrame.functionName || `(anonymous ${path.basename(node.callFrame.url || "")})`;
+const IDLE = new Set(["(idle)", "(program)"]);
+
+/** The kind of work a function's own time is, by its name and where it comes from. */
+function kindOf(node) {
+  const { functionName: name, url } = node.callFrame;
+  if (name === "(garbage collector)") return "garbage collector";
+  if (/js_sys::futures|wasm_bindgen::convert::closures|queueMicrotask|__wbg_new_typed|__wbg_then|cb_unref/.test(name)) return "wasm-bindgen futures (tasks, wakers, promise callbacks)";
+  if (url.endsWith(".wasm") || name.includes("::") || /^<|dlmalloc|externref shim/.test(name)) return "Rust (routing, auth, header rules, url, serde_json, allocator)";
+  if (/__wbg_log_/.test(name)) return "console.log of the log line (inflated by the inspector)";
+  if (url === "" && name === "fetch") return "the subrequest (native fetch)";
+  if (url === "" && ["setTimeout", "clearTimeout", "AbortController", "abort"].includes(name)) return "the origin timeout (timer, AbortController)";
+  if (url === "" && ["Response", "Headers", "append", "get", "set", "has", "delete"].includes(name)) return "Response and Headers objects";
+  if (url === "" && name === "URL") return "URL parsing (JavaScript)";
+  if (url !== "") return "JavaScript (bindings, runtime.js, entry module, the Worker's own code)";
+  return "other runtime work";
+}
+
+function analyse({ profile, measured }) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const self = new Map();
+  const inclusive = new Map();
+  const kinds = new Map();
+  const add = (map, key, value) => map.set(key, (map.get(key) ?? 0) + value);
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (IDLE.has(label(node))) return;
+    const us = profile.timeDeltas[i + 1] ?? 0; // a sample's time is the gap to the next one
+    busyUs += us;
+    add(self, label(node), us);
+    add(kinds, kindOf(node), us);
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) seen.add(label(byId.get(at)));
+    for (const name of seen) add(inclusive, name, us);
+  });
+  return { byId, self, inclusive, kinds, busyUs, perRequest: (us) => us / measured.requests, measured, profile };
+}
+
+function printTop(title, counts, busyUs) {
+  if (TOP === 0) return;
+  console.log(`\n${title}`);
+  for (const [name, us] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
+    console.log(`${((100 * us) / busyUs).toFixed(1).padStart(6)} %  ${name.slice(0, 150)}`);
+  }
+}
+
+function printTree({ profile, byId, busyUs }) {
   const total = new Map();
-  const count = (node) => {
-    let sum = profile.samples.filter((id) => id === node.id).length;
-    for (const child of node.children ?? []) sum += count(byId.get(child));
-    total.set(node.id, sum);
-    return sum;
+  const own = new Map();
+  profile.samples.forEach((id, i) => own.set(id, (own.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)));
+  const sum = (node) => {
+    let us = own.get(node.id) ?? 0;
+    for (const child of node.children ?? []) us += sum(byId.get(child));
+    total.set(node.id, us);
+    return us;
   };
-  const rootNode = profile.nodes[0];
-  count(rootNode);
+  sum(profile.nodes[0]);
   const show = (node, depth) => {
-    const share = (100 * total.get(node.id)) / busy;
+    const share = (100 * total.get(node.id)) / busyUs;
     if (share < 1 || depth > 40) return;
     console.log(`${share.toFixed(1).padStart(6)} % ${"  ".repeat(depth)}${label(node).slice(0, 110)}`);
     for (const child of (node.children ?? []).map((id) => byId.get(id)).sort((a, b) => total.get(b.id) - total.get(a.id))) show(child, depth + 1);
   };
-  console.log("\ncall tree");
-  show(rootNode, 0);
+  console.log("\ncall tree (shares of busy time; idle and (program) above 100 %)");
+  show(profile.nodes[0], 0);
+}
+
+function report(name, analysis) {
+  const { measured, busyUs, kinds } = analysis;
+  fs.writeFileSync(path.join(artifacts, `${name}.cpuprofile`), JSON.stringify(analysis.profile));
+  console.log(`\n== ${name}: ${measured.rps.toFixed(0)} req/s under the profiler, ${measured.requests} requests, ` +
+    `isolate busy ${analysis.perRequest(busyUs).toFixed(0)} µs per request`);
+  for (const [kind, us] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`${analysis.perRequest(us).toFixed(1).padStart(8)} µs  ${kind}`);
+  printTop("self", analysis.self, busyUs);
+  printTop("inclusive", analysis.inclusive, busyUs);
+  if (args.includes("--tree")) printTree(analysis);
+}
+
+// --- The run ------------------------------------------------------------------------------------
+const runs = [];
+if (write || args.includes("--baseline")) runs.push(["forwarding JS Worker", startForwarding]);
+if (!args.includes("--baseline")) runs.push(["gateway", startGateway]);
+const results = new Map();
+for (const [name, start] of runs) {
+  const analysis = analyse(await profileUnderLoad(await start()));
+  results.set(name, analysis);
+  report(`${ROUTE}-${name.split(" ")[0]}`, analysis);
+}
+for (const origin of [pi, model, api]) await origin.close();
+
+if (write) {
+  const gateway = results.get("gateway");
+  const forwarding = results.get("forwarding JS Worker");
+  const kinds = [...new Set([...gateway.kinds.keys(), ...forwarding.kinds.keys()])].sort((a, b) => (gateway.kinds.get(b) ?? 0) - (gateway.kinds.get(a) ?? 0));
+  const cell = (analysis, kind) => analysis.perRequest(analysis.kinds.get(kind) ?? 0).toFixed(1);
+  updateBenchmarks("Profile", `## Profile
+
+\`node tests/bench/profile.mjs --route ${ROUTE} --write\` on ${new Date().toISOString().slice(0, 10)}: the isolate's time per request on
+\`GET ${route.path}\` (token-authenticated, uncached) by kind of work, from V8's sampling profiler during ${SECONDS} s
+of wrk load, beside the forwarding JavaScript Worker on the same origin. Absolute times include the profiler's
+overhead; compare the rows.
+
+| work | gateway µs/request | forwarding JS Worker µs/request |
+|---|---|---|
+${kinds.map((kind) => `| ${kind} | ${cell(gateway, kind)} | ${cell(forwarding, kind)} |`).join("\n")}
+| **isolate busy in all** | **${gateway.perRequest(gateway.busyUs).toFixed(1)}** | **${forwarding.perRequest(forwarding.busyUs).toFixed(1)}** |
+`);
+  console.log("\nwritten: BENCHMARKS.md (## Profile)");
 }

@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startWorker, workerdServe, gatewayModules, forwardingJs, contractJs, workerdPid, rssKb } from "./workers.mjs";
+import { wrk as runWrk, startWorker, workerdServe, gatewayModules, forwardingJs, contractJs, workerdPid, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -189,5 +189,5 @@ of the gateway on that GET (token check, credential and hop-by-hop header rules,
 timeout, one JSON log line): it shows what those duties cost any Worker. All Workers run in workerd; "workerd serve" rows use a bare generated
 config, the others Miniflare's direct socket to the Worker (same workerd, with the Cache API).
 `;
-fs.writeFileSync(path.join(root, "BENCHMARKS.md"), report);
+updateBenchmarks(null, report);
 console.log("\nwritten: BENCHMARKS.md");

@@ -97,6 +97,10 @@ async function freePort() {
   return new Promise((resolve) => { const s = net.createServer().listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
 }
 
+// Every workerd started here dies with this process, even when a run fails halfway.
+const served = new Set();
+process.on("exit", () => { for (const child of served) child.kill(); });
+
 /** A Worker under a bare, generated `workerd serve` config (no Miniflare): `modules` are
  *  [name, file, "esModule" | "wasm"], `bindings` text variables. `inspector` opens the inspector
  *  protocol on a free port (returned as `inspectorPort`). */
@@ -122,12 +126,25 @@ const w :Workerd.Worker = (
   const inspectorPort = inspector ? await freePort() : undefined;
   const extra = inspector ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
   const child = spawn(WORKERD, ["serve", ...extra, path.join(dir, "config.capnp")], { stdio: "ignore" });
+  served.add(child);
   for (let i = 0; i < 100; i++) {
     const ok = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid, close: () => { child.kill(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid, close: () => { child.kill(); served.delete(child); fs.rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** Replaces one part of BENCHMARKS.md and keeps the others: `heading` null is the part before the
+ *  first "## " section (the benchmark table), else the section "## heading" (added at the end when
+ *  new). `text` is the part's whole text, its heading included. */
+export function updateBenchmarks(heading, text) {
+  const file = path.join(root, "BENCHMARKS.md");
+  const parts = (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n").split(/\n(?=## )/);
+  const index = heading === null ? 0 : parts.findIndex((part, i) => i > 0 && part.startsWith(`## ${heading}\n`));
+  if (index === -1) parts.push(text.trimEnd());
+  else parts[index] = text.trimEnd();
+  fs.writeFileSync(file, parts.map((part) => part.trimEnd()).join("\n\n") + "\n");
 }
 
 /** The newest workerd process (the one just started). */
