@@ -8,6 +8,17 @@
 // itself: a clean 500 in the gateway's error shape, never a stack trace.
 import Gateway from "./index.js";
 
+// wasm-bindgen's futures executor schedules every task wake-up through the global queueMicrotask,
+// which the runtime implements with bookkeeping of its own on each call. A resolved promise's then()
+// queues the same kind of job on the same microtask queue, at a fraction of the cost: proxied
+// routes and the chat webhook measured about 10 % more requests per second. Only this Worker's
+// code runs in its isolate. A job that throws (a trap after a panic) now surfaces as an
+// unhandled rejection instead of an error event; both are handled below.
+const resolved = Promise.resolve();
+globalThis.queueMicrotask = (job) => {
+  resolved.then(job);
+};
+
 const rustFetch = Gateway.prototype.fetch;
 const rustFetchNow = Gateway.prototype.fetch_now;
 const VERSION = "__GATEWAY_VERSION__";
