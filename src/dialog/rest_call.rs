@@ -109,10 +109,14 @@ impl RestCall {
 
         let base_url = service.and_then(|s| s.base_url.as_deref());
         let url = match (base_url, url_arg.as_deref()) {
-            (Some(base), Some(relative)) => url::Url::parse(base)
-                .and_then(|base| base.join(relative))
-                .map(String::from)
-                .map_err(|e| format!("Invalid URL '{relative}': {e}"))?,
+            (Some(base), Some(relative)) => {
+                // The base was parsed at load, unless this configuration skipped `Config::parse`.
+                let joined = match service.and_then(|s| s.parsed_base_url.as_ref()) {
+                    Some(parsed) => parsed.join(relative),
+                    None => url::Url::parse(base).and_then(|base| base.join(relative)),
+                };
+                joined.map(String::from).map_err(|e| format!("Invalid URL '{relative}': {e}"))?
+            }
             (Some(base), None) => base.to_string(),
             (None, Some(url)) => url.to_string(),
             (None, None) => return Err("URL is not specified".into()),

@@ -135,5 +135,17 @@ fn to_gateway_request(request: &web_sys::Request) -> Result<GatewayRequest<web_s
 }
 
 fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web_sys::Response {
-    runtime::respond(response.status, &platform::headers_to_text(&response.headers), &body_to_js(response.body))
+    let headers = platform::headers_to_text(&response.headers);
+    // Text answers (the gateway's JSON, redacted telemetry) go out as a string: the runtime builds a
+    // Response from a string for less than from bytes, and the bytes need no copy into a
+    // Uint8Array. Only with a Content-Type, which a string body would otherwise set to text/plain.
+    let text = match &response.body {
+        Body::Bytes(bytes) if response.headers.get("content-type").is_some() => std::str::from_utf8(bytes).ok(),
+        _ => None,
+    };
+    let body = match text {
+        Some(text) => JsValue::from_str(text),
+        None => body_to_js(response.body),
+    };
+    runtime::respond(response.status, &headers, &body)
 }
