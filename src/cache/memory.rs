@@ -23,6 +23,8 @@ struct Entry {
     status: u16,
     headers: Headers,
     body: Arc<Vec<u8>>,
+    /// The body parsed as JSON, on first use by [`TieredCache::peek_json`] (`None`: not JSON).
+    json: std::cell::OnceCell<Option<Arc<serde_json::Value>>>,
 }
 
 #[derive(Default)]
@@ -43,9 +45,12 @@ impl TieredCache {
         self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The body of a fresh entry in memory, without touching the Cache API.
-    pub fn peek(&self, key: &str, now: f64) -> Option<Arc<Vec<u8>>> {
-        self.memory().entries.get(key).filter(|e| e.expires > now).map(|e| e.body.clone())
+    /// The body of a fresh entry in memory, parsed as JSON once per entry: a template's cached
+    /// rest_call reads the same entry on every message.
+    pub fn peek_json(&self, key: &str, now: f64) -> Option<Arc<serde_json::Value>> {
+        let memory = self.memory();
+        let entry = memory.entries.get(key).filter(|e| e.expires > now)?;
+        entry.json.get_or_init(|| serde_json::from_slice(&entry.body).ok().map(Arc::new)).clone()
     }
 
     /// A fresh entry from memory, else from the Cache API (promoted to memory when small).
@@ -94,7 +99,7 @@ impl TieredCache {
             }
         }
         memory.used += body.len();
-        let entry = Entry { expires, status, headers: headers.clone(), body: Arc::new(body.to_vec()) };
+        let entry = Entry { expires, status, headers: headers.clone(), body: Arc::new(body.to_vec()), json: Default::default() };
         memory.entries.insert(key.to_string(), entry);
     }
 }
@@ -120,6 +125,19 @@ mod tests {
         assert_eq!(hit.headers.get(EXPIRES_HEADER), None);
         platform.advance(11.0);
         assert!(block_on(cache.get(&platform, "https://k/1")).is_none());
+    }
+
+    #[test]
+    fn json_is_parsed_once_and_expires_with_the_entry() {
+        let platform = MemoryPlatform::answering_json(serde_json::json!({}));
+        let cache = TieredCache::default();
+        block_on(cache.put(&platform, "https://k/j", response(br#"{"a":1}"#), 10));
+        let first = cache.peek_json("https://k/j", platform.now()).unwrap();
+        assert_eq!(*first, serde_json::json!({"a": 1}));
+        assert!(Arc::ptr_eq(&first, &cache.peek_json("https://k/j", platform.now()).unwrap()));
+        block_on(cache.put(&platform, "https://k/n", response(b"not json"), 10));
+        assert!(cache.peek_json("https://k/n", platform.now()).is_none());
+        assert!(cache.peek_json("https://k/j", platform.now() + 11.0).is_none());
     }
 
     #[test]

@@ -17,8 +17,7 @@ pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The result in a stored entry, when it is at most `fresh_for` seconds old: MaxBot lets each
 /// caller's `cache` decide freshness, whatever the entry was stored with.
-pub fn fresh_result(entry: &[u8], fresh_for: f64, now: f64) -> Option<Json> {
-    let entry: Json = serde_json::from_slice(entry).ok()?;
+pub fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<Json> {
     let created = entry.get("created")?.as_f64()?;
     (now <= created + fresh_for).then(|| entry["result"].clone())
 }
@@ -55,7 +54,7 @@ impl<P: Platform> PlatformExecutor<'_, P> {
     async fn cached(&self, key: &str, fresh_for: f64) -> Option<Json> {
         let response = self.cache.get(self.platform, key).await?;
         let bytes = self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await.ok()?;
-        fresh_result(&bytes, fresh_for, self.platform.now())
+        fresh_result(&serde_json::from_slice(&bytes).ok()?, fresh_for, self.platform.now())
     }
 
     async fn send(&self, call: &RestCall, url: &str) -> RestOutcome {

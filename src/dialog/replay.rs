@@ -72,7 +72,7 @@ impl CallLog {
     /// A fresh result of a cached call from the memory tier.
     fn remembered(&self, call: &RestCall) -> Option<Json> {
         let (memory, now) = self.memory.as_ref()?;
-        let entry = memory.peek(call.cache_key().as_str(), *now)?;
+        let entry = memory.peek_json(call.cache_key().as_str(), *now)?;
         super::executor::fresh_result(&entry, call.cache_seconds?, *now)
     }
 

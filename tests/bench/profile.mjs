@@ -10,7 +10,7 @@
 // (model and pi routes). --write profiles both and writes the comparison to BENCHMARKS.md.
 //
 // The inspector makes console.log dearer than it is (each call is also recorded for the inspector):
-// measured without it, the log line costs no visible throughput.
+// without it, one call measured about 12 µs, a tenth of an empty JavaScript Worker's request.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
