@@ -149,8 +149,10 @@ const uploadFile = path.join(os.tmpdir(), "bench-upload.bin");
 fs.writeFileSync(uploadFile, upload(5 * 1024 * 1024));
 const uploadHeaders = { "content-type": `multipart/form-data; boundary=${boundary}` };
 const forwardModel = await startWorker("js", { script: forwardingJs(model.url) });
-await compare("POST 5 MB multipart /models/{svc}/upload", () => wrk(gateway.url + "/models/model/upload", { method: "POST", bodyFile: uploadFile, headers: { ...uploadHeaders, access_token: TOKEN } }),
-  "forwarding JS Worker", () => wrk(forwardModel.url + "/models/model/upload", { method: "POST", bodyFile: uploadFile, headers: uploadHeaders }));
+// Uploads with 4 connections: 32 concurrent 5 MB bodies would measure the loopback, not the Worker.
+const uploadRun = (url, headers) => wrk(url, { method: "POST", bodyFile: uploadFile, headers, connections: 4 });
+await compare("POST 5 MB multipart /models/{svc}/upload", () => uploadRun(gateway.url + "/models/model/upload", { ...uploadHeaders, access_token: TOKEN }),
+  "forwarding JS Worker", () => uploadRun(forwardModel.url + "/models/model/upload", uploadHeaders));
 
 const pid = workerdPid();
 const idleRss = rssKb(pid);

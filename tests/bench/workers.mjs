@@ -65,8 +65,7 @@ export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds
       summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status, summary.requests))
   end`);
   fs.writeFileSync(script, lines.join("\n"));
-  const conns = bodyFile ? Math.min(connections, 4) : connections;
-  const { stdout } = await promisify(execFile)("wrk", ["-t2", `-c${conns}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, url], { encoding: "utf8" });
+  const { stdout } = await promisify(execFile)("wrk", ["-t2", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", script, url], { encoding: "utf8" });
   fs.rmSync(script);
   const [rps, p50, p99, errors, requests] = stdout.match(/RESULT (\S+) (\S+) (\S+) (\S+) (\S+)/).slice(1).map(Number);
   return { rps, p50, p99, errors, requests, stdout };
