@@ -10,7 +10,8 @@ pub fn dumps(value: &Value, sort_keys: bool) -> String {
     out
 }
 
-fn write(value: &Value, sort_keys: bool, out: &mut String) {
+/// Appends `value` as [`dumps`] writes it.
+pub fn write(value: &Value, sort_keys: bool, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -45,7 +46,22 @@ fn write(value: &Value, sort_keys: bool, out: &mut String) {
     }
 }
 
-fn write_string(text: &str, out: &mut String) {
+/// Appends a string map as `dumps(..., sort_keys=True)` writes it (a `BTreeMap` is already sorted).
+pub fn write_string_map(map: &std::collections::BTreeMap<String, String>, out: &mut String) {
+    out.push('{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_string(key, out);
+        out.push_str(": ");
+        write_string(value, out);
+    }
+    out.push('}');
+}
+
+/// Appends a JSON string literal, non-ASCII escaped as Python does.
+pub fn write_string(text: &str, out: &mut String) {
     out.push('"');
     for c in text.chars() {
         match c {

@@ -207,9 +207,41 @@ impl RestCall {
     /// MaxBot's cache key: method, URL, merged headers and parameters, body and auth, dict order
     /// irrelevant; timeout and on_error excluded.
     pub fn cache_key(&self) -> CacheKey {
-        let auth = self.auth.as_ref().map(|a| json!([a.user, a.password]));
-        let identity = json!({"m": self.method, "u": self.url, "h": self.headers, "p": self.parameters, "b": self.body, "a": auth});
-        CacheKey::new("rest", &[python_json::dumps(&identity, true).as_bytes()])
+        CacheKey::new("rest", &[self.identity().as_bytes()])
+    }
+
+    /// What identifies the call in the cache: `{"a": auth, "b": body, "h": headers, "m": method,
+    /// "p": parameters, "u": url}` in `json.dumps` form with sorted keys. Written field by field:
+    /// every cached call computes it, and a JSON tree of copies only to print it showed in profiles.
+    fn identity(&self) -> String {
+        use python_json::{write, write_string, write_string_map};
+        let mut text = String::with_capacity(128 + self.url.len());
+        text.push_str("{\"a\": ");
+        match &self.auth {
+            Some(auth) => {
+                text.push('[');
+                write_string(&auth.user, &mut text);
+                text.push_str(", ");
+                write_string(&auth.password, &mut text);
+                text.push(']');
+            }
+            None => text.push_str("null"),
+        }
+        text.push_str(", \"b\": ");
+        match &self.body {
+            Some(body) => write(body, true, &mut text),
+            None => text.push_str("null"),
+        }
+        text.push_str(", \"h\": ");
+        write_string_map(&self.headers, &mut text);
+        text.push_str(", \"m\": ");
+        write_string(&self.method, &mut text);
+        text.push_str(", \"p\": ");
+        write_string_map(&self.parameters, &mut text);
+        text.push_str(", \"u\": ");
+        write_string(&self.url, &mut text);
+        text.push('}');
+        text
     }
 }
 

@@ -52,10 +52,12 @@ export default {
       return internalError();
     }
     let fail;
-    const trapped = new Promise((_, reject) => (fail = reject));
-    inFlight.add(fail);
     try {
-      return await Promise.race([rustFetch.call({ env, ctx }, request), trapped]);
+      return await new Promise((resolve, reject) => {
+        fail = reject;
+        inFlight.add(fail);
+        rustFetch.call({ env, ctx }, request).then(resolve, reject);
+      });
     } catch (error) {
       console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
       return internalError();
