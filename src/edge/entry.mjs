@@ -21,6 +21,7 @@ globalThis.queueMicrotask = (job) => {
 
 const rustFetch = Gateway.prototype.fetch;
 const rustFetchNow = Gateway.prototype.fetch_now;
+const rustFetchRead = Gateway.prototype.fetch_read;
 const VERSION = "__GATEWAY_VERSION__";
 
 function internalError() {
@@ -46,7 +47,17 @@ export default {
     try {
       // Routes that need no I/O are answered synchronously, without an async handler's cost.
       const immediate = rustFetchNow(request, env, ctx);
-      if (immediate) return immediate;
+      if (immediate instanceof Response) return immediate;
+      // A chat message: its body read here first, then served at once if its turn needs no I/O.
+      if (typeof immediate === "number") {
+        const declared = Number(request.headers.get("content-length") ?? NaN);
+        if (Number.isSafeInteger(declared) && declared <= immediate) {
+          const body = new Uint8Array(await request.arrayBuffer());
+          const answer = rustFetchRead(request, body, env, ctx);
+          if (answer) return answer;
+          request = new Request(request, { body }); // the asynchronous handler reads these bytes
+        }
+      }
     } catch (error) {
       console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
       return internalError();

@@ -12,7 +12,7 @@ use worker::{event, Context, Env};
 
 use crate::error::{GatewayError, Result};
 use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
-use crate::gateway::{answers_immediately, serve, serve_immediately, Gateway, RequestSummary};
+use crate::gateway::{answers_immediately, body_first_limit, serve, serve_if_ready, serve_immediately, Gateway, RequestSummary};
 use platform::{body_to_js, headers_from_js, WorkerPlatform};
 
 thread_local! {
@@ -21,20 +21,26 @@ thread_local! {
 }
 
 /// The synchronous phase, called by `entry.mjs` before `fetch`: answers at once when the route needs
-/// no I/O, without the cost of starting an asynchronous handler; `None` hands over to `fetch`.
+/// no I/O, without the cost of starting an asynchronous handler. Otherwise a number asks the entry
+/// module to read the body first (at most that many bytes) and call `fetch_read`; `undefined`
+/// hands over to `fetch`.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
+pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys::Context) -> JsValue {
     let gateway = isolate_gateway(env);
     let url = request.url();
     let path = crate::gateway::route::path_of(&url);
     match test_panic_route(env, path) {
         Some(TestPanic::Now) => panic!("test panic requested"),
-        Some(TestPanic::Async) => return None,
+        Some(TestPanic::Async) => return JsValue::UNDEFINED,
         None => {}
     }
     let method = request.method();
     if !answers_immediately(&gateway, &method, path) {
-        return None; // before reading anything more: the asynchronous handler reads it all
+        let has_authorization = || request.headers().has("authorization").unwrap_or(true);
+        return match body_first_limit(&gateway, &method, path, has_authorization) {
+            Some(limit) => JsValue::from(limit as f64),
+            None => JsValue::UNDEFINED, // the asynchronous handler reads everything itself
+        };
     }
     let headers = request.headers();
     let summary = RequestSummary {
@@ -46,7 +52,18 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
     };
     let ctx = Context::new(ctx);
     let platform = WorkerPlatform::new(&ctx);
-    serve_immediately(&gateway, &summary, &platform).map(to_worker_response)
+    serve_immediately(&gateway, &summary, &platform).map_or(JsValue::UNDEFINED, |response| to_worker_response(response).into())
+}
+
+/// The body-first phase (see `gateway::ready`): `body` is the request's whole body, read by the
+/// entry module. Answers when that needs no I/O; `None` hands over to `fetch`, which the entry
+/// module then gives a copy of the request carrying the same bytes.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn fetch_read(request: &web_sys::Request, body: Vec<u8>, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
+    let gateway = isolate_gateway(env);
+    let request = request_with_body(request, Body::Bytes(body)).ok()?;
+    let ctx = Context::new(ctx);
+    serve_if_ready(&gateway, request, &WorkerPlatform::new(&ctx)).map(to_worker_response)
 }
 
 #[derive(PartialEq)]
@@ -125,13 +142,13 @@ fn install_panic_hook() {
 }
 
 fn to_gateway_request(request: &web_sys::Request) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+    let body = runtime::request_body(request).map_or(Body::Empty, Body::Stream);
+    request_with_body(request, body)
+}
+
+fn request_with_body(request: &web_sys::Request, body: Body<web_sys::ReadableStream>) -> Result<GatewayRequest<web_sys::ReadableStream>> {
     let url = url::Url::parse(&request.url()).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
-    Ok(GatewayRequest {
-        method: request.method(),
-        url,
-        headers: headers_from_js(&request.headers()),
-        body: runtime::request_body(request).map_or(Body::Empty, Body::Stream),
-    })
+    Ok(GatewayRequest { method: request.method(), url, headers: headers_from_js(&request.headers()), body })
 }
 
 fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web_sys::Response {

@@ -32,7 +32,7 @@ function headerValue(pairs, name) {
 const lengthKnown = new WeakSet();
 
 // Bodies whose exact length the runtime enforces (a request's or an uncompressed answer's
-// Content-Length): `readLimited` refuses them at once when too long and reads them natively.
+// Content-Length): `readLimited` reads them natively when they fit.
 const declaredLength = new WeakMap();
 
 function declare(body, headers) {
@@ -86,12 +86,10 @@ export async function send(method, url, headers, body, timeoutMs) {
 // Reads a whole stream into bytes, failing with "too_large" past `limit` bytes.
 export async function readLimited(stream, limit) {
   if (stream === null || stream === undefined) return new Uint8Array(0);
+  // Too long a declared length still goes through the counting loop below: answering before any
+  // of the body was read made clients still sending it see a reset instead of the 413.
   const declared = declaredLength.get(stream);
-  if (declared !== undefined) {
-    if (declared > limit) {
-      stream.cancel().catch(() => {});
-      throw "too_large";
-    }
+  if (declared !== undefined && declared <= limit) {
     try {
       return new Uint8Array(await new Response(stream).arrayBuffer());
     } catch (error) {

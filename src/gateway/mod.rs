@@ -6,6 +6,7 @@ mod cors;
 pub mod http;
 mod log;
 pub mod platform;
+mod ready;
 pub mod route;
 
 use serde_json::{json, Value};
@@ -21,6 +22,7 @@ use platform::Platform;
 use route::Route;
 
 pub use chat::parse_message;
+pub use ready::{body_first_limit, poll_once, serve_if_ready};
 
 /// Everything built from the configuration, once per isolate.
 pub struct Gateway {

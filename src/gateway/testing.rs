@@ -4,8 +4,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 use super::platform::Platform;
@@ -13,21 +11,7 @@ use crate::auth::spki::SignatureAlgorithm;
 
 /// Runs a future whose awaits all complete at once (everything here is in memory).
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    fn noop_raw() -> RawWaker {
-        fn clone(_: *const ()) -> RawWaker {
-            noop_raw()
-        }
-        fn noop(_: *const ()) {}
-        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
-        RawWaker::new(std::ptr::null(), &VTABLE)
-    }
-    let waker = unsafe { Waker::from_raw(noop_raw()) };
-    let mut context = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    match future.as_mut().poll(&mut context) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a test future waited on something that never completes"),
-    }
+    super::poll_once(future).expect("a test future waited on something that never completes")
 }
 
 /// What the fake origin received.

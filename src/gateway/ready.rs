@@ -1,0 +1,154 @@
+//! The body-first phase of a chat message. An asynchronous handler costs a Worker more than a
+//! cached chat turn itself, so the entry module reads a webhook's (declared, bounded) body first and
+//! offers the whole request here: it is served at once when nothing in it needs I/O (no auth check
+//! needing the network, every rest_call answered from the isolate's memory), else the request goes
+//! to the asynchronous handler, which does everything again with I/O allowed.
+//!
+//! "Nothing needs I/O" is found out by polling [`serve`] once over a platform whose I/O never
+//! completes and never starts: a turn that would send a request stops at its first await, before
+//! anything left the isolate, so no POST is ever sent twice.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use super::chat::MAX_WEBHOOK_BYTES;
+use super::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use super::platform::Platform;
+use super::route::{route, Route};
+use super::{serve, Gateway};
+use crate::auth::spki::SignatureAlgorithm;
+use crate::error::Result;
+
+/// The byte limit under which the entry module should read the body first, or `None` when this
+/// request should go straight to the asynchronous handler: not a chat message, a chat that always
+/// needs the network (forwarded to Rasa, or NLU), or a bearer token (its check may need the
+/// issuer's keys, and a JWKS fetch is recorded before it is made).
+pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str, has_authorization: impl FnOnce() -> bool) -> Option<usize> {
+    let Ok(gateway) = gateway else { return None };
+    let chat = &gateway.config.chat;
+    let eligible = route(method, path) == Route::Webhook && chat.upstream.is_none() && chat.nlu.is_none();
+    (eligible && !has_authorization()).then_some(MAX_WEBHOOK_BYTES)
+}
+
+/// Serves `request` (its body in hand, as bytes) if that needs no I/O.
+pub fn serve_if_ready<P: Platform>(gateway: &Result<Gateway>, request: GatewayRequest<P::Stream>, platform: &P) -> Option<GatewayResponse<P::Stream>> {
+    poll_once(serve(gateway, request, &WithoutIo(platform)))
+}
+
+/// The future's output if it completes without waiting.
+pub fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// The platform with its I/O switched off: whatever would reach the network or the cache waits
+/// forever instead, before starting. Clock, logging and bodies already in memory still work.
+struct WithoutIo<'a, P>(&'a P);
+
+impl<P: Platform> Platform for WithoutIo<'_, P> {
+    type Stream = P::Stream;
+
+    fn now(&self) -> f64 {
+        self.0.now()
+    }
+
+    async fn fetch(&self, _: OutboundRequest<P::Stream>, _: u64) -> std::result::Result<GatewayResponse<P::Stream>, FetchFailure> {
+        std::future::pending().await
+    }
+
+    async fn read(&self, body: Body<P::Stream>, limit: usize) -> std::result::Result<Vec<u8>, BodyError> {
+        match body {
+            Body::Empty => Ok(Vec::new()),
+            Body::Bytes(bytes) if bytes.len() > limit => Err(BodyError::TooLarge),
+            Body::Bytes(bytes) => Ok(bytes),
+            Body::Stream(_) => std::future::pending().await,
+        }
+    }
+
+    fn limit(&self, stream: P::Stream, limit: u64) -> P::Stream {
+        self.0.limit(stream, limit)
+    }
+
+    fn tee(&self, stream: P::Stream) -> (P::Stream, P::Stream) {
+        self.0.tee(stream)
+    }
+
+    async fn cache_get(&self, _: &str) -> Option<GatewayResponse<P::Stream>> {
+        std::future::pending().await
+    }
+
+    async fn cache_put(&self, _: &str, _: GatewayResponse<P::Stream>, _: u64) {
+        std::future::pending().await
+    }
+
+    async fn verify_signature(&self, _: SignatureAlgorithm, _: &[u8], _: &[u8], _: &[u8]) -> bool {
+        std::future::pending().await
+    }
+
+    fn log(&self, line: &str) {
+        self.0.log(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::gateway::testing::{block_on, MemoryPlatform};
+
+    fn gateway(chat: serde_json::Value) -> Result<Gateway> {
+        Gateway::load(
+            json!({
+                "extensions": {"rest": {"services": [{"name": "api", "base_url": "http://api.example/"}]}},
+                "dialog": [{"condition": "true", "response": "{% GET \"api://t\" cache 60 %}It is {{ rest.json.t }}."}],
+                "chat": chat,
+            }),
+            &|_| None,
+        )
+    }
+
+    fn message() -> GatewayRequest<Vec<u8>> {
+        let body = br#"{"sender": "u1", "message": "temperature?"}"#;
+        let mut request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body);
+        request.body = Body::Bytes(body.to_vec());
+        request
+    }
+
+    fn text(response: &GatewayResponse<Vec<u8>>) -> String {
+        match &response.body {
+            Body::Bytes(bytes) | Body::Stream(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Body::Empty => String::new(),
+        }
+    }
+
+    #[test]
+    fn a_turn_is_served_at_once_only_when_it_needs_no_io() {
+        let gateway = gateway(json!({}));
+        let platform = MemoryPlatform::answering_json(json!({"t": 21}));
+        // Not cached yet: the turn would fetch, so it is handed over, and nothing was sent.
+        assert!(serve_if_ready(&gateway, message(), &platform).is_none());
+        assert!(platform.sent().is_empty());
+        let answered = block_on(serve(&gateway, message(), &platform));
+        assert_eq!(platform.sent().len(), 1);
+        // Now the call is in the isolate's memory: served at once, the same answer, nothing sent.
+        let ready = serve_if_ready(&gateway, message(), &platform).expect("served without I/O");
+        assert_eq!((ready.status, text(&ready)), (answered.status, text(&answered)));
+        assert!(text(&ready).contains("It is 21."));
+        assert_eq!(platform.sent().len(), 1);
+    }
+
+    #[test]
+    fn only_chat_messages_without_bearer_tokens_or_upstreams_are_read_first() {
+        let plain = gateway(json!({}));
+        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook", || false), Some(MAX_WEBHOOK_BYTES));
+        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook", || true), None);
+        assert_eq!(body_first_limit(&plain, "GET", "/health", || false), None);
+        assert_eq!(body_first_limit(&plain, "POST", "/models/api/upload", || false), None);
+        let forwarding = gateway(json!({"upstream": "api"}));
+        assert_eq!(body_first_limit(&forwarding, "POST", "/webhooks/rest/webhook", || false), None);
+    }
+}
