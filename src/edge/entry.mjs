@@ -6,6 +6,9 @@
 // wasm-bindgen marks the instance terminated, the worker crate schedules a re-initialisation, and
 // the next call gets a fresh instance. What this module adds is the answer to the failed request
 // itself: a clean 500 in the gateway's error shape, never a stack trace.
+//
+// Each request tries the cheap phases first: `fetch_now` (synchronous, no I/O), then for a chat
+// message `fetch_read` (synchronous, its body read here), and only then the asynchronous `fetch`.
 import Gateway from "./index.js";
 
 // wasm-bindgen's futures executor schedules every task wake-up through the global queueMicrotask,
