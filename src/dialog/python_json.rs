@@ -32,30 +32,26 @@ pub fn write(value: &Value, sort_keys: bool, out: &mut String) {
             if sort_keys {
                 entries.sort_by(|a, b| a.0.cmp(b.0));
             }
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_string(key, out);
-                out.push_str(": ");
-                write(item, sort_keys, out);
-            }
-            out.push('}');
+            write_entries(entries, out, |item, out| write(item, sort_keys, out));
         }
     }
 }
 
 /// Appends a string map as `dumps(..., sort_keys=True)` writes it (a `BTreeMap` is already sorted).
 pub fn write_string_map(map: &std::collections::BTreeMap<String, String>, out: &mut String) {
+    write_entries(map, out, |value, out| write_string(value, out));
+}
+
+/// `{"key": value, ...}` in the given order, each value written by `write_value`.
+fn write_entries<'a, V>(entries: impl IntoIterator<Item = (&'a String, V)>, out: &mut String, write_value: impl Fn(V, &mut String)) {
     out.push('{');
-    for (i, (key, value)) in map.iter().enumerate() {
+    for (i, (key, value)) in entries.into_iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
         write_string(key, out);
         out.push_str(": ");
-        write_string(value, out);
+        write_value(value, out);
     }
     out.push('}');
 }
