@@ -54,8 +54,12 @@ export default {
       // A chat message: its body read here first, then served at once if its turn needs no I/O.
       if (typeof immediate === "number") {
         const declared = Number(request.headers.get("content-length") ?? NaN);
-        if (Number.isSafeInteger(declared) && declared <= immediate) {
-          const body = new Uint8Array(await request.arrayBuffer());
+        // A body that cannot be read (the client went away) is left to the asynchronous handler,
+        // whose own read fails and answers in the gateway's error shape.
+        const body = Number.isSafeInteger(declared) && declared <= immediate
+          ? await request.arrayBuffer().then((bytes) => new Uint8Array(bytes), () => null)
+          : null;
+        if (body) {
           const answer = rustFetchRead(request, body, env, ctx);
           if (answer) return answer;
           request = new Request(request, { body }); // the asynchronous handler reads these bytes
