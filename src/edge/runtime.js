@@ -11,20 +11,15 @@ export function headerText(headers) {
   return text;
 }
 
-// The lines back as [name, value] pairs, which fetch, Response and Headers take as they are: one
-// native call instead of one append per header.
-function headerPairs(text) {
-  const pairs = [];
+// The lines back as a Headers object. Built by append: measured in workerd, a Response takes a
+// Headers object faster than the same headers as [name, value] pairs or as a plain object.
+function headersFrom(text) {
+  const headers = new Headers();
   for (const line of text.split("\n")) {
     const colon = line.indexOf(":");
-    if (colon > 0) pairs.push([line.slice(0, colon), line.slice(colon + 1)]);
+    if (colon > 0) headers.append(line.slice(0, colon), line.slice(colon + 1));
   }
-  return pairs;
-}
-
-function headerValue(pairs, name) {
-  for (const [key, value] of pairs) if (key.toLowerCase() === name) return value;
-  return null;
+  return headers;
 }
 
 // Bodies of origin responses: workerd knows their length and fails the answer itself when the
@@ -51,17 +46,17 @@ export function requestBody(request) {
 // short makes the answer fail instead of ending early as if complete.
 export function respond(status, headers, body) {
   const empty = status === 101 || status === 204 || status === 205 || status === 304;
-  const pairs = headerPairs(headers);
+  const list = headersFrom(headers);
   if (!empty && body instanceof ReadableStream && !lengthKnown.has(body)) {
-    const declared = headerValue(pairs, "content-length");
+    const declared = list.get("content-length");
     const length = declared === null ? NaN : Number(declared);
-    if (Number.isSafeInteger(length) && length >= 0 && headerValue(pairs, "content-encoding") === null) {
+    if (Number.isSafeInteger(length) && length >= 0 && !list.has("content-encoding")) {
       const fixed = new FixedLengthStream(length);
       body.pipeTo(fixed.writable).catch(() => {});
       body = fixed.readable;
     }
   }
-  return new Response(empty ? null : body, { status, headers: pairs });
+  return new Response(empty ? null : body, { status, headers: list });
 }
 
 // Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`.
@@ -69,7 +64,7 @@ export function respond(status, headers, body) {
 export async function send(method, url, headers, body, timeoutMs) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const init = { method, headers: headerPairs(headers), redirect: "manual", signal: controller.signal };
+  const init = { method, headers: headersFrom(headers), redirect: "manual", signal: controller.signal };
   if (body !== null && body !== undefined) init.body = body;
   try {
     const response = await fetch(url, init);
@@ -152,7 +147,7 @@ export async function cacheGet(key) {
 
 // Stores a response under a URL key for `ttlSeconds`; the Cache API needs max-age to keep it.
 export async function cachePut(key, status, headers, body, ttlSeconds) {
-  const stored = new Headers(headerPairs(headers));
+  const stored = headersFrom(headers);
   stored.set("cache-control", "max-age=" + ttlSeconds);
   stored.delete("set-cookie");
   await caches.default.put(key, new Response(body, { status, headers: stored }));
