@@ -87,6 +87,15 @@ impl Exposure {
 }
 
 impl ServiceConfig {
+    /// `base_url` parsed: the copy made at load, or (for a configuration built without
+    /// `Config::parse`) parsed now. `None` without a base URL or when it does not parse.
+    pub fn base(&self) -> Option<std::borrow::Cow<'_, url::Url>> {
+        match &self.parsed_base_url {
+            Some(parsed) => Some(std::borrow::Cow::Borrowed(parsed)),
+            None => url::Url::parse(self.base_url.as_deref()?).ok().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// Keys removed from JSON answers of this service; telemetry always hides Pi secrets.
     pub fn redacted_keys(&self) -> Vec<String> {
         let mut keys = self.redact.clone();

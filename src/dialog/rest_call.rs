@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::python_json;
 use crate::cache::CacheKey;
-use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig};
+use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig, ServiceConfig};
 use crate::gateway::http::FetchFailure;
 
 /// The arguments `rest_call` accepts.
@@ -110,10 +110,9 @@ impl RestCall {
         let base_url = service.and_then(|s| s.base_url.as_deref());
         let url = match (base_url, url_arg.as_deref()) {
             (Some(base), Some(relative)) => {
-                // The base was parsed at load, unless this configuration skipped `Config::parse`.
-                let joined = match service.and_then(|s| s.parsed_base_url.as_ref()) {
+                let joined = match service.and_then(ServiceConfig::base) {
                     Some(parsed) => parsed.join(relative),
-                    None => url::Url::parse(base).and_then(|base| base.join(relative)),
+                    None => url::Url::parse(base).and_then(|base| base.join(relative)), // for its error
                 };
                 joined.map(String::from).map_err(|e| format!("Invalid URL '{relative}': {e}"))?
             }

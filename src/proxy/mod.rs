@@ -58,18 +58,9 @@ pub async fn proxy<P: Platform>(
     if declared_length.is_some_and(|length| length > call.max_body_bytes) {
         return Err(payload_too_large(call.max_body_bytes));
     }
-    // Parsed at load; parsed here only for a configuration built without `Config::parse`.
-    let parsed_now;
-    let base_url = match &service.parsed_base_url {
-        Some(parsed) => parsed,
-        None => {
-            let base = service.base_url.as_deref().unwrap_or_default();
-            parsed_now = url::Url::parse(base).map_err(|_| GatewayError::config("invalid base_url"))?;
-            &parsed_now
-        }
-    };
+    let base_url = service.base().ok_or_else(|| GatewayError::config("invalid base_url"))?;
     let query = headers::upstream_query(request.url.query(), service);
-    let url = target::upstream_url(base_url, call.path, Some(&query))?;
+    let url = target::upstream_url(&base_url, call.path, Some(&query))?;
     let proto = request.url.scheme().to_string();
     let headers = headers::upstream_headers(&request.headers, service, request.client_ip(), &proto);
     let method = request.method.clone();
