@@ -7,6 +7,7 @@
 mod executor;
 mod messages;
 mod nlu;
+mod prepared;
 mod python_json;
 mod replay;
 pub mod rest_call;

@@ -20,8 +20,9 @@ use minijinja::value::{Kwargs, Object};
 use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::{Map, Value as Json};
 
+use super::prepared::{PreparedCall, PreparedCalls};
 use super::rest_call::RestCall;
-use crate::cache::TieredCache;
+use crate::cache::{CacheKey, TieredCache};
 use crate::config::RestConfig;
 
 /// The context variable that carries the log into `rest_call`.
@@ -69,11 +70,11 @@ impl CallLog {
         Arc::new(CallLog { state: Mutex::new(LogState::default()), max_calls, memory })
     }
 
-    /// A fresh result of a cached call from the memory tier.
-    fn remembered(&self, call: &RestCall) -> Option<Json> {
+    /// A result from the memory tier at most `fresh_for` seconds old.
+    fn remembered(&self, key: &CacheKey, fresh_for: f64) -> Option<Json> {
         let (memory, now) = self.memory.as_ref()?;
-        let entry = memory.peek_json(call.cache_key().as_str(), *now)?;
-        super::executor::fresh_result(&entry, call.cache_seconds?, *now)
+        let entry = memory.peek_json(key.as_str(), *now)?;
+        super::executor::fresh_result(&entry, fresh_for, *now)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -100,7 +101,7 @@ impl CallLog {
     }
 
     /// Called by `rest_call` for each call, in order.
-    fn next(&self, call: RestCall) -> Result<Json, Suspension> {
+    fn next(&self, PreparedCall { call, key }: PreparedCall) -> Result<Json, Suspension> {
         let mut state = self.lock();
         let index = state.cursor;
         state.cursor += 1;
@@ -108,7 +109,7 @@ impl CallLog {
             Some((recorded, result)) if *recorded == call => Ok(result.clone()),
             Some(_) => Err(Suspension::Diverged),
             None if index >= self.max_calls => Err(Suspension::TooManyCalls(self.max_calls)),
-            None => match call.cache_seconds.and_then(|_| self.remembered(&call)) {
+            None => match call.cache_seconds.and_then(|fresh_for| self.remembered(&key, fresh_for)) {
                 Some(result) => {
                     state.recorded.push((call, result.clone()));
                     Ok(result)
@@ -129,6 +130,7 @@ impl CallLog {
 
 /// The `rest_call` global: prepares the call and answers it from the message's log.
 pub fn rest_call_function(rest: Arc<RestConfig>) -> impl Fn(&State, Kwargs) -> Result<Value, Error> + Send + Sync + 'static {
+    let prepared_calls = PreparedCalls::default();
     move |state: &State, kwargs: Kwargs| {
         let log_value = state
             .lookup(CALL_LOG_VAR)
@@ -142,7 +144,7 @@ pub fn rest_call_function(rest: Arc<RestConfig>) -> impl Fn(&State, Kwargs) -> R
             let json = serde_json::to_value(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
             args.insert(name.to_string(), json);
         }
-        let call = RestCall::prepare(&args, &rest).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+        let call = prepared_calls.prepare(args, &rest).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
         match log.next(call) {
             Ok(result) => Ok(Value::from(minijinja::value::Serde(&result))),
             // The render stops here; the driver reads the suspension from the log.

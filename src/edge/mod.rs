@@ -36,8 +36,7 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
     }
     let method = request.method();
     if !answers_immediately(&gateway, &method, path) {
-        let has_authorization = || request.headers().has("authorization").unwrap_or(true);
-        return match body_first_limit(&gateway, &method, path, has_authorization) {
+        return match body_first_limit(&gateway, &method, path) {
             Some(limit) => JsValue::from(limit as f64),
             None => JsValue::UNDEFINED, // the asynchronous handler reads everything itself
         };

@@ -21,18 +21,22 @@ use crate::auth::spki::SignatureAlgorithm;
 use crate::error::Result;
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
-/// request should go straight to the asynchronous handler: not a chat message, a chat that always
-/// needs the network (forwarded to Rasa, or NLU), or a bearer token (its check may need the
-/// issuer's keys, and a JWKS fetch is recorded before it is made).
-pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str, has_authorization: impl FnOnce() -> bool) -> Option<usize> {
+/// request should go straight to the asynchronous handler: not a chat message, or a chat that
+/// always needs the network (forwarded to Rasa, or NLU).
+pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str) -> Option<usize> {
     let Ok(gateway) = gateway else { return None };
     let chat = &gateway.config.chat;
     let eligible = route(method, path) == Route::Webhook && chat.upstream.is_none() && chat.nlu.is_none();
-    (eligible && !has_authorization()).then_some(MAX_WEBHOOK_BYTES)
+    eligible.then_some(MAX_WEBHOOK_BYTES)
 }
 
-/// Serves `request` (its body in hand, as bytes) if that needs no I/O.
+/// Serves `request` (its body in hand, as bytes) if that needs no I/O. A request with an
+/// Authorization header is always handed over: a bearer token's check may need the issuer's keys,
+/// and a JWKS fetch is recorded before it is made.
 pub fn serve_if_ready<P: Platform>(gateway: &Result<Gateway>, request: GatewayRequest<P::Stream>, platform: &P) -> Option<GatewayResponse<P::Stream>> {
+    if request.headers.get("authorization").is_some() {
+        return None;
+    }
     poll_once(serve(gateway, request, &WithoutIo(platform)))
 }
 
@@ -142,13 +146,23 @@ mod tests {
     }
 
     #[test]
-    fn only_chat_messages_without_bearer_tokens_or_upstreams_are_read_first() {
+    fn a_turn_with_an_authorization_header_is_always_handed_over() {
+        let gateway = gateway(json!({}));
+        let platform = MemoryPlatform::answering_json(json!({"t": 21}));
+        block_on(serve(&gateway, message(), &platform)); // the call is now in memory
+        assert!(serve_if_ready(&gateway, message(), &platform).is_some());
+        let mut with_token = message();
+        with_token.headers.set("authorization", "Bearer x.y.z");
+        assert!(serve_if_ready(&gateway, with_token, &platform).is_none());
+    }
+
+    #[test]
+    fn only_chat_messages_without_upstreams_are_read_first() {
         let plain = gateway(json!({}));
-        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook", || false), Some(MAX_WEBHOOK_BYTES));
-        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook", || true), None);
-        assert_eq!(body_first_limit(&plain, "GET", "/health", || false), None);
-        assert_eq!(body_first_limit(&plain, "POST", "/models/api/upload", || false), None);
+        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook"), Some(MAX_WEBHOOK_BYTES));
+        assert_eq!(body_first_limit(&plain, "GET", "/health"), None);
+        assert_eq!(body_first_limit(&plain, "POST", "/models/api/upload"), None);
         let forwarding = gateway(json!({"upstream": "api"}));
-        assert_eq!(body_first_limit(&forwarding, "POST", "/webhooks/rest/webhook", || false), None);
+        assert_eq!(body_first_limit(&forwarding, "POST", "/webhooks/rest/webhook"), None);
     }
 }

@@ -1,0 +1,90 @@
+//! Prepared `rest_call`s, remembered by their arguments. A dialog's templates make the same calls
+//! with the same arguments message after message, and preparing one (the service lookup, the URL
+//! join, the merged headers and parameters, the cache key's SHA-256) costs far more than comparing
+//! a handful of arguments. The configuration is fixed for the isolate's life, so the same arguments
+//! always prepare the same call.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+
+use super::rest_call::RestCall;
+use crate::cache::CacheKey;
+use crate::config::RestConfig;
+
+/// Distinct argument sets remembered; the oldest is forgotten first. Calls built from per-message
+/// values (a sender id in the URL) take one slot each and push out nothing a dialog uses often for long.
+const REMEMBERED: usize = 64;
+
+/// A call ready to send, with its cache key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedCall {
+    pub call: RestCall,
+    pub key: CacheKey,
+}
+
+#[derive(Default)]
+pub struct PreparedCalls {
+    recent: Mutex<VecDeque<(Map<String, Value>, PreparedCall)>>,
+}
+
+impl PreparedCalls {
+    /// The call these arguments prepare, from memory when they were seen before. Errors are not
+    /// remembered: they end the message anyway.
+    pub fn prepare(&self, args: Map<String, Value>, rest: &RestConfig) -> Result<PreparedCall, String> {
+        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, prepared)) = recent.iter().find(|(seen, _)| *seen == args) {
+            return Ok(prepared.clone());
+        }
+        let call = RestCall::prepare(&args, rest)?;
+        let prepared = PreparedCall { key: call.cache_key(), call };
+        if recent.len() == REMEMBERED {
+            recent.pop_front();
+        }
+        recent.push_back((args, prepared.clone()));
+        Ok(prepared)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rest() -> RestConfig {
+        serde_json::from_value(json!({"services": [{"name": "api", "base_url": "http://api.example/v1/"}]})).unwrap()
+    }
+
+    fn args(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_same_arguments_give_the_same_call_as_preparing_afresh() {
+        let (rest, calls) = (rest(), PreparedCalls::default());
+        for _ in 0..2 {
+            let prepared = calls.prepare(args(json!({"url": "api://t", "cache": 60})), &rest).unwrap();
+            let fresh = RestCall::prepare(&args(json!({"url": "api://t", "cache": 60})), &rest).unwrap();
+            assert_eq!(prepared.key, fresh.cache_key());
+            assert_eq!(prepared.call, fresh);
+        }
+        let other = calls.prepare(args(json!({"url": "api://u", "cache": 60})), &rest).unwrap();
+        assert_eq!(other.call.url, "http://api.example/v1/u");
+    }
+
+    #[test]
+    fn errors_are_reported_every_time_and_memory_stays_bounded() {
+        let (rest, calls) = (rest(), PreparedCalls::default());
+        for _ in 0..2 {
+            assert_eq!(calls.prepare(args(json!({"service": "nope"})), &rest).unwrap_err(), "Unknown REST service \"nope\"");
+        }
+        for n in 0..REMEMBERED + 10 {
+            calls.prepare(args(json!({"url": format!("api://{n}")})), &rest).unwrap();
+        }
+        assert_eq!(calls.recent.lock().unwrap().len(), REMEMBERED);
+        // The oldest were forgotten, the call itself is still right.
+        assert_eq!(calls.prepare(args(json!({"url": "api://0"})), &rest).unwrap().call.url, "http://api.example/v1/0");
+    }
+}
