@@ -6,6 +6,7 @@
 use serde_json::{json, Value as Json};
 
 use super::replay::CallExecutor;
+use super::prepared::PreparedCall;
 use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
 use crate::cache::TieredCache;
 use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
@@ -17,9 +18,9 @@ pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The result in a stored entry, when it is at most `fresh_for` seconds old: MaxBot lets each
 /// caller's `cache` decide freshness, whatever the entry was stored with.
-pub fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<Json> {
+pub fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<&Json> {
     let created = entry.get("created")?.as_f64()?;
-    (now <= created + fresh_for).then(|| entry["result"].clone())
+    (now <= created + fresh_for).then(|| &entry["result"])
 }
 
 pub struct PlatformExecutor<'a, P: Platform> {
@@ -29,17 +30,16 @@ pub struct PlatformExecutor<'a, P: Platform> {
 }
 
 impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
-    async fn execute(&self, call: &RestCall) -> Result<Json, String> {
+    async fn execute(&self, PreparedCall { call, key }: &PreparedCall) -> Result<Json, String> {
         let url = call.final_url()?;
-        let key = call.cache_seconds.map(|_| call.cache_key());
-        if let (Some(key), Some(fresh_for)) = (&key, call.cache_seconds) {
+        if let Some(fresh_for) = call.cache_seconds {
             if let Some(hit) = self.cached(key.as_str(), fresh_for).await {
                 return Ok(hit);
             }
         }
         let outcome = self.send(call, &url).await;
         let result = rest_result(call, &url, &outcome)?;
-        if let (Some(key), Some(seconds), true) = (key, call.cache_seconds, is_cacheable(&outcome)) {
+        if let (Some(seconds), true) = (call.cache_seconds, is_cacheable(&outcome)) {
             let entry = json!({ "created": self.platform.now(), "result": result });
             let mut stored = GatewayResponse::json(200, &entry);
             stored.headers.set("content-type", "application/json");
@@ -54,7 +54,7 @@ impl<P: Platform> PlatformExecutor<'_, P> {
     async fn cached(&self, key: &str, fresh_for: f64) -> Option<Json> {
         let response = self.cache.get(self.platform, key).await?;
         let bytes = self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await.ok()?;
-        fresh_result(&serde_json::from_slice(&bytes).ok()?, fresh_for, self.platform.now())
+        fresh_result(&serde_json::from_slice(&bytes).ok()?, fresh_for, self.platform.now()).cloned()
     }
 
     async fn send(&self, call: &RestCall, url: &str) -> RestOutcome {

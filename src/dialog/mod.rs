@@ -106,23 +106,22 @@ impl Dialog {
         Ok(text)
     }
 
+    /// The render context, built as template values directly: it is built for every message.
     fn context(&self, input: &TurnInput, log: &Arc<CallLog>) -> Value {
         let utc_time = chrono::DateTime::from_timestamp(input.now as i64, 0).unwrap_or_default();
-        let mut context = json!({
-            "message": { "text": input.text },
-            "dialog": { "channel_name": "rest", "user_id": input.sender },
-            "metadata": input.metadata,
-            "utc_time": utc_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        });
+        let mut values: std::collections::BTreeMap<String, Value> = [
+            ("message", minijinja::context! { text => input.text.as_str() }),
+            ("dialog", minijinja::context! { channel_name => "rest", user_id => input.sender.as_str() }),
+            ("metadata", Value::from(minijinja::value::Serde(&input.metadata))),
+            ("utc_time", Value::from(utc_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            (replay::CALL_LOG_VAR, Value::from_dyn_object(log.clone())),
+        ]
+        .map(|(name, value)| (name.to_string(), value))
+        .into();
         if let Some((intents, entities)) = &input.nlu {
-            context["intents"] = intents.clone();
-            context["entities"] = entities.clone();
+            values.insert("intents".into(), Value::from(minijinja::value::Serde(intents)));
+            values.insert("entities".into(), Value::from(minijinja::value::Serde(entities)));
         }
-        let mut values: std::collections::BTreeMap<String, Value> = match context {
-            Json::Object(map) => map.into_iter().map(|(k, v)| (k, Value::from(minijinja::value::Serde(&v)))).collect(),
-            _ => Default::default(),
-        };
-        values.insert(replay::CALL_LOG_VAR.to_string(), Value::from_dyn_object(log.clone()));
         Value::from(values)
     }
 }

@@ -5,7 +5,7 @@
 //! always prepare the same call.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
@@ -26,19 +26,19 @@ pub struct PreparedCall {
 
 #[derive(Default)]
 pub struct PreparedCalls {
-    recent: Mutex<VecDeque<(Map<String, Value>, PreparedCall)>>,
+    recent: Mutex<VecDeque<(Map<String, Value>, Arc<PreparedCall>)>>,
 }
 
 impl PreparedCalls {
     /// The call these arguments prepare, from memory when they were seen before. Errors are not
     /// remembered: they end the message anyway.
-    pub fn prepare(&self, args: Map<String, Value>, rest: &RestConfig) -> Result<PreparedCall, String> {
+    pub fn prepare(&self, args: Map<String, Value>, rest: &RestConfig) -> Result<Arc<PreparedCall>, String> {
         let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some((_, prepared)) = recent.iter().find(|(seen, _)| *seen == args) {
             return Ok(prepared.clone());
         }
         let call = RestCall::prepare(&args, rest)?;
-        let prepared = PreparedCall { key: call.cache_key(), call };
+        let prepared = Arc::new(PreparedCall { key: call.cache_key(), call });
         if recent.len() == REMEMBERED {
             recent.pop_front();
         }

@@ -21,7 +21,6 @@ use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::{Map, Value as Json};
 
 use super::prepared::{PreparedCall, PreparedCalls};
-use super::rest_call::RestCall;
 use crate::cache::{CacheKey, TieredCache};
 use crate::config::RestConfig;
 
@@ -32,7 +31,7 @@ pub const CALL_LOG_VAR: &str = "__rest_call_log";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Suspension {
     /// A call was made that has no recorded result yet.
-    Pending(RestCall),
+    Pending(Arc<PreparedCall>),
     /// A call failed with `on_error` `break_flow`.
     Failed(String),
     /// More calls than a message may make.
@@ -43,7 +42,8 @@ pub enum Suspension {
 
 #[derive(Debug, Default)]
 struct LogState {
-    recorded: Vec<(RestCall, Json)>,
+    /// Results as the template sees them, converted once: a replay hands out clones, which are cheap.
+    recorded: Vec<(Arc<PreparedCall>, Value)>,
     cursor: usize,
     suspension: Option<Suspension>,
 }
@@ -71,10 +71,10 @@ impl CallLog {
     }
 
     /// A result from the memory tier at most `fresh_for` seconds old.
-    fn remembered(&self, key: &CacheKey, fresh_for: f64) -> Option<Json> {
+    fn remembered(&self, key: &CacheKey, fresh_for: f64) -> Option<Value> {
         let (memory, now) = self.memory.as_ref()?;
         let entry = memory.peek_json(key.as_str(), *now)?;
-        super::executor::fresh_result(&entry, fresh_for, *now)
+        super::executor::fresh_result(&entry, fresh_for, *now).map(|result| Value::from(minijinja::value::Serde(result)))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -92,8 +92,8 @@ impl CallLog {
         self.lock().suspension.take()
     }
 
-    pub fn record(&self, call: RestCall, result: Json) {
-        self.lock().recorded.push((call, result));
+    pub fn record(&self, call: Arc<PreparedCall>, result: Json) {
+        self.lock().recorded.push((call, Value::from(minijinja::value::Serde(&result))));
     }
 
     pub fn calls_made(&self) -> usize {
@@ -101,15 +101,15 @@ impl CallLog {
     }
 
     /// Called by `rest_call` for each call, in order.
-    fn next(&self, PreparedCall { call, key }: PreparedCall) -> Result<Json, Suspension> {
+    fn next(&self, call: Arc<PreparedCall>) -> Result<Value, Suspension> {
         let mut state = self.lock();
         let index = state.cursor;
         state.cursor += 1;
         let outcome = match state.recorded.get(index) {
-            Some((recorded, result)) if *recorded == call => Ok(result.clone()),
+            Some((recorded, result)) if Arc::ptr_eq(recorded, &call) || **recorded == *call => Ok(result.clone()),
             Some(_) => Err(Suspension::Diverged),
             None if index >= self.max_calls => Err(Suspension::TooManyCalls(self.max_calls)),
-            None => match call.cache_seconds.and_then(|fresh_for| self.remembered(&key, fresh_for)) {
+            None => match call.call.cache_seconds.and_then(|fresh_for| self.remembered(&call.key, fresh_for)) {
                 Some(result) => {
                     state.recorded.push((call, result.clone()));
                     Ok(result)
@@ -146,7 +146,7 @@ pub fn rest_call_function(rest: Arc<RestConfig>) -> impl Fn(&State, Kwargs) -> R
         }
         let call = prepared_calls.prepare(args, &rest).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
         match log.next(call) {
-            Ok(result) => Ok(Value::from(minijinja::value::Serde(&result))),
+            Ok(result) => Ok(result),
             // The render stops here; the driver reads the suspension from the log.
             Err(_) => Err(Error::new(ErrorKind::InvalidOperation, "rest_call suspended")),
         }
@@ -157,7 +157,7 @@ pub fn rest_call_function(rest: Arc<RestConfig>) -> impl Fn(&State, Kwargs) -> R
 /// message that breaks the flow.
 #[allow(async_fn_in_trait)]
 pub trait CallExecutor {
-    async fn execute(&self, call: &RestCall) -> Result<Json, String>;
+    async fn execute(&self, call: &PreparedCall) -> Result<Json, String>;
 }
 
 /// Why a turn could not produce its text.

@@ -189,7 +189,7 @@ fn break_flow_fails_the_message_after_one_request() {
         let template = format!("{{% GET \"http://127.0.0.1/endpoint\" {on_error} %}}{{{{ rest.ok }}}}");
         let (status, body) = say(&gateway(json!({}), &template), &platform, "hey");
         assert_eq!(status, 500);
-        assert_eq!(body["reason"], "RestCallFailed");
+        assert_eq!(body["reason"], "RestCallFailed", "{body}");
         let message = body["message"].as_str().unwrap();
         assert!(message.starts_with("REST call failed: Server error '500 Internal Server Error'"), "{message}");
         assert_eq!(platform.sent().len(), 1);

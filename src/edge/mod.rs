@@ -60,7 +60,7 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn fetch_read(request: &web_sys::Request, body: Vec<u8>, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
     let gateway = isolate_gateway(env);
-    let request = request_with_body(request, Body::Bytes(body)).ok()?;
+    let request = request_with_body(request, &request.url(), Body::Bytes(body)).ok()?;
     let ctx = Context::new(ctx);
     serve_if_ready(&gateway, request, &WorkerPlatform::new(&ctx)).map(to_worker_response)
 }
@@ -91,15 +91,14 @@ fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
 #[event(fetch)]
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = isolate_gateway(&env);
-    if let Ok(url) = url::Url::parse(&request.url()) {
-        if test_panic_route(&env, url.path()) == Some(TestPanic::Async) {
-            // Panic after an await, inside the future, as a real bug in an async phase would.
-            let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
-            panic!("test panic requested");
-        }
+    let url = request.url();
+    if test_panic_route(&env, crate::gateway::route::path_of(&url)) == Some(TestPanic::Async) {
+        // Panic after an await, inside the future, as a real bug in an async phase would.
+        let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
+        panic!("test panic requested");
     }
     let platform = WorkerPlatform::new(&ctx);
-    let request = match to_gateway_request(&request) {
+    let request = match to_gateway_request(&request, &url) {
         Ok(request) => request,
         Err(error) => return Ok(to_worker_response(GatewayResponse::from(error))),
     };
@@ -140,13 +139,14 @@ fn install_panic_hook() {
     }));
 }
 
-fn to_gateway_request(request: &web_sys::Request) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+/// `url` is the request's URL, read once by the caller.
+fn to_gateway_request(request: &web_sys::Request, url: &str) -> Result<GatewayRequest<web_sys::ReadableStream>> {
     let body = runtime::request_body(request).map_or(Body::Empty, Body::Stream);
-    request_with_body(request, body)
+    request_with_body(request, url, body)
 }
 
-fn request_with_body(request: &web_sys::Request, body: Body<web_sys::ReadableStream>) -> Result<GatewayRequest<web_sys::ReadableStream>> {
-    let url = url::Url::parse(&request.url()).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
+fn request_with_body(request: &web_sys::Request, url: &str, body: Body<web_sys::ReadableStream>) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+    let url = url::Url::parse(url).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
     Ok(GatewayRequest { method: request.method(), url, headers: headers_from_js(&request.headers()), body })
 }
 
