@@ -9,13 +9,16 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::rest_call::RestCall;
+use super::rest_call::{key_of_identity, RestCall};
 use crate::cache::CacheKey;
 use crate::config::RestConfig;
 
 /// Distinct argument sets remembered; the oldest is forgotten first. Calls built from per-message
 /// values (a sender id in the URL) take one slot each and push out nothing a dialog uses often for long.
 const REMEMBERED: usize = 64;
+/// Calls larger than this (URL, headers, parameters, body and auth, as the cache key hashes them)
+/// are prepared afresh each time, so the memory held stays small whatever the templates build.
+const MAX_REMEMBERED_BYTES: usize = 2048;
 
 /// A call ready to send, with its cache key.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,11 +41,14 @@ impl PreparedCalls {
             return Ok(prepared.clone());
         }
         let call = RestCall::prepare(&args, rest)?;
-        let prepared = Arc::new(PreparedCall { key: call.cache_key(), call });
-        if recent.len() == REMEMBERED {
-            recent.pop_front();
+        let identity = call.identity();
+        let prepared = Arc::new(PreparedCall { key: key_of_identity(&identity), call });
+        if identity.len() <= MAX_REMEMBERED_BYTES {
+            if recent.len() == REMEMBERED {
+                recent.pop_front();
+            }
+            recent.push_back((args, prepared.clone()));
         }
-        recent.push_back((args, prepared.clone()));
         Ok(prepared)
     }
 }
@@ -86,5 +92,15 @@ mod tests {
         assert_eq!(calls.recent.lock().unwrap().len(), REMEMBERED);
         // The oldest were forgotten, the call itself is still right.
         assert_eq!(calls.prepare(args(json!({"url": "api://0"})), &rest).unwrap().call.url, "http://api.example/v1/0");
+    }
+
+    #[test]
+    fn large_calls_are_prepared_but_not_remembered() {
+        let (rest, calls) = (rest(), PreparedCalls::default());
+        let body = "x".repeat(MAX_REMEMBERED_BYTES);
+        let arguments = args(json!({"url": "api://t", "method": "post", "body": body, "cache": 60}));
+        let prepared = calls.prepare(arguments.clone(), &rest).unwrap();
+        assert_eq!(prepared.key, RestCall::prepare(&arguments, &rest).unwrap().cache_key());
+        assert!(calls.recent.lock().unwrap().is_empty());
     }
 }

@@ -206,13 +206,13 @@ impl RestCall {
     /// MaxBot's cache key: method, URL, merged headers and parameters, body and auth, dict order
     /// irrelevant; timeout and on_error excluded.
     pub fn cache_key(&self) -> CacheKey {
-        CacheKey::new("rest", &[self.identity().as_bytes()])
+        key_of_identity(&self.identity())
     }
 
     /// What identifies the call in the cache: `{"a": auth, "b": body, "h": headers, "m": method,
     /// "p": parameters, "u": url}` in `json.dumps` form with sorted keys. Written field by field:
     /// every cached call computes it, and a JSON tree of copies only to print it showed in profiles.
-    fn identity(&self) -> String {
+    pub(super) fn identity(&self) -> String {
         use python_json::{write, write_string, write_string_map};
         let mut text = String::with_capacity(128 + self.url.len());
         text.push_str("{\"a\": ");
@@ -242,6 +242,11 @@ impl RestCall {
         text.push('}');
         text
     }
+}
+
+/// The cache key of a call whose [`RestCall::identity`] is `identity`.
+pub(super) fn key_of_identity(identity: &str) -> CacheKey {
+    CacheKey::new("rest", &[identity.as_bytes()])
 }
 
 /// What came back from the origin.
