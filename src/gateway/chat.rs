@@ -81,7 +81,7 @@ impl Gateway {
         };
         let text = self.dialog.respond(&input, &log, &executor).await?;
         let messages = to_messages(&text, &message.sender);
-        Ok(GatewayResponse::json(200, &serde_json::to_value(messages).unwrap_or_default()))
+        Ok(GatewayResponse::json(200, &messages))
     }
 
     async fn forward_to_rasa<P: Platform>(

@@ -87,10 +87,11 @@ pub struct GatewayResponse<B> {
 }
 
 impl<B> GatewayResponse<B> {
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+    /// A JSON answer, serialized straight from `value` (no intermediate JSON tree).
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
         let mut headers = Headers::new();
         headers.set("content-type", "application/json");
-        GatewayResponse { status, headers, body: Body::Bytes(value.to_string().into_bytes()) }
+        GatewayResponse { status, headers, body: Body::Bytes(serde_json::to_vec(value).unwrap_or_default()) }
     }
 
     pub fn empty(status: u16) -> Self {
