@@ -26,19 +26,23 @@ function headersFrom(text) {
 // origin stops short, so they need no FixedLengthStream.
 const lengthKnown = new WeakSet();
 
-// Bodies whose exact length the runtime enforces (a request's or an uncompressed answer's
-// Content-Length): `readLimited` reads them natively when they fit.
-const declaredLength = new WeakMap();
+// Bodies whose exact length the runtime enforces (a request's, an origin answer's), with the
+// headers that declare it: `readLimited` reads them natively when the length fits. The headers are
+// only looked at when a body is read, which most proxied answers never are.
+const declaringHeaders = new WeakMap();
 
-function declare(body, headers) {
-  const length = Number(headers.get("content-length") ?? NaN);
-  if (body && Number.isSafeInteger(length) && length >= 0 && !headers.has("content-encoding")) declaredLength.set(body, length);
-  return body;
+// The body length `headers` declare, when the runtime holds the body to it (no content coding).
+function declaredLength(headers) {
+  const declared = headers.get("content-length");
+  const length = declared === null ? NaN : Number(declared);
+  return Number.isSafeInteger(length) && length >= 0 && !headers.has("content-encoding") ? length : undefined;
 }
 
-// A request's body, with its declared length noted.
+// A request's body, noted with the headers that declare its length.
 export function requestBody(request) {
-  return declare(request.body, request.headers);
+  const body = request.body;
+  if (body) declaringHeaders.set(body, request.headers);
+  return body;
 }
 
 // Builds the Worker's answer; null-body statuses (101, 204, 205, 304) get no body. A streamed body
@@ -48,9 +52,8 @@ export function respond(status, headers, body) {
   const empty = status === 101 || status === 204 || status === 205 || status === 304;
   const list = headersFrom(headers);
   if (!empty && body instanceof ReadableStream && !lengthKnown.has(body)) {
-    const declared = list.get("content-length");
-    const length = declared === null ? NaN : Number(declared);
-    if (Number.isSafeInteger(length) && length >= 0 && !list.has("content-encoding")) {
+    const length = declaredLength(list);
+    if (length !== undefined) {
       const fixed = new FixedLengthStream(length);
       body.pipeTo(fixed.writable).catch(() => {});
       body = fixed.readable;
@@ -68,7 +71,10 @@ export async function send(method, url, headers, body, timeoutMs) {
   if (body !== null && body !== undefined) init.body = body;
   try {
     const response = await fetch(url, init);
-    if (response.body) lengthKnown.add(declare(response.body, response.headers));
+    if (response.body) {
+      lengthKnown.add(response.body);
+      declaringHeaders.set(response.body, response.headers);
+    }
     return response;
   } catch (error) {
     if (controller.signal.aborted) throw "timeout";
@@ -83,7 +89,8 @@ export async function readLimited(stream, limit) {
   if (stream === null || stream === undefined) return new Uint8Array(0);
   // Too long a declared length still goes through the counting loop below: answering before any
   // of the body was read made clients still sending it see a reset instead of the 413.
-  const declared = declaredLength.get(stream);
+  const headers = declaringHeaders.get(stream);
+  const declared = headers === undefined ? undefined : declaredLength(headers);
   if (declared !== undefined && declared <= limit) {
     try {
       return new Uint8Array(await new Response(stream).arrayBuffer());
