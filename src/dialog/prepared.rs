@@ -76,6 +76,9 @@ mod tests {
             assert_eq!(prepared.key, fresh.cache_key());
             assert_eq!(prepared.call, fresh);
         }
+        // The second time, the very call prepared the first time.
+        let first = calls.prepare(args(json!({"url": "api://t", "cache": 60})), &rest).unwrap();
+        assert!(Arc::ptr_eq(&first, &calls.prepare(args(json!({"url": "api://t", "cache": 60})), &rest).unwrap()));
         let other = calls.prepare(args(json!({"url": "api://u", "cache": 60})), &rest).unwrap();
         assert_eq!(other.call.url, "http://api.example/v1/u");
     }
