@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# All the tests: native unit tests of the core, then the built Worker in real workerd against fake
-# origins on 127.0.0.1, then the browser tests in headless Chromium.
+# All the tests: native unit tests of the core, the entry module's request phases in Node, then the
+# built Worker in real workerd against fake origins on 127.0.0.1, then the browser tests in headless
+# Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false
 
 echo "== native unit tests (cargo test)"
 cargo test --quiet
+
+echo "== entry module phases (node)"
+node --test tests/edge/
 
 echo "== building the Worker"
 bash .ci/build >/dev/null
