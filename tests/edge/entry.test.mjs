@@ -13,8 +13,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 let dir;
 let worker;
 const calls = [];
-// What each stand-in export does in the current test.
-const core = { fetch_now: () => undefined, fetch_read: () => undefined, fetch: async () => new Response("async") };
+// What each stand-in export does in the current test (set by `reset`).
+const core = {};
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "entry-"));
