@@ -8,10 +8,10 @@
 pub mod config;
 pub mod error;
 
-#[cfg(target_arch = "wasm32")]
-mod edge;
 pub mod auth;
 pub mod cache;
 pub mod dialog;
+#[cfg(target_arch = "wasm32")]
+mod edge;
 pub mod gateway;
 pub mod proxy;

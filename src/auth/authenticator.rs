@@ -79,7 +79,12 @@ impl Authenticator {
         oidc.verify(bearer, keys.as_deref()?, platform).await
     }
 
-    async fn load_jwks<P: Platform>(&self, oidc: &OidcVerifier, platform: &P, use_cache: bool) -> Option<std::rc::Rc<KeySet>> {
+    async fn load_jwks<P: Platform>(
+        &self,
+        oidc: &OidcVerifier,
+        platform: &P,
+        use_cache: bool,
+    ) -> Option<std::rc::Rc<KeySet>> {
         let url = oidc.config.jwks_url();
         let cache_key = crate::cache::CacheKey::new("jwks", &[url.as_bytes()]);
         let cache_key = cache_key.as_str();

@@ -56,7 +56,9 @@ mod tests {
     #[test]
     fn only_well_formed_bearer_headers_are_read() {
         assert_eq!(bearer("Bearer a.b.c"), Some("a.b.c".into()));
-        for bad in ["bearer a.b.c", "Token a.b.c", "Bearer a b", "Bearer ", "Bearer  a.b.c", "Bearer a.b", "Bearer a.b.c.d"] {
+        for bad in
+            ["bearer a.b.c", "Token a.b.c", "Bearer a b", "Bearer ", "Bearer  a.b.c", "Bearer a.b", "Bearer a.b.c.d"]
+        {
             assert_eq!(bearer(bad), None, "{bad}");
         }
         assert_eq!(bearer(&format!("Bearer a.{}.c", "x".repeat(10 * 1024))), None);

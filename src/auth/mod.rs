@@ -41,11 +41,19 @@ pub enum Identity {
 pub enum Access<'a> {
     Public,
     /// Rasa's routes; the id is the route's conversation id when it has one.
-    Rasa { conversation_id: Option<&'a str> },
+    Rasa {
+        conversation_id: Option<&'a str>,
+    },
     /// The chat webhook: open unless `auth.webhook` is `required`, but a user JWT must own `sender`.
-    Webhook { sender: &'a str, required: bool },
+    Webhook {
+        sender: &'a str,
+        required: bool,
+    },
     /// An exposed service; OIDC clients need `scope` (and only inference services accept them).
-    Service { scope: Option<&'a str>, accepts_oidc: bool },
+    Service {
+        scope: Option<&'a str>,
+        accepts_oidc: bool,
+    },
 }
 
 /// The one authorization decision of the gateway.

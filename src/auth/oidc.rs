@@ -21,7 +21,8 @@ pub struct AccessClaims {
 
 impl AccessClaims {
     fn scopes(&self) -> Vec<String> {
-        let mut scopes: Vec<String> = self.scope.as_deref().unwrap_or("").split_whitespace().map(String::from).collect();
+        let mut scopes: Vec<String> =
+            self.scope.as_deref().unwrap_or("").split_whitespace().map(String::from).collect();
         match &self.scp {
             Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(|v| v.as_str().map(String::from))),
             Some(Value::String(text)) => scopes.extend(text.split_whitespace().map(String::from)),

@@ -80,10 +80,8 @@ pub fn p256_spki(x: &[u8], y: &[u8]) -> Option<Vec<u8>> {
 /// The SPKI of a PEM public key ("PUBLIC KEY" or PKCS#1 "RSA PUBLIC KEY") for `algorithm`.
 pub fn spki_from_pem(pem: &str, algorithm: SignatureAlgorithm) -> Result<Vec<u8>, String> {
     let pem = pem.trim();
-    let (label, body) = pem
-        .strip_prefix("-----BEGIN ")
-        .and_then(|rest| rest.split_once("-----"))
-        .ok_or("not a PEM block")?;
+    let (label, body) =
+        pem.strip_prefix("-----BEGIN ").and_then(|rest| rest.split_once("-----")).ok_or("not a PEM block")?;
     let end_marker = format!("-----END {label}-----");
     let body = body.trim().strip_suffix(&end_marker).ok_or("the PEM block is not closed")?;
     let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
@@ -99,7 +97,10 @@ pub fn spki_from_pem(pem: &str, algorithm: SignatureAlgorithm) -> Result<Vec<u8>
         SignatureAlgorithm::Es256 => contains(&EC_PUBLIC_KEY_OID) && contains(&P256_OID),
     };
     if !fits {
-        return Err(format!("the key is not a {} key", if algorithm == SignatureAlgorithm::Rs256 { "RSA" } else { "P-256" }));
+        return Err(format!(
+            "the key is not a {} key",
+            if algorithm == SignatureAlgorithm::Rs256 { "RSA" } else { "P-256" }
+        ));
     }
     Ok(spki)
 }
@@ -120,7 +121,12 @@ mod tests {
     #[test]
     fn pem_errors() {
         assert!(spki_from_pem("nope", SignatureAlgorithm::Rs256).is_err());
-        assert!(spki_from_pem("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----", SignatureAlgorithm::Rs256).is_err());
-        assert!(spki_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", SignatureAlgorithm::Rs256).is_err());
+        assert!(spki_from_pem("-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----", SignatureAlgorithm::Rs256)
+            .is_err());
+        assert!(spki_from_pem(
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+            SignatureAlgorithm::Rs256
+        )
+        .is_err());
     }
 }

@@ -69,7 +69,6 @@ pub fn mint(header: Value, claims: Value, secret: &[u8], rsa_key: Option<&rsa::R
     format!("{signing_input}.{}", b64(&signature))
 }
 
-
 fn hs256(claims: Value) -> String {
     mint(json!({"alg": "HS256", "typ": "JWT"}), claims, SECRET.as_bytes(), None)
 }
@@ -129,7 +128,13 @@ fn platform() -> MemoryPlatform {
 }
 
 /// The status a request gets on a route: 200 when authorized.
-fn status(auth: &Authenticator, platform: &MemoryPlatform, query_tokens: &[&str], headers: &[(&str, &str)], access: Access) -> u16 {
+fn status(
+    auth: &Authenticator,
+    platform: &MemoryPlatform,
+    query_tokens: &[&str],
+    headers: &[(&str, &str)],
+    access: Access,
+) -> u16 {
     let headers: Headers = headers.iter().copied().collect();
     let credentials = Credentials::from_request(query_tokens.iter().map(|t| t.to_string()).collect(), &headers);
     let identity = block_on(auth.authenticate(&credentials, platform));
@@ -170,15 +175,18 @@ fn attack_table() {
     let truncated = admin[..admin.len() - 5].to_string();
     let oidc = access_token("RS256", "rsa-1", access_claims(json!({})));
     let oidc_es = access_token("ES256", "ec-1", access_claims(json!({})));
-    let oidc_scp_array = access_token("RS256", "rsa-1", access_claims(json!({"scope": null, "scp": ["get::prediction"]})));
+    let oidc_scp_array =
+        access_token("RS256", "rsa-1", access_claims(json!({"scope": null, "scp": ["get::prediction"]})));
     let oidc_no_scope = access_token("RS256", "rsa-1", access_claims(json!({"scope": "openid"})));
     let oidc_wrong_iss = access_token("RS256", "rsa-1", access_claims(json!({"iss": "https://evil.example/"})));
     let oidc_wrong_aud = access_token("RS256", "rsa-1", access_claims(json!({"aud": "someone-else"})));
     let oidc_no_exp = access_token("RS256", "rsa-1", access_claims(json!({"exp": null})));
     let oidc_expired = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW - 3600.0})));
     let oidc_wrong_kid = access_token("RS256", "ec-1", access_claims(json!({})));
-    let oidc_other_key = mint(json!({"alg": "RS256", "kid": "rsa-1"}), access_claims(json!({})), b"", Some(&keys().other_rsa));
-    let oidc_as_hs256 = mint(json!({"alg": "HS256", "kid": "rsa-1"}), access_claims(json!({})), keys().rsa_pem.as_bytes(), None);
+    let oidc_other_key =
+        mint(json!({"alg": "RS256", "kid": "rsa-1"}), access_claims(json!({})), b"", Some(&keys().other_rsa));
+    let oidc_as_hs256 =
+        mint(json!({"alg": "HS256", "kid": "rsa-1"}), access_claims(json!({})), keys().rsa_pem.as_bytes(), None);
     let huge = format!("Bearer {}.{}.{}", "a".repeat(4000), "b".repeat(4000), "c".repeat(3000));
 
     let cases: Vec<(&str, Vec<&str>, Vec<(&str, String)>, Access, u16)> = vec![
@@ -209,7 +217,13 @@ fn attack_table() {
         ("two words", vec![], vec![("authorization", format!("Bearer {admin} x"))], STATUS, 401),
         ("empty bearer", vec![], vec![("authorization", "Bearer ".into())], STATUS, 401),
         ("10 KB bearer", vec![], vec![("authorization", huge)], STATUS, 401),
-        ("duplicate authorization headers", vec![], vec![("authorization", bearer(&admin)), ("authorization", bearer(&admin))], STATUS, 401),
+        (
+            "duplicate authorization headers",
+            vec![],
+            vec![("authorization", bearer(&admin)), ("authorization", bearer(&admin))],
+            STATUS,
+            401,
+        ),
         ("bad bearer but valid token", vec![TOKEN], vec![("authorization", "garbage".into())], STATUS, 200),
         ("oidc RS256 with scope", vec![], vec![("authorization", bearer(&oidc))], MODEL, 200),
         ("oidc ES256 with scope", vec![], vec![("authorization", bearer(&oidc_es))], MODEL, 200),
@@ -223,7 +237,13 @@ fn attack_table() {
         ("oidc expired", vec![], vec![("authorization", bearer(&oidc_expired))], MODEL, 401),
         ("oidc kid of another key type", vec![], vec![("authorization", bearer(&oidc_wrong_kid))], MODEL, 401),
         ("oidc signed by an unknown key", vec![], vec![("authorization", bearer(&oidc_other_key))], MODEL, 401),
-        ("oidc HS256 with the public key as secret", vec![], vec![("authorization", bearer(&oidc_as_hs256))], MODEL, 401),
+        (
+            "oidc HS256 with the public key as secret",
+            vec![],
+            vec![("authorization", bearer(&oidc_as_hs256))],
+            MODEL,
+            401,
+        ),
     ];
     assert!(cases.len() >= 30);
     for (name, query, headers, access, expected) in cases {

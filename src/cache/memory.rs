@@ -57,15 +57,24 @@ impl TieredCache {
     pub async fn get<P: Platform>(&self, platform: &P, key: &str) -> Option<GatewayResponse<P::Stream>> {
         let now = platform.now();
         if let Some(entry) = self.memory().entries.get(key).filter(|e| e.expires > now) {
-            return Some(GatewayResponse { status: entry.status, headers: entry.headers.clone(), body: Body::Bytes(entry.body.to_vec()) });
+            return Some(GatewayResponse {
+                status: entry.status,
+                headers: entry.headers.clone(),
+                body: Body::Bytes(entry.body.to_vec()),
+            });
         }
         let mut found = platform.cache_get(key).await?;
         let expires = found.headers.get(EXPIRES_HEADER).and_then(|v| v.parse::<f64>().ok());
         found.headers.remove(EXPIRES_HEADER);
         found.headers.remove("cache-control");
-        let small = found.headers.get("content-length").and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| n <= MAX_MEMORY_ENTRY_BYTES);
+        let small = found
+            .headers
+            .get("content-length")
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n <= MAX_MEMORY_ENTRY_BYTES);
         if let (Some(expires), true) = (expires, small) {
-            let bytes = platform.read(std::mem::replace(&mut found.body, Body::Empty), MAX_MEMORY_ENTRY_BYTES).await.ok()?;
+            let bytes =
+                platform.read(std::mem::replace(&mut found.body, Body::Empty), MAX_MEMORY_ENTRY_BYTES).await.ok()?;
             self.remember(key, expires, found.status, &found.headers, &bytes, now);
             found.body = Body::Bytes(bytes);
         }
@@ -99,7 +108,13 @@ impl TieredCache {
             }
         }
         memory.used += body.len();
-        let entry = Entry { expires, status, headers: headers.clone(), body: Arc::new(body.to_vec()), json: Default::default() };
+        let entry = Entry {
+            expires,
+            status,
+            headers: headers.clone(),
+            body: Arc::new(body.to_vec()),
+            json: Default::default(),
+        };
         memory.entries.insert(key.to_string(), entry);
     }
 }

@@ -69,11 +69,7 @@ fn duplicate_service_names_use_maxbots_message() {
     let raw = json!({"extensions": {"rest": {"services": [
         {"name": "my_service", "base_url": "http://a/"}, {"name": "My_Service", "base_url": "http://b/"}]}}});
     let error = Config::parse(raw, &no_vars).unwrap_err();
-    assert!(
-        error.message.contains("Duplicate REST service names: 'My_Service' and 'my_service'"),
-        "{}",
-        error.message
-    );
+    assert!(error.message.contains("Duplicate REST service names: 'My_Service' and 'my_service'"), "{}", error.message);
 }
 
 #[test]

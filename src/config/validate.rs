@@ -35,10 +35,7 @@ fn validate_services(config: &Config) -> Result<()> {
         seen.insert(lower, &service.name);
         if let Some(method) = &service.method {
             if !METHODS.contains(&method.as_str()) {
-                return Err(field_error(
-                    &format!("{field}.method"),
-                    format!("must be one of: {}", METHODS.join(", ")),
-                ));
+                return Err(field_error(&format!("{field}.method"), format!("must be one of: {}", METHODS.join(", "))));
             }
         }
         if let Some(base_url) = &service.base_url {

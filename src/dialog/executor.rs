@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value as Json};
 
-use super::replay::CallExecutor;
 use super::prepared::PreparedCall;
+use super::replay::CallExecutor;
 use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
 use crate::cache::TieredCache;
 use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};

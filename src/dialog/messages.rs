@@ -67,11 +67,14 @@ pub fn to_messages(rendered: &str, recipient: &str) -> Vec<RasaMessage> {
 fn split_paragraphs(text: &str) -> Vec<&str> {
     let mut paragraphs = Vec::new();
     let mut start = 0;
-    let lines: Vec<(usize, &str)> = text.split('\n').scan(0, |offset, line| {
-        let at = *offset;
-        *offset += line.len() + 1;
-        Some((at, line))
-    }).collect();
+    let lines: Vec<(usize, &str)> = text
+        .split('\n')
+        .scan(0, |offset, line| {
+            let at = *offset;
+            *offset += line.len() + 1;
+            Some((at, line))
+        })
+        .collect();
     for (at, line) in &lines {
         if line.trim().is_empty() {
             let chunk = text[start..*at].trim();
@@ -189,16 +192,22 @@ mod tests {
         assert_eq!(messages[0].text.as_deref(), Some("Look:"));
         assert_eq!(messages[1].image.as_deref(), Some("https://x/cat.png"));
         assert_eq!(messages[2].text.as_deref(), Some("Pick one"));
-        assert_eq!(messages[2].buttons, vec![
-            Button { title: "Yes".into(), payload: "/yes".into() },
-            Button { title: "No & never".into(), payload: "/no".into() },
-        ]);
+        assert_eq!(
+            messages[2].buttons,
+            vec![
+                Button { title: "Yes".into(), payload: "/yes".into() },
+                Button { title: "No & never".into(), payload: "/no".into() },
+            ]
+        );
         let json = serde_json::to_value(&messages[1]).unwrap();
         assert_eq!(json, serde_json::json!({"recipient_id": "u", "image": "https://x/cat.png"}));
     }
 
     #[test]
     fn other_markup_stays_text() {
-        assert_eq!(texts("a < b and <img src=x onerror=alert(1)>"), vec![Some("a < b and <img src=x onerror=alert(1)>".into())]);
+        assert_eq!(
+            texts("a < b and <img src=x onerror=alert(1)>"),
+            vec![Some("a < b and <img src=x onerror=alert(1)>".into())]
+        );
     }
 }

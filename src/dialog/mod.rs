@@ -72,7 +72,12 @@ impl Dialog {
     }
 
     /// The rendered text of the first node whose condition holds ("" when none does).
-    pub async fn respond<E: CallExecutor>(&self, input: &TurnInput, log: &Arc<CallLog>, executor: &E) -> Result<String> {
+    pub async fn respond<E: CallExecutor>(
+        &self,
+        input: &TurnInput,
+        log: &Arc<CallLog>,
+        executor: &E,
+    ) -> Result<String> {
         let context = self.context(input, log);
         let render = || -> std::result::Result<String, minijinja::Error> {
             for index in 0..self.nodes {
@@ -85,10 +90,9 @@ impl Dialog {
         };
         let text = replay::run(log, render, executor).await.map_err(|error| match error {
             TurnError::RestCallFailed(message) => GatewayError::new(ErrorKind::RestCallFailed, message),
-            TurnError::TooManyCalls(limit) => GatewayError::new(
-                ErrorKind::LimitExceeded,
-                format!("A message may make at most {limit} REST calls."),
-            ),
+            TurnError::TooManyCalls(limit) => {
+                GatewayError::new(ErrorKind::LimitExceeded, format!("A message may make at most {limit} REST calls."))
+            }
             TurnError::Template { message, location } => {
                 let error = GatewayError::new(ErrorKind::TemplateError, message);
                 match location {
@@ -133,11 +137,9 @@ fn compile_node(env: &mut Environment<'static>, index: usize, node: &DialogNodeC
             .with_details(json!({ "field": format!("dialog[{index}].{part}") }))
     };
     let condition = format!("{{% if ({}) %}}1{{% endif %}}", node.condition);
-    env.add_template_owned(condition_name(index), condition)
-        .map_err(|e| error("condition", replay::message_of(&e)))?;
+    env.add_template_owned(condition_name(index), condition).map_err(|e| error("condition", replay::message_of(&e)))?;
     let response = rewrite_tags(&node.response).map_err(|message| error("response", message))?;
-    env.add_template_owned(response_name(index), response)
-        .map_err(|e| error("response", replay::message_of(&e)))?;
+    env.add_template_owned(response_name(index), response).map_err(|e| error("response", replay::message_of(&e)))?;
     Ok(())
 }
 

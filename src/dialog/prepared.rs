@@ -87,7 +87,10 @@ mod tests {
     fn errors_are_reported_every_time_and_memory_stays_bounded() {
         let (rest, calls) = (rest(), PreparedCalls::default());
         for _ in 0..2 {
-            assert_eq!(calls.prepare(args(json!({"service": "nope"})), &rest).unwrap_err(), "Unknown REST service \"nope\"");
+            assert_eq!(
+                calls.prepare(args(json!({"service": "nope"})), &rest).unwrap_err(),
+                "Unknown REST service \"nope\""
+            );
         }
         for n in 0..REMEMBERED + 10 {
             calls.prepare(args(json!({"url": format!("api://{n}")})), &rest).unwrap();

@@ -43,7 +43,11 @@ pub fn write_string_map(map: &std::collections::BTreeMap<String, String>, out: &
 }
 
 /// `{"key": value, ...}` in the given order, each value written by `write_value`.
-fn write_entries<'a, V>(entries: impl IntoIterator<Item = (&'a String, V)>, out: &mut String, write_value: impl Fn(V, &mut String)) {
+fn write_entries<'a, V>(
+    entries: impl IntoIterator<Item = (&'a String, V)>,
+    out: &mut String,
+    write_value: impl Fn(V, &mut String),
+) {
     out.push('{');
     for (i, (key, value)) in entries.into_iter().enumerate() {
         if i > 0 {
@@ -89,6 +93,9 @@ mod tests {
     fn matches_python_json_dumps() {
         assert_eq!(dumps(&json!({"k": "v"}), false), r#"{"k": "v"}"#);
         assert_eq!(dumps(&json!([1, "é", null, true]), false), r#"[1, "\u00e9", null, true]"#);
-        assert_eq!(dumps(&json!({"b": 1, "a": {"d": 2, "c": "😀"}}), true), r#"{"a": {"c": "\ud83d\ude00", "d": 2}, "b": 1}"#);
+        assert_eq!(
+            dumps(&json!({"b": 1, "a": {"d": 2, "c": "😀"}}), true),
+            r#"{"a": {"c": "\ud83d\ude00", "d": 2}, "b": 1}"#
+        );
     }
 }

@@ -74,7 +74,8 @@ impl CallLog {
     fn remembered(&self, key: &CacheKey, fresh_for: f64) -> Option<Value> {
         let (memory, now) = self.memory.as_ref()?;
         let entry = memory.peek_json(key.as_str(), *now)?;
-        super::executor::fresh_result(&entry, fresh_for, *now).map(|result| Value::from(minijinja::value::Serde(result)))
+        super::executor::fresh_result(&entry, fresh_for, *now)
+            .map(|result| Value::from(minijinja::value::Serde(result)))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -129,22 +130,26 @@ impl CallLog {
 }
 
 /// The `rest_call` global: prepares the call and answers it from the message's log.
-pub fn rest_call_function(rest: Arc<RestConfig>) -> impl Fn(&State, Kwargs) -> Result<Value, Error> + Send + Sync + 'static {
+pub fn rest_call_function(
+    rest: Arc<RestConfig>,
+) -> impl Fn(&State, Kwargs) -> Result<Value, Error> + Send + Sync + 'static {
     let prepared_calls = PreparedCalls::default();
     move |state: &State, kwargs: Kwargs| {
-        let log_value = state
-            .lookup(CALL_LOG_VAR)
-            .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "rest_call is only available in dialog templates"))?;
+        let log_value = state.lookup(CALL_LOG_VAR).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidOperation, "rest_call is only available in dialog templates")
+        })?;
         let log = log_value
             .downcast_object_ref::<CallLog>()
             .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "rest_call has no call log"))?;
         let mut args = Map::new();
         for name in kwargs.args() {
             let value: Value = kwargs.get(name)?;
-            let json = serde_json::to_value(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+            let json =
+                serde_json::to_value(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
             args.insert(name.to_string(), json);
         }
-        let call = prepared_calls.prepare(args, &rest).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+        let call =
+            prepared_calls.prepare(args, &rest).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
         match log.next(call) {
             Ok(result) => Ok(result),
             // The render stops here; the driver reads the suspension from the log.
@@ -166,7 +171,10 @@ pub enum TurnError {
     RestCallFailed(String),
     TooManyCalls(usize),
     /// The message (MaxBot's exact wording where it has one) and where it happened.
-    Template { message: String, location: Option<String> },
+    Template {
+        message: String,
+        location: Option<String>,
+    },
 }
 
 /// Runs `render` until it completes, sending each pending call once through `executor`.

@@ -136,7 +136,9 @@ impl RestCall {
         };
 
         let cache_seconds = match args.get("cache").filter(|v| !v.is_null()) {
-            Some(value) => Some(value.as_f64().ok_or_else(|| format!("cache must be a number of seconds, got {value}"))?),
+            Some(value) => {
+                Some(value.as_f64().ok_or_else(|| format!("cache must be a number of seconds, got {value}"))?)
+            }
             None => service.and_then(|s| s.cache.map(|c| c.as_seconds())),
         }
         .filter(|seconds| *seconds > 0.0);
@@ -190,10 +192,14 @@ impl RestCall {
     /// The body bytes and the Content-Type they imply (a dict is JSON unless the headers ask for a form).
     pub fn encoded_body(&self) -> Option<(Vec<u8>, Option<&'static str>)> {
         let body = self.body.as_ref()?;
-        let content_type = self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
+        let content_type =
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
         Some(match body {
             Value::String(text) => (text.clone().into_bytes(), None),
-            Value::Object(map) if content_type.is_some_and(|t| t.trim().to_lowercase().starts_with("application/x-www-form-urlencoded")) => {
+            Value::Object(map)
+                if content_type
+                    .is_some_and(|t| t.trim().to_lowercase().starts_with("application/x-www-form-urlencoded")) =>
+            {
                 let form = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(map.iter().map(|(k, v)| (k, python_str(v))))
                     .finish();
@@ -325,4 +331,3 @@ fn reason_phrase(status: u16) -> &'static str {
         _ => "",
     }
 }
-

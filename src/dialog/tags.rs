@@ -27,8 +27,18 @@ pub fn rewrite_tags(source: &str) -> Result<String, String> {
         out.push_str(before);
         let opener = &from[..2];
         let body_start = 2;
-        let end = find_closer(from, body_start, if opener == "{#" { "#}" } else if opener == "{{" { "}}" } else { "%}" })
-            .ok_or_else(|| format!("unclosed '{opener}'"))?;
+        let end = find_closer(
+            from,
+            body_start,
+            if opener == "{#" {
+                "#}"
+            } else if opener == "{{" {
+                "}}"
+            } else {
+                "%}"
+            },
+        )
+        .ok_or_else(|| format!("unclosed '{opener}'"))?;
         let block = &from[..end];
         if opener == "{%" {
             if let Some(rewritten) = rewrite_block(block)? {
@@ -138,8 +148,8 @@ fn rewrite_block(block: &str) -> Result<Option<String>, String> {
         if name == "method" || name == "url" {
             return Err(format!("'{name}' cannot be passed to the {tag} tag"));
         }
-        let (next, value) =
-            take_expression(args, &tokens, i + 1).ok_or_else(|| format!("the {tag} tag argument '{name}' needs a value"))?;
+        let (next, value) = take_expression(args, &tokens, i + 1)
+            .ok_or_else(|| format!("the {tag} tag argument '{name}' needs a value"))?;
         pieces.push(format!("{name}=({value})"));
         i = next;
     }
@@ -233,7 +243,10 @@ mod tests {
 
     #[test]
     fn simple_tags_become_rest_call_assignments() {
-        assert_eq!(rewrite(r#"{% GET "http://h/x" %}"#), r#"{% set rest = rest_call(method="get", url=("http://h/x")) %}"#);
+        assert_eq!(
+            rewrite(r#"{% GET "http://h/x" %}"#),
+            r#"{% set rest = rest_call(method="get", url=("http://h/x")) %}"#
+        );
         assert_eq!(
             rewrite(r#"{%- PATCH 'svc://a' body {"k": v} timeout 3 -%}"#),
             r#"{%- set rest = rest_call(method="patch", url=('svc://a'), body=({"k": v}), timeout=(3)) -%}"#

@@ -60,20 +60,56 @@ fn every_tag_sends_its_method() {
 #[test]
 fn services_urls_and_methods() {
     let service = |base: &str| json!({"services": [{"name": "my_service", "base_url": base}]});
-    let service_method = json!({"services": [{"name": "my_service", "base_url": "http://127.0.0.1/", "method": "put"}]});
+    let service_method =
+        json!({"services": [{"name": "my_service", "base_url": "http://127.0.0.1/", "method": "put"}]});
     let cases = [
-        (service("http://127.0.0.1/endpoint"), "{% set _ = rest_call(service='my_service') %}", "GET", "http://127.0.0.1/endpoint"),
-        (service("http://127.0.0.1/endpoint"), "{% set _ = rest_call(service='mY_seRVICe') %}", "GET", "http://127.0.0.1/endpoint"),
+        (
+            service("http://127.0.0.1/endpoint"),
+            "{% set _ = rest_call(service='my_service') %}",
+            "GET",
+            "http://127.0.0.1/endpoint",
+        ),
+        (
+            service("http://127.0.0.1/endpoint"),
+            "{% set _ = rest_call(service='mY_seRVICe') %}",
+            "GET",
+            "http://127.0.0.1/endpoint",
+        ),
         (service("http://127.0.0.1"), "{% GET \"my_service://endpoint\" %}", "GET", "http://127.0.0.1/endpoint"),
         (service("http://127.0.0.1"), "{% GET \"My_SERVICe://endpoint\" %}", "GET", "http://127.0.0.1/endpoint"),
         (service("http://127.0.0.1/api"), "{% GET \"my_service://endpoint\" %}", "GET", "http://127.0.0.1/endpoint"),
-        (service("http://127.0.0.1/api/"), "{% GET \"my_service://endpoint\" %}", "GET", "http://127.0.0.1/api/endpoint"),
+        (
+            service("http://127.0.0.1/api/"),
+            "{% GET \"my_service://endpoint\" %}",
+            "GET",
+            "http://127.0.0.1/api/endpoint",
+        ),
         (service("http://127.0.0.1/api/"), "{% GET \"my_service://\" %}", "GET", "http://127.0.0.1/api/"),
-        (service("http://127.0.0.1/"), "{% set _ = rest_call(service='my_service', url='endpoint') %}", "GET", "http://127.0.0.1/endpoint"),
+        (
+            service("http://127.0.0.1/"),
+            "{% set _ = rest_call(service='my_service', url='endpoint') %}",
+            "GET",
+            "http://127.0.0.1/endpoint",
+        ),
         (json!({}), "{% set _ = rest_call(url='http://127.0.0.1/endpoint') %}", "GET", "http://127.0.0.1/endpoint"),
-        (json!({}), "{% set _ = rest_call(url='http://127.0.0.1/endpoint', body={'a': 1}) %}", "POST", "http://127.0.0.1/endpoint"),
-        (service_method.clone(), "{% set _ = rest_call(url='my_service://endpoint') %}", "PUT", "http://127.0.0.1/endpoint"),
-        (service_method, "{% set _ = rest_call(url='my_service://endpoint', method='delete') %}", "DELETE", "http://127.0.0.1/endpoint"),
+        (
+            json!({}),
+            "{% set _ = rest_call(url='http://127.0.0.1/endpoint', body={'a': 1}) %}",
+            "POST",
+            "http://127.0.0.1/endpoint",
+        ),
+        (
+            service_method.clone(),
+            "{% set _ = rest_call(url='my_service://endpoint') %}",
+            "PUT",
+            "http://127.0.0.1/endpoint",
+        ),
+        (
+            service_method,
+            "{% set _ = rest_call(url='my_service://endpoint', method='delete') %}",
+            "DELETE",
+            "http://127.0.0.1/endpoint",
+        ),
     ];
     for (rest, template, method, url) in cases {
         let gateway = gateway(rest, &format!("{template}test"));
@@ -90,7 +126,11 @@ fn maxbot_error_messages() {
     let cases = [
         (json!({}), "{% set _ = rest_call(service='my_service') %}", "Unknown REST service \"my_service\""),
         (json!({}), "{% set _ = rest_call() %}", "URL is not specified"),
-        (json!({}), "{% GET \"http://127.0.0.1/endpoint\" on_error \"try_again\" %}", "on_error invalid value: try_again"),
+        (
+            json!({}),
+            "{% GET \"http://127.0.0.1/endpoint\" on_error \"try_again\" %}",
+            "on_error invalid value: try_again",
+        ),
         (
             json!({"services": [{"name": "my_service1", "base_url": "http://127.0.0.1"}]}),
             "{% GET \"my_service2://endpoint\" %}{{ rest.ok }}",
@@ -117,11 +157,21 @@ fn headers_parameters_and_auth_merge_with_the_argument_winning() {
     say(&gateway(rest.clone(), template), &platform, "hey");
     let sent = only_request(&platform);
     assert_eq!(sent.url, "http://127.0.0.1/endpoint?q=1&a=a&b=2&c=3");
-    assert_eq!((sent.headers.get("a"), sent.headers.get("b"), sent.headers.get("c")), (Some("a"), Some("2"), Some("3")));
+    assert_eq!(
+        (sent.headers.get("a"), sent.headers.get("b"), sent.headers.get("c")),
+        (Some("a"), Some("2"), Some("3"))
+    );
     assert_eq!(sent.headers.get("authorization"), Some("Basic bXl1c2VyOm15cGFzc3dvcmQ="));
 
     let platform = MemoryPlatform::answering_json(json!({}));
-    say(&gateway(rest, "{% GET \"my_service://endpoint\" auth {\"user\": \"myuser2\", \"password\": \"mypassword2\"} %}"), &platform, "hey");
+    say(
+        &gateway(
+            rest,
+            "{% GET \"my_service://endpoint\" auth {\"user\": \"myuser2\", \"password\": \"mypassword2\"} %}",
+        ),
+        &platform,
+        "hey",
+    );
     assert_eq!(only_request(&platform).headers.get("authorization"), Some("Basic bXl1c2VyMjpteXBhc3N3b3JkMg=="));
 }
 
@@ -130,10 +180,26 @@ fn timeouts_come_from_argument_service_extension_or_default() {
     let cases = [
         (json!({"services": [{"name": "s", "base_url": "http://h/"}]}), "{% GET \"s://x\" %}", 5_000),
         (json!({"timeout": 5.5, "services": [{"name": "s", "base_url": "http://h/"}]}), "{% GET \"s://x\" %}", 5_500),
-        (json!({"timeout": {"default": 2, "read": 3}, "services": [{"name": "s", "base_url": "http://h/"}]}), "{% GET \"s://x\" %}", 3_000),
-        (json!({"timeout": 5.5, "services": [{"name": "s", "base_url": "http://h/", "timeout": 6}]}), "{% GET \"s://x\" %}", 6_000),
-        (json!({"timeout": 5.5, "services": [{"name": "s", "base_url": "http://h/", "timeout": 6}]}), "{% GET \"s://x\" timeout 7 %}", 7_000),
-        (json!({"services": [{"name": "s", "base_url": "http://h/", "timeout": 6}]}), "{% GET \"s://x\" timeout 0 %}", 6_000),
+        (
+            json!({"timeout": {"default": 2, "read": 3}, "services": [{"name": "s", "base_url": "http://h/"}]}),
+            "{% GET \"s://x\" %}",
+            3_000,
+        ),
+        (
+            json!({"timeout": 5.5, "services": [{"name": "s", "base_url": "http://h/", "timeout": 6}]}),
+            "{% GET \"s://x\" %}",
+            6_000,
+        ),
+        (
+            json!({"timeout": 5.5, "services": [{"name": "s", "base_url": "http://h/", "timeout": 6}]}),
+            "{% GET \"s://x\" timeout 7 %}",
+            7_000,
+        ),
+        (
+            json!({"services": [{"name": "s", "base_url": "http://h/", "timeout": 6}]}),
+            "{% GET \"s://x\" timeout 0 %}",
+            6_000,
+        ),
     ];
     for (rest, template, timeout_ms) in cases {
         let platform = MemoryPlatform::answering_json(json!({}));
@@ -178,7 +244,11 @@ fn results_as_the_template_sees_them() {
     }
     // Jinja2 prints Python's booleans.
     let platform = MemoryPlatform::new(|_| Err(FetchFailure::Network("connection refused".into())));
-    let (_, reply) = say(&gateway(json!({}), "{% GET \"http://127.0.0.1/endpoint\" on_error \"continue\" %}{{ rest.ok }}"), &platform, "hey");
+    let (_, reply) = say(
+        &gateway(json!({}), "{% GET \"http://127.0.0.1/endpoint\" on_error \"continue\" %}{{ rest.ok }}"),
+        &platform,
+        "hey",
+    );
     assert_eq!(reply_text(&reply), "False");
 }
 
@@ -215,8 +285,10 @@ fn calls_are_sequential_and_each_is_sent_once() {
     let (status, reply) = say(&gateway(json!({}), template), &platform, "pizza");
     assert_eq!((status, reply_text(&reply)), (200, "Order 42 is baking.".to_string()));
     let sent = platform.sent();
-    assert_eq!(sent.iter().map(|r| (r.method.as_str(), r.url.as_str())).collect::<Vec<_>>(),
-               vec![("POST", "http://h/orders"), ("GET", "http://h/orders/42")]);
+    assert_eq!(
+        sent.iter().map(|r| (r.method.as_str(), r.url.as_str())).collect::<Vec<_>>(),
+        vec![("POST", "http://h/orders"), ("GET", "http://h/orders/42")]
+    );
     assert_eq!(sent[0].body_text(), "{\"item\": \"pizza\"}");
 }
 
@@ -224,7 +296,11 @@ fn calls_are_sequential_and_each_is_sent_once() {
 fn a_post_is_not_repeated_when_a_later_call_fails() {
     let template = "{% POST \"http://h/pay\" body {\"eur\": 5} %}{% GET \"http://h/receipt\" %}done";
     let platform = MemoryPlatform::new(|request| {
-        if request.method == "POST" { json_answer(200, json!({})) } else { Err(FetchFailure::Network("reset".into())) }
+        if request.method == "POST" {
+            json_answer(200, json!({}))
+        } else {
+            Err(FetchFailure::Network("reset".into()))
+        }
     });
     let (status, _) = say(&gateway(json!({}), template), &platform, "hey");
     assert_eq!(status, 500);
@@ -241,11 +317,41 @@ fn rest_call_cache() {
         (get("cache 1"), get("cache 1"), 2.0, 200, false),
         (get(&format!("cache {}", gc + 2.0)), get(&format!("cache {}", gc + 2.0)), gc + 1.0, 200, true),
         (get("cache 1"), get("cache 1"), gc + 1.0, 200, false),
-        (get("cache 1 headers {\"user\": \"v1\", \"password\": \"v2\"}"), get("cache 1 headers {\"password\": \"v2\", \"user\": \"v1\"}"), 0.0, 200, true),
-        (get("cache 1 parameters {\"user\": \"v1\", \"password\": \"v2\"}"), get("cache 1 parameters {\"password\": \"v2\", \"user\": \"v1\"}"), 0.0, 200, true),
-        (get("cache 1 body {\"user\": \"v1\", \"password\": \"v2\"}"), get("cache 1 body {\"password\": \"v2\", \"user\": \"v1\"}"), 0.0, 200, true),
-        (get("cache 1 auth {\"user\": \"v1\", \"password\": \"v2\"}"), get("cache 1 auth {\"password\": \"v2\", \"user\": \"v1\"}"), 0.0, 200, true),
-        (get("cache 1 auth {\"user\": \"v1\", \"password\": \"v2\"}"), get("cache 1 auth {\"user\": \"v1\", \"password\": \"MISMATCH\"}"), 0.0, 200, false),
+        (
+            get("cache 1 headers {\"user\": \"v1\", \"password\": \"v2\"}"),
+            get("cache 1 headers {\"password\": \"v2\", \"user\": \"v1\"}"),
+            0.0,
+            200,
+            true,
+        ),
+        (
+            get("cache 1 parameters {\"user\": \"v1\", \"password\": \"v2\"}"),
+            get("cache 1 parameters {\"password\": \"v2\", \"user\": \"v1\"}"),
+            0.0,
+            200,
+            true,
+        ),
+        (
+            get("cache 1 body {\"user\": \"v1\", \"password\": \"v2\"}"),
+            get("cache 1 body {\"password\": \"v2\", \"user\": \"v1\"}"),
+            0.0,
+            200,
+            true,
+        ),
+        (
+            get("cache 1 auth {\"user\": \"v1\", \"password\": \"v2\"}"),
+            get("cache 1 auth {\"password\": \"v2\", \"user\": \"v1\"}"),
+            0.0,
+            200,
+            true,
+        ),
+        (
+            get("cache 1 auth {\"user\": \"v1\", \"password\": \"v2\"}"),
+            get("cache 1 auth {\"user\": \"v1\", \"password\": \"MISMATCH\"}"),
+            0.0,
+            200,
+            false,
+        ),
         (get("cache 1 headers {\"user\": \"v1\"}"), get("cache 1 headers {\"user\": \"v2\"}"), 0.0, 200, false),
         (get("cache 1"), "{% GET \"http://127.0.0.1/endpoinX\" cache 1 %}".into(), 0.0, 200, false),
         (get("cache 1 on_error \"continue\""), get("cache 1 on_error \"break_flow\""), 0.0, 200, true),
@@ -270,11 +376,11 @@ fn rest_call_cache() {
 #[test]
 fn service_cache_and_url_forms_share_entries() {
     let config = json!({
-        "extensions": {"rest": {"services": [{"name": "localhost", "base_url": "http://127.0.0.1/", "cache": 1}]}},
-        "dialog": [
-            {"condition": "message.text == '1'", "response": "{% GET \"http://127.0.0.1/endpoint\" cache 1 %}"},
-            {"condition": "true", "response": "{% GET \"localhost://endpoint\" %}"},
-        ]});
+    "extensions": {"rest": {"services": [{"name": "localhost", "base_url": "http://127.0.0.1/", "cache": 1}]}},
+    "dialog": [
+        {"condition": "message.text == '1'", "response": "{% GET \"http://127.0.0.1/endpoint\" cache 1 %}"},
+        {"condition": "true", "response": "{% GET \"localhost://endpoint\" %}"},
+    ]});
     let gateway = Gateway::load(config, &|_| None).unwrap();
     let platform = MemoryPlatform::answering_json(json!({}));
     say(&gateway, &platform, "1");
@@ -292,16 +398,27 @@ fn dialog_nodes_context_and_rasa_messages() {
     let gateway = Gateway::load(config, &|_| None).unwrap();
     let platform = MemoryPlatform::answering_json(json!({}));
     let (_, reply) = say(&gateway, &platform, "hi");
-    assert_eq!(reply, json!([
-        {"recipient_id": "u1", "text": "Hello u1 on rest!"},
-        {"recipient_id": "u1", "text": "Pick:", "buttons": [{"title": "A", "payload": "/a"}]},
-    ]));
+    assert_eq!(
+        reply,
+        json!([
+            {"recipient_id": "u1", "text": "Hello u1 on rest!"},
+            {"recipient_id": "u1", "text": "Pick:", "buttons": [{"title": "A", "payload": "/a"}]},
+        ])
+    );
     let body = json!({"sender": "u1", "message": "?", "metadata": {"lang": "fr"}}).to_string();
-    let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[("content-type", "text/plain")], body.as_bytes());
+    let request = MemoryPlatform::request(
+        "POST",
+        "https://gw.example/webhooks/rest/webhook",
+        &[("content-type", "text/plain")],
+        body.as_bytes(),
+    );
     let response = block_on(serve(&Ok(gateway_ref(&gateway)), request, &platform));
     let Body::Bytes(bytes) = response.body else { panic!() };
     let reply: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(reply, json!([{"recipient_id": "u1", "text": "Bonjour"}, {"recipient_id": "u1", "image": "https://x/y.png"}]));
+    assert_eq!(
+        reply,
+        json!([{"recipient_id": "u1", "text": "Bonjour"}, {"recipient_id": "u1", "image": "https://x/y.png"}])
+    );
     let (_, reply) = say(&gateway, &platform, "what year");
     assert_eq!(reply_text(&reply), "2027");
 }
@@ -325,7 +442,8 @@ fn limits_give_clear_errors() {
     let (status, body) = say(&gateway(json!({}), "{% for i in range(100000) %}{{ i }}{% endfor %}"), &platform, "x");
     assert_eq!(status, 500);
     assert!(body["message"].as_str().unwrap().contains("fuel"), "{body}");
-    let (status, body) = say(&gateway(json!({}), "{% for i in range(100) %}{{ 'x' * 1000 }}{% endfor %}"), &platform, "x");
+    let (status, body) =
+        say(&gateway(json!({}), "{% for i in range(100) %}{{ 'x' * 1000 }}{% endfor %}"), &platform, "x");
     assert_eq!((status, body["reason"].as_str()), (500, Some("LimitExceeded")));
     let many = "{% for i in range(30) %}{% GET \"http://h/\" ~ i %}{% endfor %}";
     let (status, body) = say(&gateway(json!({}), many), &platform, "x");
@@ -336,14 +454,15 @@ fn limits_give_clear_errors() {
 #[test]
 fn nlu_intents_and_entities_reach_conditions() {
     let config = json!({
-        "extensions": {"rest": {"services": [{"name": "rasa", "base_url": "http://rasa:5005/", "expose": "rasa", "parameters": {"token": "rt"}}]}},
-        "chat": {"nlu": "rasa"},
-        "dialog": [
-            {"condition": "intents.top.name == 'greet' and intents.top.confidence > 0.5", "response": "Hi {{ entities.name.value }}!"},
-            {"condition": "true", "response": "?"},
-        ]});
+    "extensions": {"rest": {"services": [{"name": "rasa", "base_url": "http://rasa:5005/", "expose": "rasa", "parameters": {"token": "rt"}}]}},
+    "chat": {"nlu": "rasa"},
+    "dialog": [
+        {"condition": "intents.top.name == 'greet' and intents.top.confidence > 0.5", "response": "Hi {{ entities.name.value }}!"},
+        {"condition": "true", "response": "?"},
+    ]});
     let gateway = Gateway::load(config, &|_| None).unwrap();
-    let platform = MemoryPlatform::answering_json(json!({"text": "hello Ann", "intent": {"name": "greet", "confidence": 0.97},
+    let platform =
+        MemoryPlatform::answering_json(json!({"text": "hello Ann", "intent": {"name": "greet", "confidence": 0.97},
         "entities": [{"entity": "name", "value": "Ann", "start": 6, "end": 9}]}));
     let (_, reply) = say(&gateway, &platform, "hello Ann");
     assert_eq!(reply_text(&reply), "Hi Ann!");
@@ -396,17 +515,26 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
     use crate::dialog::rest_call::{OnError, RestCall};
     let calls = [
         RestCall {
-            method: "get".into(), url: "http://127.0.0.1/a?x=1".into(), headers: Default::default(),
-            parameters: Default::default(), body: None, auth: None, timeout_seconds: 5.0,
-            on_error: OnError::BreakFlow, cache_seconds: Some(60.0),
+            method: "get".into(),
+            url: "http://127.0.0.1/a?x=1".into(),
+            headers: Default::default(),
+            parameters: Default::default(),
+            body: None,
+            auth: None,
+            timeout_seconds: 5.0,
+            on_error: OnError::BreakFlow,
+            cache_seconds: Some(60.0),
         },
         RestCall {
-            method: "post".into(), url: "https://h/é \"q\"".into(),
+            method: "post".into(),
+            url: "https://h/é \"q\"".into(),
             headers: [("X-B".to_string(), "2".to_string()), ("A".to_string(), "ü\n".to_string())].into(),
             parameters: [("k".to_string(), "v".to_string())].into(),
             body: Some(json!({"z": [1, 2.5, null, true], "a": {"y": "ß", "b": {}}})),
             auth: Some(BasicAuth { user: "u\"".into(), password: "p😀".into() }),
-            timeout_seconds: 5.0, on_error: OnError::Continue, cache_seconds: Some(1.0),
+            timeout_seconds: 5.0,
+            on_error: OnError::Continue,
+            cache_seconds: Some(1.0),
         },
     ];
     for call in calls {

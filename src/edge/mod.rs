@@ -12,7 +12,9 @@ use worker::{event, Context, Env};
 
 use crate::error::{GatewayError, Result};
 use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
-use crate::gateway::{answers_immediately, body_first_limit, serve, serve_if_ready, serve_immediately, Gateway, RequestSummary};
+use crate::gateway::{
+    answers_immediately, body_first_limit, serve, serve_if_ready, serve_immediately, Gateway, RequestSummary,
+};
 use platform::{body_to_js, headers_from_js, WorkerPlatform};
 
 thread_local! {
@@ -51,14 +53,20 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
     };
     let ctx = Context::new(ctx);
     let platform = WorkerPlatform::new(&ctx);
-    serve_immediately(&gateway, &summary, &platform).map_or(JsValue::UNDEFINED, |response| to_worker_response(response).into())
+    serve_immediately(&gateway, &summary, &platform)
+        .map_or(JsValue::UNDEFINED, |response| to_worker_response(response).into())
 }
 
 /// The body-first phase (see `gateway::ready`): `body` is the request's whole body, read by the
 /// entry module. Answers when that needs no I/O; `None` hands over to `fetch`, which the entry
 /// module then gives a copy of the request carrying the same bytes.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn fetch_read(request: &web_sys::Request, body: Vec<u8>, env: &Env, ctx: worker::worker_sys::Context) -> Option<web_sys::Response> {
+pub fn fetch_read(
+    request: &web_sys::Request,
+    body: Vec<u8>,
+    env: &Env,
+    ctx: worker::worker_sys::Context,
+) -> Option<web_sys::Response> {
     let gateway = isolate_gateway(env);
     let request = request_with_body(request, &request.url(), Body::Bytes(body)).ok()?;
     let ctx = Context::new(ctx);
@@ -74,7 +82,8 @@ enum TestPanic {
 /// Routes that let the tests prove a panic gives a clean 500 and the next request still works.
 /// They exist only when the operator sets GATEWAY_TEST_PANIC_ROUTE, which no deployment should.
 fn test_panic_route(env: &Env, path: &str) -> Option<TestPanic> {
-    if !path.starts_with("/__test/") || !js_sys::Reflect::has(env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false) {
+    if !path.starts_with("/__test/") || !js_sys::Reflect::has(env, &"GATEWAY_TEST_PANIC_ROUTE".into()).unwrap_or(false)
+    {
         return None;
     }
     match path {
@@ -123,7 +132,9 @@ fn load(env: &Env) -> Result<Gateway> {
     };
     let loaded = Gateway::load(raw, &lookup);
     match &loaded {
-        Ok(gateway) => gateway.warnings().iter().for_each(|w| worker::console_warn!("{}", serde_json::json!({"warning": w}))),
+        Ok(gateway) => {
+            gateway.warnings().iter().for_each(|w| worker::console_warn!("{}", serde_json::json!({"warning": w})))
+        }
         Err(error) => worker::console_error!("{}", serde_json::json!({"config_error": error.message})),
     }
     loaded
@@ -145,7 +156,11 @@ fn to_gateway_request(request: &web_sys::Request, url: &str) -> Result<GatewayRe
     request_with_body(request, url, body)
 }
 
-fn request_with_body(request: &web_sys::Request, url: &str, body: Body<web_sys::ReadableStream>) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+fn request_with_body(
+    request: &web_sys::Request,
+    url: &str,
+    body: Body<web_sys::ReadableStream>,
+) -> Result<GatewayRequest<web_sys::ReadableStream>> {
     let url = url::Url::parse(url).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
     Ok(GatewayRequest { method: request.method(), url, headers: headers_from_js(&request.headers()), body })
 }

@@ -22,9 +22,10 @@ impl<'a> WorkerPlatform<'a> {
     }
 
     fn body_exceeded_limit(&self) -> bool {
-        self.limits.borrow().iter().any(|state| {
-            js_sys::Reflect::get(state, &"exceeded".into()).map(|v| v.is_truthy()).unwrap_or(false)
-        })
+        self.limits
+            .borrow()
+            .iter()
+            .any(|state| js_sys::Reflect::get(state, &"exceeded".into()).map(|v| v.is_truthy()).unwrap_or(false))
     }
 }
 
@@ -130,13 +131,20 @@ impl Platform for WorkerPlatform<'_> {
         let key = key.to_string();
         self.ctx.wait_until(async move {
             if let Err(error) = JsFuture::from(promise).await {
-                let why = error.as_string().or_else(|| js_sys::Error::from(error).message().as_string()).unwrap_or_default();
+                let why =
+                    error.as_string().or_else(|| js_sys::Error::from(error).message().as_string()).unwrap_or_default();
                 worker::console_log!("{}", serde_json::json!({"event": "cache_put_failed", "key": key, "error": why}));
             }
         });
     }
 
-    async fn verify_signature(&self, algorithm: SignatureAlgorithm, spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    async fn verify_signature(
+        &self,
+        algorithm: SignatureAlgorithm,
+        spki: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
         let name = match algorithm {
             SignatureAlgorithm::Rs256 => "RS256",
             SignatureAlgorithm::Es256 => "ES256",

@@ -17,7 +17,11 @@ extern "C" {
     #[wasm_bindgen(js_name = readLimited)]
     pub fn read_limited(stream: &JsValue, limit: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = limitStream)]
-    pub fn limit_stream(stream: &web_sys::ReadableStream, limit: f64, state: &js_sys::Object) -> web_sys::ReadableStream;
+    pub fn limit_stream(
+        stream: &web_sys::ReadableStream,
+        limit: f64,
+        state: &js_sys::Object,
+    ) -> web_sys::ReadableStream;
     pub fn tee(stream: &web_sys::ReadableStream) -> js_sys::Array;
     /// Resolves to a `Response` or null.
     #[wasm_bindgen(js_name = cacheGet)]

@@ -26,7 +26,8 @@ pub struct ChatMessage {
 pub fn parse_message(bytes: Vec<u8>) -> Result<ChatMessage> {
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| GatewayError::bad_request(format!("The request body is not valid JSON: {e}")))?;
-    let object = value.as_object().ok_or_else(|| GatewayError::bad_request("The request body must be a JSON object."))?;
+    let object =
+        value.as_object().ok_or_else(|| GatewayError::bad_request("The request body must be a JSON object."))?;
     let text_of = |v: &Value| match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -57,7 +58,10 @@ impl Gateway {
     ) -> Result<GatewayResponse<P::Stream>> {
         let GatewayRequest { method, url, headers, body } = request;
         let bytes = platform.read(body, MAX_WEBHOOK_BYTES).await.map_err(|_| {
-            GatewayError::new(ErrorKind::PayloadTooLarge, format!("The message is larger than {MAX_WEBHOOK_BYTES} bytes."))
+            GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("The message is larger than {MAX_WEBHOOK_BYTES} bytes."),
+            )
         })?;
         let message = parse_message(bytes)?;
         let required = self.config.auth.as_ref().is_some_and(|a| a.webhook == WebhookAuth::Required);
@@ -71,7 +75,13 @@ impl Gateway {
             Some(service) => Some(self.understand(service, &message, platform).await?),
             None => None,
         };
-        let input = TurnInput { text: message.text, sender: message.sender.clone(), metadata: message.metadata, now: platform.now(), nlu };
+        let input = TurnInput {
+            text: message.text,
+            sender: message.sender.clone(),
+            metadata: message.metadata,
+            now: platform.now(),
+            nlu,
+        };
         let max_calls = MAX_CALLS_PER_MESSAGE - usize::from(self.config.chat.nlu.is_some());
         let log = CallLog::new(max_calls, Some((self.cache.clone(), input.now)));
         let executor = PlatformExecutor {
@@ -104,7 +114,12 @@ impl Gateway {
     }
 
     /// Sends the message to the NLU service's `/model/parse`.
-    async fn understand<P: Platform>(&self, service_name: &str, message: &ChatMessage, platform: &P) -> Result<(Value, Value)> {
+    async fn understand<P: Platform>(
+        &self,
+        service_name: &str,
+        message: &ChatMessage,
+        platform: &P,
+    ) -> Result<(Value, Value)> {
         let mut headers = Headers::new();
         headers.set("content-type", "application/json");
         headers.set("accept", "application/json");
@@ -112,7 +127,8 @@ impl Gateway {
         let body = json!({ "text": message.text, "message_id": null }).to_string().into_bytes();
         let request = GatewayRequest { method: "POST".into(), url, headers, body: Body::Bytes(body) };
         let response = self.forward_to_rasa(service_name, "model/parse", request, platform).await?;
-        let failed = |why: String| GatewayError::new(ErrorKind::BadGateway, format!("RASA POST /model/parse error: {why}"));
+        let failed =
+            |why: String| GatewayError::new(ErrorKind::BadGateway, format!("RASA POST /model/parse error: {why}"));
         if !(200..300).contains(&response.status) {
             return Err(failed(format!("status {}", response.status)));
         }

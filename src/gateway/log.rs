@@ -27,8 +27,13 @@ mod tests {
     #[test]
     fn one_json_object_with_every_field() {
         let line = RequestLog {
-            method: "GET", path: "/pi/a\"b", status: 200, duration_ms: 1.5,
-            client_ip: Some("1.2.3.4"), cache: None, error: None,
+            method: "GET",
+            path: "/pi/a\"b",
+            status: 200,
+            duration_ms: 1.5,
+            client_ip: Some("1.2.3.4"),
+            cache: None,
+            error: None,
         }
         .line();
         assert_eq!(

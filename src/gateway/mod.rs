@@ -11,8 +11,8 @@ pub mod route;
 
 use serde_json::{json, Value};
 
-use crate::cache::TieredCache;
 use crate::auth::{authorize, Access, Authenticator, Credentials, Identity};
+use crate::cache::TieredCache;
 use crate::config::{Config, Exposure, ServiceConfig};
 use crate::dialog::Dialog;
 use crate::error::{GatewayError, Result, VERSION};
@@ -59,7 +59,11 @@ impl Gateway {
     }
 
     fn service(&self, name: &str) -> Result<&ServiceConfig> {
-        self.config.extensions.rest.service(name).ok_or_else(|| GatewayError::not_found(format!("Unknown service '{name}'.")))
+        self.config
+            .extensions
+            .rest
+            .service(name)
+            .ok_or_else(|| GatewayError::not_found(format!("Unknown service '{name}'.")))
     }
 
     fn exposed(&self, name: &str, exposure: Exposure) -> Result<&ServiceConfig> {
@@ -87,7 +91,8 @@ impl Gateway {
 
     async fn identify<P: Platform>(&self, request: &GatewayRequest<P::Stream>, platform: &P) -> Identity {
         let Some(auth) = &self.auth else { return Identity::Open };
-        let query_tokens = request.url.query_pairs().filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).collect();
+        let query_tokens =
+            request.url.query_pairs().filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).collect();
         let credentials = Credentials::from_request(query_tokens, &request.headers);
         auth.authenticate(&credentials, platform).await
     }
@@ -141,9 +146,12 @@ impl Gateway {
                 self.proxy(service, &path, &identity, request, platform).await
             }
             // Answered by `immediate` before any I/O.
-            Route::Health | Route::Version | Route::WebhookStatus | Route::Preflight | Route::NotFound | Route::MethodNotAllowed => {
-                Err(GatewayError::not_found("The requested resource could not be found."))
-            }
+            Route::Health
+            | Route::Version
+            | Route::WebhookStatus
+            | Route::Preflight
+            | Route::NotFound
+            | Route::MethodNotAllowed => Err(GatewayError::not_found("The requested resource could not be found.")),
         }
     }
 
@@ -193,7 +201,11 @@ impl RequestSummary {
 
 /// The answers that need no I/O: health (even with a broken configuration), configuration errors,
 /// version, the channel status, preflights, 404 and 405. `None` when the route needs the network.
-fn immediate<B>(gateway: &Result<Gateway>, route: &Route, summary: &RequestSummary) -> Option<Result<GatewayResponse<B>>> {
+fn immediate<B>(
+    gateway: &Result<Gateway>,
+    route: &Route,
+    summary: &RequestSummary,
+) -> Option<Result<GatewayResponse<B>>> {
     let ok = |value: Value| Some(Ok(GatewayResponse::json(200, &value)));
     match (route, gateway) {
         (Route::Health, _) => ok(json!({"status": "OK"})),
@@ -220,7 +232,11 @@ pub fn answers_immediately(gateway: &Result<Gateway>, method: &str, path: &str) 
 
 /// The synchronous phase: answers at once when the route needs no I/O (the edge calls this before
 /// starting anything asynchronous, which costs more than such an answer itself).
-pub fn serve_immediately<P: Platform>(gateway: &Result<Gateway>, summary: &RequestSummary, platform: &P) -> Option<GatewayResponse<P::Stream>> {
+pub fn serve_immediately<P: Platform>(
+    gateway: &Result<Gateway>,
+    summary: &RequestSummary,
+    platform: &P,
+) -> Option<GatewayResponse<P::Stream>> {
     let route = route::route(&summary.method, &summary.path);
     let outcome = immediate(gateway, &route, summary)?;
     Some(finish(gateway, summary, outcome.map(|response| (response, None)), platform))

@@ -39,7 +39,13 @@ pub trait Platform {
 
     /// Verifies a JWS signature (RS256: PKCS#1 v1.5; ES256: `r || s`) of `message` with a DER
     /// SubjectPublicKeyInfo key. A Worker uses Web Crypto, far faster than bignum code in wasm.
-    async fn verify_signature(&self, algorithm: SignatureAlgorithm, spki: &[u8], message: &[u8], signature: &[u8]) -> bool;
+    async fn verify_signature(
+        &self,
+        algorithm: SignatureAlgorithm,
+        spki: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool;
 
     /// Writes one line to the log.
     fn log(&self, line: &str);

@@ -33,7 +33,11 @@ pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str) -> 
 /// Serves `request` (its body in hand, as bytes) if that needs no I/O. A request with an
 /// Authorization header is always handed over: a bearer token's check may need the issuer's keys,
 /// and a JWKS fetch is recorded before it is made.
-pub fn serve_if_ready<P: Platform>(gateway: &Result<Gateway>, request: GatewayRequest<P::Stream>, platform: &P) -> Option<GatewayResponse<P::Stream>> {
+pub fn serve_if_ready<P: Platform>(
+    gateway: &Result<Gateway>,
+    request: GatewayRequest<P::Stream>,
+    platform: &P,
+) -> Option<GatewayResponse<P::Stream>> {
     if request.headers.get("authorization").is_some() {
         return None;
     }
@@ -59,7 +63,11 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
         self.0.now()
     }
 
-    async fn fetch(&self, _: OutboundRequest<P::Stream>, _: u64) -> std::result::Result<GatewayResponse<P::Stream>, FetchFailure> {
+    async fn fetch(
+        &self,
+        _: OutboundRequest<P::Stream>,
+        _: u64,
+    ) -> std::result::Result<GatewayResponse<P::Stream>, FetchFailure> {
         std::future::pending().await
     }
 

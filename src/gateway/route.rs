@@ -9,9 +9,15 @@ pub enum Route {
     WebhookStatus,
     Webhook,
     /// `/models/{service}/{path}` and `/pi/{service}/{path}`; `path` is still percent-encoded.
-    Service { exposure: Exposure, service: String, path: String },
+    Service {
+        exposure: Exposure,
+        service: String,
+        path: String,
+    },
     /// Rasa's own routes, proxied to the `rasa` service with the request path unchanged.
-    Rasa { conversation_id: Option<String> },
+    Rasa {
+        conversation_id: Option<String>,
+    },
     /// `GET /pi/`: the names of the telemetry services (for the dashboard).
     TelemetryList,
     Preflight,
@@ -39,7 +45,8 @@ pub fn route(method: &str, path: &str) -> Route {
         return Route::Preflight;
     }
     let is = |m: &str| method == m;
-    let only = |m: &str, route: Route| if is(m) || (m == "GET" && is("HEAD")) { route } else { Route::MethodNotAllowed };
+    let only =
+        |m: &str, route: Route| if is(m) || (m == "GET" && is("HEAD")) { route } else { Route::MethodNotAllowed };
     match path {
         "/health" => return only("GET", Route::Health),
         "/version" => return only("GET", Route::Version),

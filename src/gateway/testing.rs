@@ -54,7 +54,9 @@ impl MemoryPlatform {
 
     /// An origin that answers every request with 200 and `json`.
     pub fn answering_json(json: serde_json::Value) -> Self {
-        Self::new(move |_| Ok((200, vec![("content-type", "application/json".to_string())], json.to_string().into_bytes())))
+        Self::new(move |_| {
+            Ok((200, vec![("content-type", "application/json".to_string())], json.to_string().into_bytes()))
+        })
     }
 
     pub fn advance(&self, seconds: f64) {
@@ -89,7 +91,11 @@ impl Platform for MemoryPlatform {
         self.clock.get()
     }
 
-    async fn fetch(&self, request: OutboundRequest<Vec<u8>>, timeout_ms: u64) -> Result<GatewayResponse<Vec<u8>>, FetchFailure> {
+    async fn fetch(
+        &self,
+        request: OutboundRequest<Vec<u8>>,
+        timeout_ms: u64,
+    ) -> Result<GatewayResponse<Vec<u8>>, FetchFailure> {
         let received = Received {
             method: request.method,
             url: request.url,
@@ -122,7 +128,11 @@ impl Platform for MemoryPlatform {
     async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Vec<u8>>> {
         let cache = self.cache.borrow();
         let (status, headers, body, expires) = cache.get(key)?;
-        (self.now() < *expires).then(|| GatewayResponse { status: *status, headers: headers.clone(), body: Body::Stream(body.clone()) })
+        (self.now() < *expires).then(|| GatewayResponse {
+            status: *status,
+            headers: headers.clone(),
+            body: Body::Stream(body.clone()),
+        })
     }
 
     async fn cache_put(&self, key: &str, response: GatewayResponse<Vec<u8>>, ttl_seconds: u64) {
@@ -131,7 +141,13 @@ impl Platform for MemoryPlatform {
         self.cache.borrow_mut().insert(key.to_string(), entry);
     }
 
-    async fn verify_signature(&self, algorithm: SignatureAlgorithm, spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    async fn verify_signature(
+        &self,
+        algorithm: SignatureAlgorithm,
+        spki: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
         use p256::pkcs8::DecodePublicKey;
         match algorithm {
             SignatureAlgorithm::Rs256 => {

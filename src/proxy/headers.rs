@@ -9,8 +9,16 @@ use crate::gateway::http::Headers;
 
 /// RFC 9110 hop-by-hop headers, plus what only the edge may set.
 const HOP_BY_HOP: [&str; 10] = [
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "host", "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
 ];
 
 /// Headers of the client's that never reach an origin.
@@ -25,11 +33,8 @@ pub fn basic_authorization(auth: &BasicAuth) -> String {
 
 /// The headers sent to the origin for a client request with `client` headers.
 pub fn upstream_headers(client: &Headers, service: &ServiceConfig, client_ip: Option<&str>, proto: &str) -> Headers {
-    let listed_in_connection: Vec<String> = client
-        .get_all("connection")
-        .flat_map(|v| v.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .collect();
+    let listed_in_connection: Vec<String> =
+        client.get_all("connection").flat_map(|v| v.split(',')).map(|name| name.trim().to_ascii_lowercase()).collect();
     let mut headers = client.clone();
     headers.retain(|name, _| {
         !HOP_BY_HOP.contains(&name)
@@ -85,9 +90,14 @@ mod tests {
     #[test]
     fn client_credentials_never_reach_the_origin() {
         let client: Headers = [
-            ("Authorization", "Bearer a.b.c"), ("access_token", "client"), ("Cookie", "s=1"),
-            ("Connection", "close, x-secret"), ("X-Secret", "1"), ("CF-Connecting-IP", "1.2.3.4"),
-            ("Accept", "application/json"), ("X-Forwarded-For", "6.6.6.6"),
+            ("Authorization", "Bearer a.b.c"),
+            ("access_token", "client"),
+            ("Cookie", "s=1"),
+            ("Connection", "close, x-secret"),
+            ("X-Secret", "1"),
+            ("CF-Connecting-IP", "1.2.3.4"),
+            ("Accept", "application/json"),
+            ("X-Forwarded-For", "6.6.6.6"),
         ]
         .into_iter()
         .collect();
@@ -104,10 +114,8 @@ mod tests {
 
     #[test]
     fn basic_auth_is_added() {
-        let service = ServiceConfig {
-            auth: Some(BasicAuth { user: "u".into(), password: "p".into() }),
-            ..Default::default()
-        };
+        let service =
+            ServiceConfig { auth: Some(BasicAuth { user: "u".into(), password: "p".into() }), ..Default::default() };
         let headers = upstream_headers(&Headers::new(), &service, None, "http");
         assert_eq!(headers.get("authorization"), Some("Basic dTpw"));
     }

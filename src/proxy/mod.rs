@@ -73,7 +73,9 @@ pub async fn proxy<P: Platform>(
             let limit = call.max_body_bytes as usize;
             let bytes = platform.read(Body::Stream(stream), limit).await.map_err(|e| match e {
                 crate::gateway::http::BodyError::TooLarge => payload_too_large(call.max_body_bytes),
-                crate::gateway::http::BodyError::Broken(why) => GatewayError::bad_request(format!("request body: {why}")),
+                crate::gateway::http::BodyError::Broken(why) => {
+                    GatewayError::bad_request(format!("request body: {why}"))
+                }
             })?;
             Body::Bytes(bytes)
         }
@@ -90,7 +92,13 @@ pub async fn proxy<P: Platform>(
         )),
         (Body::Bytes(bytes), Some(_)) => Some(CacheKey::new(
             "proxy",
-            &[service.name.to_lowercase().as_bytes(), b"POST", url.as_str().as_bytes(), call.access_class.as_bytes(), bytes],
+            &[
+                service.name.to_lowercase().as_bytes(),
+                b"POST",
+                url.as_str().as_bytes(),
+                call.access_class.as_bytes(),
+                bytes,
+            ],
         )),
         _ => None,
     };
@@ -116,11 +124,10 @@ pub async fn proxy<P: Platform>(
             ErrorKind::GatewayTimeout,
             format!("The service '{}' did not answer within {} ms.", service.name, call.timeout_ms),
         ),
-        FetchFailure::Network(why) => GatewayError::new(
-            ErrorKind::BadGateway,
-            format!("The service '{}' could not be reached.", service.name),
-        )
-        .with_details(serde_json::json!({ "error": why })),
+        FetchFailure::Network(why) => {
+            GatewayError::new(ErrorKind::BadGateway, format!("The service '{}' could not be reached.", service.name))
+                .with_details(serde_json::json!({ "error": why }))
+        }
     })?;
 
     // Phase: response filter.
@@ -177,9 +184,10 @@ async fn redact_body<P: Platform>(
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let GatewayResponse { status, mut headers, body } = response;
-    let bytes = platform.read(body, MAX_REDACTED_BYTES).await.map_err(|_| {
-        GatewayError::new(ErrorKind::BadGateway, "The service's answer could not be read.")
-    })?;
+    let bytes = platform
+        .read(body, MAX_REDACTED_BYTES)
+        .await
+        .map_err(|_| GatewayError::new(ErrorKind::BadGateway, "The service's answer could not be read."))?;
     // The body was read decoded, and may change length below.
     headers.remove("content-length");
     headers.remove("content-encoding");

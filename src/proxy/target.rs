@@ -13,7 +13,10 @@ pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url> 
     let refused = || GatewayError::not_found("The path is not allowed by this gateway.");
     for segment in path.split('/') {
         let decoded = percent_decode(segment);
-        let dangerous = decoded == "." || decoded == ".." || decoded.contains('\\') || decoded.contains('/')
+        let dangerous = decoded == "."
+            || decoded == ".."
+            || decoded.contains('\\')
+            || decoded.contains('/')
             || decoded.chars().any(char::is_control);
         if dangerous || segment.contains('\\') {
             return Err(refused());
@@ -57,7 +60,10 @@ mod tests {
     #[test]
     fn ordinary_paths_join_under_the_base() {
         assert_eq!(upstream_url(BASE, "upload", None).unwrap().as_str(), "http://127.0.0.1:8080/api/upload");
-        assert_eq!(upstream_url(BASE, "clients/wlan0", Some("a=1&b=2")).unwrap().as_str(), "http://127.0.0.1:8080/api/clients/wlan0?a=1&b=2");
+        assert_eq!(
+            upstream_url(BASE, "clients/wlan0", Some("a=1&b=2")).unwrap().as_str(),
+            "http://127.0.0.1:8080/api/clients/wlan0?a=1&b=2"
+        );
         assert_eq!(upstream_url("http://h:1", "x", None).unwrap().as_str(), "http://h:1/x");
         assert_eq!(upstream_url(BASE, "", None).unwrap().as_str(), "http://127.0.0.1:8080/api/");
         assert_eq!(upstream_url(BASE, "a%20b", None).unwrap().as_str(), "http://127.0.0.1:8080/api/a%20b");
@@ -67,9 +73,24 @@ mod tests {
     #[test]
     fn escapes_are_refused() {
         let attacks = [
-            "..", "../admin", "a/../../etc", "%2e%2e/admin", "%2E%2e", ".%2e/x", "a/%2e%2e/%2e%2e/x",
-            "/evil.example/x", "//evil.example", "..\\admin", "a\\b", "%5c..%5cx", "%2f%2fevil.example",
-            "http://evil.example/", "a/%2F../x", "%00", "a%0d%0aHost: evil", ".",
+            "..",
+            "../admin",
+            "a/../../etc",
+            "%2e%2e/admin",
+            "%2E%2e",
+            ".%2e/x",
+            "a/%2e%2e/%2e%2e/x",
+            "/evil.example/x",
+            "//evil.example",
+            "..\\admin",
+            "a\\b",
+            "%5c..%5cx",
+            "%2f%2fevil.example",
+            "http://evil.example/",
+            "a/%2F../x",
+            "%00",
+            "a%0d%0aHost: evil",
+            ".",
         ];
         for attack in attacks {
             match upstream_url(BASE, attack, None) {

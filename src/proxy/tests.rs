@@ -25,7 +25,13 @@ fn gateway() -> Gateway {
     Gateway::load(config, &|_| None).unwrap()
 }
 
-fn send(platform: &MemoryPlatform, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> GatewayResponse<Vec<u8>> {
+fn send(
+    platform: &MemoryPlatform,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> GatewayResponse<Vec<u8>> {
     let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
     block_on(serve(&Ok(gateway()), request, platform))
 }
@@ -38,7 +44,11 @@ fn body_json(response: &GatewayResponse<Vec<u8>>) -> Value {
 }
 
 fn ok_json(body: Value) -> Answer {
-    Ok((200, vec![("content-type", "application/json".into()), ("etag", "\"v1\"".into())], body.to_string().into_bytes()))
+    Ok((
+        200,
+        vec![("content-type", "application/json".into()), ("etag", "\"v1\"".into())],
+        body.to_string().into_bytes(),
+    ))
 }
 
 const AUTH: (&str, &str) = ("access_token", TOKEN);
@@ -50,7 +60,12 @@ fn the_origin_gets_the_request_with_its_own_credentials_only() {
         &platform,
         "POST",
         "/models/catsdogs/upload?token=t0ken&v=2",
-        &[("authorization", "Bearer a.b.c"), ("content-type", "multipart/form-data; boundary=x"), ("cf-connecting-ip", "203.0.113.9"), ("cookie", "s=1")],
+        &[
+            ("authorization", "Bearer a.b.c"),
+            ("content-type", "multipart/form-data; boundary=x"),
+            ("cf-connecting-ip", "203.0.113.9"),
+            ("cookie", "s=1"),
+        ],
         b"--x\r\ncontent\r\n--x--",
     );
     assert_eq!(response.status, 200);
@@ -68,8 +83,10 @@ fn the_origin_gets_the_request_with_its_own_credentials_only() {
 
 #[test]
 fn telemetry_gets_the_pis_key_and_secrets_are_removed() {
-    let platform = MemoryPlatform::new(|_| ok_json(json!({"ssid": "pi", "wpa_passphrase": "hunter22", "serial": "X1",
-        "ddns": [{"password": "p", "host": "h"}]})));
+    let platform = MemoryPlatform::new(|_| {
+        ok_json(json!({"ssid": "pi", "wpa_passphrase": "hunter22", "serial": "X1",
+        "ddns": [{"password": "p", "host": "h"}]}))
+    });
     let response = send(&platform, "GET", "/pi/livingroom/ap", &[("access_token", TOKEN)], b"");
     assert_eq!(body_json(&response), json!({"ssid": "pi", "ddns": [{"host": "h"}]}));
     assert_eq!(platform.sent()[0].headers.get("access_token"), Some("pi-key"));
@@ -79,14 +96,24 @@ fn telemetry_gets_the_pis_key_and_secrets_are_removed() {
 fn rasa_routes_keep_their_path_and_get_the_rasa_token() {
     let platform = MemoryPlatform::new(|_| ok_json(json!({"ok": 1})));
     send(&platform, "GET", "/conversations/u1/tracker?token=t0ken&include_events=ALL", &[], b"");
-    assert_eq!(platform.sent()[0].url, "http://127.0.0.1:5005/conversations/u1/tracker?include_events=ALL&token=rasa-token");
+    assert_eq!(
+        platform.sent()[0].url,
+        "http://127.0.0.1:5005/conversations/u1/tracker?include_events=ALL&token=rasa-token"
+    );
 }
 
 #[test]
 fn unknown_unexposed_and_escaping_requests_never_leave() {
     let platform = MemoryPlatform::new(|_| ok_json(json!({})));
-    for path in ["/models/nope/x", "/models/hidden/x", "/pi/catsdogs/system", "/models/catsdogs/../hidden",
-                 "/models/catsdogs/%2e%2e/admin", "/models/catsdogs//evil.example/x", "/models/catsdogs/a%5c..%5cb"] {
+    for path in [
+        "/models/nope/x",
+        "/models/hidden/x",
+        "/pi/catsdogs/system",
+        "/models/catsdogs/../hidden",
+        "/models/catsdogs/%2e%2e/admin",
+        "/models/catsdogs//evil.example/x",
+        "/models/catsdogs/a%5c..%5cb",
+    ] {
         let response = send(&platform, "GET", path, &[AUTH], b"");
         assert_eq!(response.status, 404, "{path}");
         assert_eq!(body_json(&response)["reason"], "NotFound", "{path}");
@@ -168,7 +195,8 @@ fn if_none_match_is_answered_from_the_cache_or_forwarded() {
     assert_eq!(platform.sent()[0].headers.get("if-none-match"), Some("\"v1\""));
     // Answered from the cache when the cached ETag matches.
     send(&platform, "GET", "/models/cachedmodel/model.tar.gz", &[AUTH], b"");
-    let response = send(&platform, "GET", "/models/cachedmodel/model.tar.gz", &[AUTH, ("if-none-match", "\"v1\"")], b"");
+    let response =
+        send(&platform, "GET", "/models/cachedmodel/model.tar.gz", &[AUTH, ("if-none-match", "\"v1\"")], b"");
     assert_eq!((response.status, response.headers.get("etag")), (304, Some("\"v1\"")));
     assert_eq!(platform.sent().len(), 2);
 }
@@ -176,7 +204,13 @@ fn if_none_match_is_answered_from_the_cache_or_forwarded() {
 #[test]
 fn identical_inference_posts_may_be_cached() {
     let platform = MemoryPlatform::new(|_| ok_json(json!({"prediction": "Dog"})));
-    let post = |body: &[u8]| send(&platform, "POST", "/models/cachedmodel/upload", &[AUTH], body).headers.get("x-cache-status").unwrap().to_string();
+    let post = |body: &[u8]| {
+        send(&platform, "POST", "/models/cachedmodel/upload", &[AUTH], body)
+            .headers
+            .get("x-cache-status")
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(post(b"image-1"), "MISS");
     assert_eq!(post(b"image-1"), "HIT");
     assert_eq!(post(b"image-2"), "MISS");
@@ -188,8 +222,12 @@ fn cors_preflight_and_headers() {
     let config = json!({"cors": {"allow_origins": ["https://shop.example"]}});
     let gateway = Gateway::load(config, &|_| None).unwrap();
     let platform = MemoryPlatform::new(|_| ok_json(json!({})));
-    let request = MemoryPlatform::request("OPTIONS", "https://gw.example/webhooks/rest/webhook",
-        &[("origin", "https://shop.example"), ("access-control-request-method", "POST")], b"");
+    let request = MemoryPlatform::request(
+        "OPTIONS",
+        "https://gw.example/webhooks/rest/webhook",
+        &[("origin", "https://shop.example"), ("access-control-request-method", "POST")],
+        b"",
+    );
     let response = block_on(serve(&Ok(gateway), request, &platform));
     assert_eq!(response.status, 204);
     assert_eq!(response.headers.get("access-control-allow-origin"), Some("https://shop.example"));
@@ -198,7 +236,8 @@ fn cors_preflight_and_headers() {
         assert!(allowed.contains(name), "{allowed}");
     }
     let gateway = Gateway::load(json!({"cors": {"allow_origins": ["https://shop.example"]}}), &|_| None).unwrap();
-    let request = MemoryPlatform::request("GET", "https://gw.example/health", &[("origin", "https://evil.example")], b"");
+    let request =
+        MemoryPlatform::request("GET", "https://gw.example/health", &[("origin", "https://evil.example")], b"");
     let response = block_on(serve(&Ok(gateway), request, &platform));
     assert_eq!(response.headers.get("access-control-allow-origin"), None);
     assert!(platform.sent().is_empty());
