@@ -7,6 +7,8 @@
 
 pub mod config;
 pub mod error;
+pub mod http;
+pub mod platform;
 
 pub mod auth;
 pub mod cache;

@@ -9,8 +9,8 @@ use super::token::SharedToken;
 use super::Identity;
 use crate::config::AuthConfig;
 use crate::error::Result;
-use crate::gateway::http::{Body, Headers, OutboundRequest};
-use crate::gateway::platform::Platform;
+use crate::http::{Body, Headers, OutboundRequest};
+use crate::platform::Platform;
 
 /// Largest JWKS document read.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -113,7 +113,7 @@ impl Authenticator {
         };
         let bytes = platform.read(response.body, MAX_JWKS_BYTES).await.ok()?;
         let keys = KeySet::parse(&bytes)?;
-        let mut stored = crate::gateway::http::GatewayResponse::json(200, &serde_json::Value::Null);
+        let mut stored = crate::http::GatewayResponse::json(200, &serde_json::Value::Null);
         stored.body = Body::Bytes(bytes);
         platform.cache_put(cache_key, stored, JWKS_TTL_SECONDS).await;
         Some(self.jwks.store(keys, now))

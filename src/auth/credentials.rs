@@ -2,7 +2,7 @@
 //! and a bearer token. Parsing is strict: anything malformed counts as no valid credential (401),
 //! never as a 400 or a 500.
 
-use crate::gateway::http::Headers;
+use crate::http::Headers;
 
 /// Headers that carry the client's credentials; they never reach an origin.
 pub const CLIENT_CREDENTIAL_HEADERS: [&str; 2] = ["authorization", "access_token"];

@@ -10,7 +10,8 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Deserialize;
 
 use super::jwt::VerificationKey;
-use super::spki::{p256_spki, rsa_spki, SignatureAlgorithm};
+use super::spki::{p256_spki, rsa_spki};
+use crate::platform::SignatureAlgorithm;
 
 pub const JWKS_REFETCH_SECONDS: f64 = 60.0;
 /// How long a fetched key set is trusted without a refetch.

@@ -9,10 +9,11 @@ use jwt_compact::{AlgorithmExt, Claims, UntrustedToken};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::spki::{spki_from_pem, SignatureAlgorithm};
+use super::spki::spki_from_pem;
+use crate::platform::SignatureAlgorithm;
 use crate::config::{JwtAlgorithm, JwtConfig};
 use crate::error::{GatewayError, Result};
-use crate::gateway::platform::Platform;
+use crate::platform::Platform;
 
 /// The claims Rasa reads: `user.username` and `user.role` (top-level ones do not count).
 #[derive(Debug, Clone, Default, Deserialize)]

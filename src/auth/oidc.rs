@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::jwks::KeySet;
 use super::Identity;
 use crate::config::OidcConfig;
-use crate::gateway::platform::Platform;
+use crate::platform::Platform;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct AccessClaims {

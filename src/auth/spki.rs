@@ -5,22 +5,7 @@
 
 use base64ct::{Base64, Encoding};
 
-/// The signature algorithms verified with a public key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SignatureAlgorithm {
-    Rs256,
-    Es256,
-}
-
-impl SignatureAlgorithm {
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "RS256" => Some(SignatureAlgorithm::Rs256),
-            "ES256" => Some(SignatureAlgorithm::Es256),
-            _ => None,
-        }
-    }
-}
+use crate::platform::SignatureAlgorithm;
 
 const RSA_ENCRYPTION_OID: [u8; 11] = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const EC_PUBLIC_KEY_OID: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];

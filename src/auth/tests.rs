@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::config::AuthConfig;
-use crate::gateway::http::Headers;
-use crate::gateway::testing::{block_on, MemoryPlatform};
+use crate::http::Headers;
+use crate::platform::memory::{block_on, MemoryPlatform};
 
 const SECRET: &str = "rasa-jwt-secret";
 const TOKEN: &str = "shared-token";

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::gateway::http::{Body, GatewayResponse, Headers};
-use crate::gateway::platform::Platform;
+use crate::http::{Body, GatewayResponse, Headers};
+use crate::platform::Platform;
 
 /// Largest body kept in memory.
 pub const MAX_MEMORY_ENTRY_BYTES: usize = 256 * 1024;
@@ -122,7 +122,7 @@ impl TieredCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::testing::{block_on, MemoryPlatform};
+    use crate::platform::memory::{block_on, MemoryPlatform};
 
     fn response(body: &[u8]) -> GatewayResponse<Vec<u8>> {
         let mut response = GatewayResponse::json(200, &serde_json::Value::Null);

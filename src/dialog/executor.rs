@@ -9,9 +9,8 @@ use super::prepared::PreparedCall;
 use super::replay::CallExecutor;
 use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
 use crate::cache::TieredCache;
-use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::gateway::platform::Platform;
-use crate::proxy::basic_authorization;
+use crate::http::{basic_authorization, Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
+use crate::platform::Platform;
 
 /// Largest answer read for a template.
 pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
@@ -69,7 +68,7 @@ impl<P: Platform> PlatformExecutor<'_, P> {
             None => Body::Empty,
         };
         if let Some(auth) = &call.auth {
-            headers.set("authorization", basic_authorization(auth));
+            headers.set("authorization", basic_authorization(&auth.user, &auth.password));
         }
         let request = OutboundRequest { method: call.method.to_uppercase(), url: url.to_string(), headers, body };
         let timeout_ms = (call.timeout_seconds * 1000.0).ceil() as u64;

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::python_json;
 use crate::cache::CacheKey;
 use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig, ServiceConfig};
-use crate::gateway::http::FetchFailure;
+use crate::http::FetchFailure;
 
 /// The arguments `rest_call` accepts.
 pub const ARGUMENTS: [&str; 11] =

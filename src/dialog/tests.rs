@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::gateway::http::{Body, FetchFailure};
-use crate::gateway::testing::{block_on, Answer, MemoryPlatform, Received};
+use crate::http::{Body, FetchFailure};
+use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
 use crate::gateway::{serve, Gateway};
 
 fn gateway(rest: Value, response: &str) -> Gateway {

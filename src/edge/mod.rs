@@ -1,6 +1,6 @@
 //! The Worker adapter: the only module that knows it runs in a Cloudflare Worker. It loads the
 //! configuration once per isolate, turns the runtime's request into the core's and back, and
-//! provides the core's [`Platform`](crate::gateway::platform::Platform).
+//! provides the core's [`Platform`](crate::platform::Platform).
 
 mod platform;
 mod runtime;
@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 use worker::{event, Context, Env};
 
 use crate::error::{GatewayError, Result};
-use crate::gateway::http::{Body, GatewayRequest, GatewayResponse};
+use crate::http::{Body, GatewayRequest, GatewayResponse};
 use crate::gateway::{
     answers_immediately, body_first_limit, serve, serve_if_ready, serve_immediately, Gateway, RequestSummary,
 };

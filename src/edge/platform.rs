@@ -6,9 +6,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::runtime;
-use crate::auth::spki::SignatureAlgorithm;
-use crate::gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::gateway::platform::Platform;
+use crate::platform::SignatureAlgorithm;
+use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
+use crate::platform::Platform;
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::http::{Body, GatewayRequest, GatewayResponse, Headers};
-use super::platform::Platform;
+use crate::http::{Body, GatewayRequest, GatewayResponse, Headers};
+use crate::platform::Platform;
 use super::Gateway;
 use crate::auth::{authorize, Access, Identity};
 use crate::config::WebhookAuth;

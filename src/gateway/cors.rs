@@ -1,6 +1,6 @@
 //! CORS per `cors.allow_origins`: preflights are answered here, never forwarded.
 
-use super::http::GatewayResponse;
+use crate::http::GatewayResponse;
 use crate::config::CorsConfig;
 
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";

@@ -3,9 +3,7 @@
 
 mod chat;
 mod cors;
-pub mod http;
 mod log;
-pub mod platform;
 mod ready;
 pub mod route;
 
@@ -17,12 +15,12 @@ use crate::config::{Config, Exposure, ServiceConfig};
 use crate::dialog::Dialog;
 use crate::error::{GatewayError, Result, VERSION};
 use crate::proxy::{self, CacheStatus, ProxyCall};
-use http::{GatewayRequest, GatewayResponse};
-use platform::Platform;
+use crate::http::{GatewayRequest, GatewayResponse};
+use crate::platform::Platform;
 use route::Route;
 
 pub use chat::parse_message;
-pub use ready::{body_first_limit, poll_once, serve_if_ready};
+pub use ready::{body_first_limit, serve_if_ready};
 
 /// Everything built from the configuration, once per isolate.
 pub struct Gateway {
@@ -285,5 +283,3 @@ fn finish<P: Platform>(
     response
 }
 
-#[cfg(test)]
-pub mod testing;

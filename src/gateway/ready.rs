@@ -8,16 +8,12 @@
 //! completes and never starts: a turn that would send a request stops at its first await, before
 //! anything left the isolate, so no POST is ever sent twice.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
 use super::chat::MAX_WEBHOOK_BYTES;
-use super::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use super::platform::Platform;
+use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use crate::platform::{poll_once, Platform};
 use super::route::{route, Route};
 use super::{serve, Gateway};
-use crate::auth::spki::SignatureAlgorithm;
+use crate::platform::SignatureAlgorithm;
 use crate::error::Result;
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
@@ -42,14 +38,6 @@ pub fn serve_if_ready<P: Platform>(
         return None;
     }
     poll_once(serve(gateway, request, &WithoutIo(platform)))
-}
-
-/// The future's output if it completes without waiting.
-pub fn poll_once<F: Future>(future: F) -> Option<F::Output> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
 }
 
 /// The platform with its I/O switched off: whatever would reach the network or the cache waits
@@ -110,7 +98,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gateway::testing::{block_on, MemoryPlatform};
+    use crate::platform::memory::{block_on, MemoryPlatform};
 
     fn gateway(chat: serde_json::Value) -> Result<Gateway> {
         Gateway::load(

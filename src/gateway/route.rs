@@ -1,6 +1,7 @@
 //! The route table of CONTRACT section 3, as a pure function of method and path.
 
 use crate::config::Exposure;
+use crate::http::percent_decode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -80,26 +81,6 @@ pub fn route(method: &str, path: &str) -> Route {
     Route::NotFound
 }
 
-/// Decodes `%XX` escapes; invalid escapes are kept as they are.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,14 +124,5 @@ mod tests {
         assert_eq!(path_of("https://gw.example/pi/x/system?token=1"), "/pi/x/system");
         assert_eq!(path_of("http://127.0.0.1:8787"), "/");
         assert_eq!(path_of("http://h/a#f"), "/a");
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%20b"), "a b");
-        assert_eq!(percent_decode("%2e%2E"), "..");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%4"), "%4");
     }
 }

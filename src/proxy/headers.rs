@@ -2,10 +2,8 @@
 //! the client's credentials), what is added (the service's own headers, parameters and Basic auth,
 //! `X-Forwarded-*`).
 
-use base64ct::{Base64, Encoding};
-
-use crate::config::{BasicAuth, ServiceConfig};
-use crate::gateway::http::Headers;
+use crate::config::ServiceConfig;
+use crate::http::{basic_authorization, Headers};
 
 /// RFC 9110 hop-by-hop headers, plus what only the edge may set.
 const HOP_BY_HOP: [&str; 10] = [
@@ -27,10 +25,6 @@ const CLIENT_ONLY: [&str; 4] = ["authorization", "access_token", "cookie", "x-re
 /// Query parameters that carry the client's credentials.
 pub const CREDENTIAL_PARAMETERS: [&str; 2] = ["token", "access_token"];
 
-pub fn basic_authorization(auth: &BasicAuth) -> String {
-    format!("Basic {}", Base64::encode_string(format!("{}:{}", auth.user, auth.password).as_bytes()))
-}
-
 /// The headers sent to the origin for a client request with `client` headers.
 pub fn upstream_headers(client: &Headers, service: &ServiceConfig, client_ip: Option<&str>, proto: &str) -> Headers {
     let listed_in_connection: Vec<String> =
@@ -51,7 +45,7 @@ pub fn upstream_headers(client: &Headers, service: &ServiceConfig, client_ip: Op
         headers.set(name, value.clone());
     }
     if let Some(auth) = &service.auth {
-        headers.set("authorization", basic_authorization(auth));
+        headers.set("authorization", basic_authorization(&auth.user, &auth.password));
     }
     headers
 }
@@ -77,6 +71,7 @@ pub fn downstream_headers(origin: &Headers) -> Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::BasicAuth;
 
     fn service() -> ServiceConfig {
         ServiceConfig {

@@ -8,14 +8,14 @@ mod headers;
 mod redact;
 mod target;
 
-pub use headers::{basic_authorization, CREDENTIAL_PARAMETERS};
+pub use headers::CREDENTIAL_PARAMETERS;
 pub use target::upstream_url;
 
 use crate::cache::{CacheKey, TieredCache};
 use crate::config::{Exposure, ServiceConfig};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::gateway::http::{Body, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::gateway::platform::Platform;
+use crate::http::{Body, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use crate::platform::Platform;
 
 /// Largest JSON answer read for redaction.
 const MAX_REDACTED_BYTES: usize = 8 * 1024 * 1024;
@@ -72,8 +72,8 @@ pub async fn proxy<P: Platform>(
         Body::Stream(stream) if cacheable_post => {
             let limit = call.max_body_bytes as usize;
             let bytes = platform.read(Body::Stream(stream), limit).await.map_err(|e| match e {
-                crate::gateway::http::BodyError::TooLarge => payload_too_large(call.max_body_bytes),
-                crate::gateway::http::BodyError::Broken(why) => {
+                crate::http::BodyError::TooLarge => payload_too_large(call.max_body_bytes),
+                crate::http::BodyError::Broken(why) => {
                     GatewayError::bad_request(format!("request body: {why}"))
                 }
             })?;

@@ -5,7 +5,7 @@
 use url::Url;
 
 use crate::error::{GatewayError, Result};
-use crate::gateway::route::percent_decode;
+use crate::http::percent_decode;
 
 /// `base` (the service's base URL) + `path` (percent-encoded, relative to the base) + `query`
 /// (already filtered).

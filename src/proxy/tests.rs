@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::gateway::http::{Body, FetchFailure, GatewayResponse};
-use crate::gateway::testing::{block_on, Answer, MemoryPlatform};
+use crate::http::{Body, FetchFailure, GatewayResponse};
+use crate::platform::memory::{block_on, Answer, MemoryPlatform};
 use crate::gateway::{serve, Gateway};
 
 const TOKEN: &str = "t0ken";

@@ -5,9 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 
-use super::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
-use super::platform::Platform;
-use crate::auth::spki::SignatureAlgorithm;
+use super::{Platform, SignatureAlgorithm};
+use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
 /// Runs a future whose awaits all complete at once (everything here is in memory).
 pub fn block_on<F: Future>(future: F) -> F::Output {

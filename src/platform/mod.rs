@@ -1,10 +1,19 @@
-//! What the core needs from the runtime: the network, the cache, a clock and bodies.
+//! The ground floor's other half: what the core needs from the runtime (the network, the cache, a
+//! clock, bodies and signature checks), as one trait.
 //!
-//! The Worker implements this with Fetch and the Cache API (`edge`); tests implement it in memory.
-//! Methods are `async` without `Send`: a Worker isolate is single-threaded.
+//! The Worker implements it with Fetch, the Cache API and Web Crypto (`edge`); the native tests
+//! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
+//! single-threaded.
 
-use super::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest};
-use crate::auth::spki::SignatureAlgorithm;
+#[cfg(test)]
+pub mod memory;
+mod poll;
+mod signature;
+
+pub use poll::poll_once;
+pub use signature::SignatureAlgorithm;
+
+use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest};
 
 #[allow(async_fn_in_trait)]
 pub trait Platform {

@@ -1,0 +1,14 @@
+//! The ground floor: plain HTTP values the whole core works with. The edge converts the runtime's
+//! requests and responses to and from these; nothing here knows a route, a service or a runtime.
+
+mod basic_auth;
+mod headers;
+mod message;
+mod outbound;
+mod percent;
+
+pub use basic_auth::basic_authorization;
+pub use headers::Headers;
+pub use message::{Body, BodyError, GatewayRequest, GatewayResponse};
+pub use outbound::{FetchFailure, OutboundRequest};
+pub use percent::percent_decode;
