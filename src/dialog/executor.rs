@@ -3,10 +3,13 @@
 //! `cache` seconds decide whether it is still fresh. Entries live for the longer of that and
 //! `garbage_collector_timeout`. Only successful JSON results are stored.
 
+use std::sync::Arc;
+
+use minijinja::Value;
 use serde_json::{json, Value as Json};
 
 use super::prepared::PreparedCall;
-use super::replay::CallExecutor;
+use super::replay::{CallExecutor, Recall};
 use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
 use crate::cache::TieredCache;
 use crate::http::{basic_authorization, Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
@@ -17,7 +20,7 @@ pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 
 /// The result in a stored entry, when it is at most `fresh_for` seconds old: MaxBot lets each
 /// caller's `cache` decide freshness, whatever the entry was stored with.
-pub fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<&Json> {
+fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<&Json> {
     let created = entry.get("created")?.as_f64()?;
     (now <= created + fresh_for).then(|| &entry["result"])
 }
@@ -82,5 +85,19 @@ impl<P: Platform> PlatformExecutor<'_, P> {
             },
             Err(failure) => RestOutcome::Failed(failure),
         }
+    }
+}
+
+/// Cached calls answered from the isolate's memory tier during the render, as of the turn's clock.
+pub struct MemoryRecall {
+    pub cache: Arc<TieredCache>,
+    pub now: f64,
+}
+
+impl Recall for MemoryRecall {
+    fn recall(&self, PreparedCall { call, key }: &PreparedCall) -> Option<Value> {
+        let fresh_for = call.cache_seconds?;
+        let entry = self.cache.peek_json(key.as_str(), self.now)?;
+        fresh_result(&entry, fresh_for, self.now).map(|result| Value::from(minijinja::value::Serde(result)))
     }
 }

@@ -18,10 +18,10 @@ use std::sync::Arc;
 use minijinja::{Environment, Value};
 use serde_json::{json, Value as Json};
 
-pub use executor::PlatformExecutor;
+pub use executor::{MemoryRecall, PlatformExecutor};
 pub use messages::{to_messages, Button, RasaMessage};
 pub use nlu::parse_nlu;
-pub use replay::{CallExecutor, CallLog, TurnError};
+pub use replay::{CallExecutor, CallLog, Recall, TurnError};
 pub use tags::rewrite_tags;
 
 use crate::config::{Config, DialogNodeConfig, RestConfig};

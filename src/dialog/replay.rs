@@ -21,7 +21,6 @@ use minijinja::{Error, ErrorKind, State, Value};
 use serde_json::{Map, Value as Json};
 
 use super::prepared::{PreparedCall, PreparedCalls};
-use crate::cache::{CacheKey, TieredCache};
 use crate::config::RestConfig;
 
 /// The context variable that carries the log into `rest_call`.
@@ -48,13 +47,18 @@ struct LogState {
     suspension: Option<Suspension>,
 }
 
+/// Answers a call during the render itself, without suspending, when its result is already known
+/// (a cached call in the isolate's memory): no replay, no await. The replay loop does not know
+/// where such answers come from.
+pub trait Recall: Send + Sync {
+    fn recall(&self, call: &PreparedCall) -> Option<Value>;
+}
+
 /// The calls of one message and their results, shared with `rest_call` through the context.
 pub struct CallLog {
     state: Mutex<LogState>,
     max_calls: usize,
-    /// The isolate's memory tier and the turn's clock: a cached call found there is answered
-    /// during the render itself, with no suspension and no replay.
-    memory: Option<(Arc<TieredCache>, f64)>,
+    recall: Option<Box<dyn Recall>>,
 }
 
 impl std::fmt::Debug for CallLog {
@@ -66,16 +70,8 @@ impl std::fmt::Debug for CallLog {
 impl Object for CallLog {}
 
 impl CallLog {
-    pub fn new(max_calls: usize, memory: Option<(Arc<TieredCache>, f64)>) -> Arc<Self> {
-        Arc::new(CallLog { state: Mutex::new(LogState::default()), max_calls, memory })
-    }
-
-    /// A result from the memory tier at most `fresh_for` seconds old.
-    fn remembered(&self, key: &CacheKey, fresh_for: f64) -> Option<Value> {
-        let (memory, now) = self.memory.as_ref()?;
-        let entry = memory.peek_json(key.as_str(), *now)?;
-        super::executor::fresh_result(&entry, fresh_for, *now)
-            .map(|result| Value::from(minijinja::value::Serde(result)))
+    pub fn new(max_calls: usize, recall: Option<Box<dyn Recall>>) -> Arc<Self> {
+        Arc::new(CallLog { state: Mutex::new(LogState::default()), max_calls, recall })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
@@ -110,7 +106,7 @@ impl CallLog {
             Some((recorded, result)) if Arc::ptr_eq(recorded, &call) || **recorded == *call => Ok(result.clone()),
             Some(_) => Err(Suspension::Diverged),
             None if index >= self.max_calls => Err(Suspension::TooManyCalls(self.max_calls)),
-            None => match call.call.cache_seconds.and_then(|fresh_for| self.remembered(&call.key, fresh_for)) {
+            None => match self.recall.as_ref().and_then(|recall| recall.recall(&call)) {
                 Some(result) => {
                     state.recorded.push((call, result.clone()));
                     Ok(result)

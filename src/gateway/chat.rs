@@ -8,7 +8,7 @@ use crate::platform::Platform;
 use super::Gateway;
 use crate::auth::{authorize, Access, Identity};
 use crate::config::WebhookAuth;
-use crate::dialog::{parse_nlu, to_messages, CallLog, PlatformExecutor, TurnInput, MAX_CALLS_PER_MESSAGE};
+use crate::dialog::{parse_nlu, to_messages, CallLog, MemoryRecall, PlatformExecutor, TurnInput, MAX_CALLS_PER_MESSAGE};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::proxy::{self, ProxyCall};
 
@@ -83,7 +83,7 @@ impl Gateway {
             nlu,
         };
         let max_calls = MAX_CALLS_PER_MESSAGE - usize::from(self.config.chat.nlu.is_some());
-        let log = CallLog::new(max_calls, Some((self.cache.clone(), input.now)));
+        let log = CallLog::new(max_calls, Some(Box::new(MemoryRecall { cache: self.cache.clone(), now: input.now })));
         let executor = PlatformExecutor {
             platform,
             cache: &self.cache,
