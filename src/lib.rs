@@ -1,19 +1,30 @@
 //! An edge gateway for chatbots, ML models and Raspberry Pi devices.
 //!
-//! The request's path through the gateway reads in the module names: [`config`] is loaded once,
-//! [`gateway`] routes and runs the phases (authenticate with [`auth`], then [`dialog`] or [`proxy`],
-//! with [`cache`] in between). Everything here is plain Rust tested natively; only [`edge`] knows it
-//! runs in a Cloudflare Worker.
+//! The modules are floors; each imports only from the floors below it:
+//!
+//! 1. [`error`], [`http`], [`platform`]: the error type, plain HTTP values, and what the core needs
+//!    from the runtime (with the in-memory platform the tests use);
+//! 2. [`config`]: `GATEWAY_CONFIG`, parsed and validated once;
+//! 3. [`auth`] (who is calling, and may they) and [`cache`] (keys and tiers);
+//! 4. [`dialog`] (MaxBot templates with `rest_call`) and [`proxy`] (forwarding to origins);
+//! 5. [`chat`]: the Rasa REST channel, on the dialog or forwarded;
+//! 6. [`gateway`]: the request pipeline that ties them together;
+//! 7. [`edge`]: the Worker adapter, the only code that knows it runs in a Worker.
 
-pub mod config;
 pub mod error;
 pub mod http;
 pub mod platform;
 
+pub mod config;
+
 pub mod auth;
 pub mod cache;
+
 pub mod dialog;
-#[cfg(target_arch = "wasm32")]
-mod edge;
-pub mod gateway;
 pub mod proxy;
+
+pub mod chat;
+
+pub mod gateway;
+
+pub mod edge;

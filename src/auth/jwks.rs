@@ -47,7 +47,7 @@ impl KeySet {
         let keys = parsed
             .keys
             .into_iter()
-            .filter(|jwk| jwk.usage.as_deref().map_or(true, |u| u == "sig"))
+            .filter(|jwk| jwk.usage.as_deref().is_none_or(|u| u == "sig"))
             .filter_map(|jwk| Some((jwk.kid.clone(), to_key(&jwk)?)))
             .collect();
         Some(KeySet { keys })

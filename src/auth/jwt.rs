@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::spki::spki_from_pem;
-use crate::platform::SignatureAlgorithm;
 use crate::config::{JwtAlgorithm, JwtConfig};
 use crate::error::{GatewayError, Result};
 use crate::platform::Platform;
+use crate::platform::SignatureAlgorithm;
 
 /// The claims Rasa reads: `user.username` and `user.role` (top-level ones do not count).
 #[derive(Debug, Clone, Default, Deserialize)]

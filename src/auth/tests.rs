@@ -189,7 +189,9 @@ fn attack_table() {
         mint(json!({"alg": "HS256", "kid": "rsa-1"}), access_claims(json!({})), keys().rsa_pem.as_bytes(), None);
     let huge = format!("Bearer {}.{}.{}", "a".repeat(4000), "b".repeat(4000), "c".repeat(3000));
 
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, String)>, Access, u16)> = vec![
+    // (case, query tokens, headers, route's access, expected status)
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, String)>, Access<'a>, u16);
+    let cases: Vec<Case> = vec![
         ("token in query", vec![TOKEN], vec![], STATUS, 200),
         ("token in access_token header", vec![], vec![("access_token", TOKEN.into())], STATUS, 200),
         ("wrong token", vec!["nope"], vec![], STATUS, 401),
@@ -282,7 +284,7 @@ fn the_jwks_is_fetched_once_and_cached() {
     let auth = authenticator("HS256");
     let platform = platform();
     let oidc = access_token("RS256", "rsa-1", access_claims(json!({})));
-    let headers = vec![("authorization", bearer(&oidc))];
+    let headers = [("authorization", bearer(&oidc))];
     let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     for _ in 0..3 {
         assert_eq!(status(&auth, &platform, &[], &headers, MODEL), 200);
@@ -298,7 +300,7 @@ fn unknown_kids_refetch_at_most_once_a_minute() {
     let good = access_token("RS256", "rsa-1", access_claims(json!({})));
     let unknown = |n: usize| access_token("RS256", &format!("random-{n}"), access_claims(json!({})));
     let check = |token: &str| {
-        let headers = vec![("authorization", bearer(token))];
+        let headers = [("authorization", bearer(token))];
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         status(&auth, &platform, &[], &headers, MODEL)
     };

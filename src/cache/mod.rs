@@ -3,8 +3,10 @@
 //! strings or two callers' access classes can never share an entry.
 
 mod memory;
+mod status;
 
 pub use memory::TieredCache;
+pub use status::CacheStatus;
 
 use sha2::{Digest, Sha256};
 

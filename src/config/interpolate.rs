@@ -14,11 +14,7 @@ pub fn interpolate(value: &mut Value, lookup: &dyn Fn(&str) -> Option<String>) -
 
 fn walk(value: &mut Value, path: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<()> {
     match value {
-        Value::String(text) => {
-            if text.contains("${") {
-                *text = substitute(text, path, lookup)?;
-            }
-        }
+        Value::String(text) if text.contains("${") => *text = substitute(text, path, lookup)?,
         Value::Array(items) => {
             for (index, item) in items.iter_mut().enumerate() {
                 walk(item, &format!("{path}[{index}]"), lookup)?;

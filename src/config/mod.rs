@@ -170,8 +170,9 @@ impl Config {
         Self::parse(raw, lookup)
     }
 
-    pub fn max_body_bytes(&self) -> u64 {
-        self.proxy.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
+    /// The largest request body proxied to `service`: its own limit, else `proxy.max_body_bytes`.
+    pub fn max_body_bytes(&self, service: &ServiceConfig) -> u64 {
+        service.max_body_bytes.or(self.proxy.max_body_bytes).unwrap_or(DEFAULT_MAX_BODY_BYTES)
     }
 }
 

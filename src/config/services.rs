@@ -29,6 +29,18 @@ impl RestConfig {
         self.garbage_collector_timeout.map_or(DEFAULT_GARBAGE_COLLECTOR_SECONDS, |t| t.as_seconds())
     }
 
+    /// A request's timeout for `service`: the service's, else the extension's, else MaxBot's 5 s
+    /// (0 counts as unset), in whole milliseconds.
+    pub fn timeout_ms(&self, service: &ServiceConfig) -> u64 {
+        let seconds = service
+            .timeout
+            .or(self.timeout)
+            .map(|t| t.seconds())
+            .filter(|s| *s > 0.0)
+            .unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+        (seconds * 1000.0).ceil() as u64
+    }
+
     /// Finds a service by name, case-insensitively (as MaxBot does).
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name.eq_ignore_ascii_case(name))

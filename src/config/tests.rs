@@ -32,7 +32,10 @@ fn the_contract_example_parses() {
     let pi = config.extensions.rest.service("LivingRoom").unwrap();
     assert_eq!(pi.headers["access_token"], "pi-secret");
     assert_eq!(pi.cache_seconds(), Some(10.0));
-    assert_eq!(config.max_body_bytes(), 33554432);
+    assert_eq!(config.max_body_bytes(pi), 33554432);
+    let own_limit = ServiceConfig { max_body_bytes: Some(10), ..Default::default() };
+    assert_eq!(config.max_body_bytes(&own_limit), 10);
+    assert_eq!(config.extensions.rest.timeout_ms(pi), 5000);
     assert_eq!(config.auth.unwrap().jwt.unwrap().leeway, 180);
 }
 
@@ -40,7 +43,7 @@ fn the_contract_example_parses() {
 fn an_empty_object_is_a_valid_open_gateway() {
     let config = Config::parse(json!({}), &no_vars).unwrap();
     assert!(config.auth.is_none());
-    assert_eq!(config.max_body_bytes(), DEFAULT_MAX_BODY_BYTES);
+    assert_eq!(config.max_body_bytes(&ServiceConfig::default()), DEFAULT_MAX_BODY_BYTES);
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn validate_auth(config: &Config) -> Result<()> {
     }
     if let Some(jwt) = &auth.jwt {
         let symmetric = matches!(jwt.algorithm, JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512);
-        if symmetric && jwt.secret.as_deref().map_or(true, str::is_empty) {
+        if symmetric && jwt.secret.as_deref().is_none_or(str::is_empty) {
             return Err(field_error("auth.jwt.secret", format!("{:?} needs a secret", jwt.algorithm)));
         }
         if !symmetric && jwt.public_key.is_none() {

@@ -27,9 +27,12 @@ pub struct PreparedCall {
     pub key: CacheKey,
 }
 
+/// A call's template arguments and what they prepared.
+type Remembered = (Map<String, Value>, Arc<PreparedCall>);
+
 #[derive(Default)]
 pub struct PreparedCalls {
-    recent: Mutex<VecDeque<(Map<String, Value>, Arc<PreparedCall>)>>,
+    recent: Mutex<VecDeque<Remembered>>,
 }
 
 impl PreparedCalls {

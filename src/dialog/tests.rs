@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
+use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure};
 use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
-use crate::gateway::{serve, Gateway};
 
 fn gateway(rest: Value, response: &str) -> Gateway {
     let config = json!({"extensions": {"rest": rest}, "dialog": [{"condition": "true", "response": response}]});

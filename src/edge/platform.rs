@@ -6,9 +6,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::runtime;
-use crate::platform::SignatureAlgorithm;
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
 use crate::platform::Platform;
+use crate::platform::SignatureAlgorithm;
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,

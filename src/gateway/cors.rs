@@ -1,7 +1,7 @@
 //! CORS per `cors.allow_origins`: preflights are answered here, never forwarded.
 
-use crate::http::GatewayResponse;
 use crate::config::CorsConfig;
+use crate::http::GatewayResponse;
 
 const ALLOW_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, access_token, Cache-Control, If-None-Match";

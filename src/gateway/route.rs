@@ -1,13 +1,30 @@
-//! The route table of CONTRACT section 3, as a pure function of method and path.
+//! The route table of CONTRACT section 3, as a pure function of method and path. Routes come in
+//! two kinds, so that each later phase matches only the kind it handles: the local ones the
+//! gateway answers itself, and the guarded ones that go through authentication.
 
 use crate::config::Exposure;
 use crate::http::percent_decode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// Answered by the gateway from what it knows: no credentials, no I/O.
+    Local(LocalRoute),
+    /// Authenticated and authorized, then usually sent on.
+    Guarded(GuardedRoute),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalRoute {
     Health,
     Version,
     WebhookStatus,
+    Preflight,
+    NotFound,
+    MethodNotAllowed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardedRoute {
     Webhook,
     /// `/models/{service}/{path}` and `/pi/{service}/{path}`; `path` is still percent-encoded.
     Service {
@@ -21,16 +38,6 @@ pub enum Route {
     },
     /// `GET /pi/`: the names of the telemetry services (for the dashboard).
     TelemetryList,
-    Preflight,
-    NotFound,
-    MethodNotAllowed,
-}
-
-impl Route {
-    /// True for the routes whose answer needs the network, a body or a credential check.
-    pub fn needs_io(&self) -> bool {
-        matches!(self, Route::Webhook | Route::Service { .. } | Route::Rasa { .. } | Route::TelemetryList)
-    }
 }
 
 /// The path of an absolute request URL (up to the query), without parsing the whole URL.
@@ -42,77 +49,92 @@ pub fn path_of(url: &str) -> &str {
 
 /// Matches a request. `path` is the URL path as received (percent-encoded).
 pub fn route(method: &str, path: &str) -> Route {
+    use GuardedRoute::*;
+    use LocalRoute::*;
     if method == "OPTIONS" {
-        return Route::Preflight;
+        return Route::Local(Preflight);
     }
     let is = |m: &str| method == m;
-    let only =
-        |m: &str, route: Route| if is(m) || (m == "GET" && is("HEAD")) { route } else { Route::MethodNotAllowed };
+    let only = |m: &str, route: Route| {
+        if is(m) || (m == "GET" && is("HEAD")) {
+            route
+        } else {
+            Route::Local(MethodNotAllowed)
+        }
+    };
     match path {
-        "/health" => return only("GET", Route::Health),
-        "/version" => return only("GET", Route::Version),
-        "/webhooks/rest" | "/webhooks/rest/" => return only("GET", Route::WebhookStatus),
-        "/webhooks/rest/webhook" => return only("POST", Route::Webhook),
-        "/status" | "/domain" => return only("GET", Route::Rasa { conversation_id: None }),
-        "/model/parse" => return only("POST", Route::Rasa { conversation_id: None }),
-        "/pi" | "/pi/" => return only("GET", Route::TelemetryList),
+        "/health" => return only("GET", Route::Local(Health)),
+        "/version" => return only("GET", Route::Local(Version)),
+        "/webhooks/rest" | "/webhooks/rest/" => return only("GET", Route::Local(WebhookStatus)),
+        "/webhooks/rest/webhook" => return only("POST", Route::Guarded(Webhook)),
+        "/status" | "/domain" => return only("GET", Route::Guarded(Rasa { conversation_id: None })),
+        "/model/parse" => return only("POST", Route::Guarded(Rasa { conversation_id: None })),
+        "/pi" | "/pi/" => return only("GET", Route::Guarded(TelemetryList)),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/conversations/") {
         let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
         if !id.is_empty() && !tail.is_empty() {
-            let id = percent_decode(id);
-            return Route::Rasa { conversation_id: Some(id) };
+            return Route::Guarded(Rasa { conversation_id: Some(percent_decode(id)) });
         }
-        return Route::NotFound;
+        return Route::Local(NotFound);
     }
     for (prefix, exposure) in [("/models/", Exposure::Inference), ("/pi/", Exposure::Telemetry)] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let (service, tail) = rest.split_once('/').unwrap_or((rest, ""));
             if service.is_empty() {
-                return Route::NotFound;
+                return Route::Local(NotFound);
             }
             if exposure == Exposure::Telemetry && !(is("GET") || is("HEAD")) {
-                return Route::MethodNotAllowed;
+                return Route::Local(MethodNotAllowed);
             }
-            return Route::Service { exposure, service: percent_decode(service), path: tail.to_string() };
+            return Route::Guarded(Service { exposure, service: percent_decode(service), path: tail.to_string() });
         }
     }
-    Route::NotFound
+    Route::Local(NotFound)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use GuardedRoute::*;
+    use LocalRoute::*;
+
+    fn local(route: LocalRoute) -> Route {
+        Route::Local(route)
+    }
+
+    fn guarded(route: GuardedRoute) -> Route {
+        Route::Guarded(route)
+    }
 
     #[test]
     fn table() {
-        let service = |exposure, service: &str, path: &str| Route::Service {
-            exposure,
-            service: service.into(),
-            path: path.into(),
+        let service = |exposure, service: &str, path: &str| {
+            guarded(Service { exposure, service: service.into(), path: path.into() })
         };
+        let rasa = |id: Option<&str>| guarded(Rasa { conversation_id: id.map(str::to_string) });
         let cases = [
-            ("GET", "/health", Route::Health),
-            ("HEAD", "/health", Route::Health),
-            ("POST", "/health", Route::MethodNotAllowed),
-            ("GET", "/version", Route::Version),
-            ("GET", "/webhooks/rest/", Route::WebhookStatus),
-            ("POST", "/webhooks/rest/webhook", Route::Webhook),
-            ("GET", "/webhooks/rest/webhook", Route::MethodNotAllowed),
-            ("GET", "/status", Route::Rasa { conversation_id: None }),
-            ("POST", "/model/parse", Route::Rasa { conversation_id: None }),
-            ("GET", "/conversations/test%20user/tracker", Route::Rasa { conversation_id: Some("test user".into()) }),
-            ("POST", "/conversations/u1/messages", Route::Rasa { conversation_id: Some("u1".into()) }),
-            ("GET", "/conversations/u1", Route::NotFound),
+            ("GET", "/health", local(Health)),
+            ("HEAD", "/health", local(Health)),
+            ("POST", "/health", local(MethodNotAllowed)),
+            ("GET", "/version", local(Version)),
+            ("GET", "/webhooks/rest/", local(WebhookStatus)),
+            ("POST", "/webhooks/rest/webhook", guarded(Webhook)),
+            ("GET", "/webhooks/rest/webhook", local(MethodNotAllowed)),
+            ("GET", "/status", rasa(None)),
+            ("POST", "/model/parse", rasa(None)),
+            ("GET", "/conversations/test%20user/tracker", rasa(Some("test user"))),
+            ("POST", "/conversations/u1/messages", rasa(Some("u1"))),
+            ("GET", "/conversations/u1", local(NotFound)),
             ("POST", "/models/catsdogs/upload", service(Exposure::Inference, "catsdogs", "upload")),
             ("GET", "/models/catsdogs", service(Exposure::Inference, "catsdogs", "")),
-            ("GET", "/pi/", Route::TelemetryList),
+            ("GET", "/pi/", guarded(TelemetryList)),
             ("GET", "/pi/livingroom/clients/wlan0", service(Exposure::Telemetry, "livingroom", "clients/wlan0")),
-            ("POST", "/pi/livingroom/system", Route::MethodNotAllowed),
-            ("GET", "/models//x", Route::NotFound),
-            ("OPTIONS", "/models/x/y", Route::Preflight),
-            ("GET", "/nope", Route::NotFound),
+            ("POST", "/pi/livingroom/system", local(MethodNotAllowed)),
+            ("GET", "/models//x", local(NotFound)),
+            ("OPTIONS", "/models/x/y", local(Preflight)),
+            ("GET", "/nope", local(NotFound)),
         ];
         for (method, path, expected) in cases {
             assert_eq!(route(method, path), expected, "{method} {path}");

@@ -32,11 +32,14 @@ impl Received {
 /// The origin's answer to one request.
 pub type Answer = Result<(u16, Vec<(&'static str, String)>, Vec<u8>), FetchFailure>;
 
+/// A stored response: status, headers, body, and when it expires (platform clock).
+type CachedEntry = (u16, Headers, Vec<u8>, f64);
+
 pub struct MemoryPlatform {
     pub clock: Cell<f64>,
     origin: Box<dyn Fn(&Received) -> Answer>,
     pub received: RefCell<Vec<Received>>,
-    cache: RefCell<HashMap<String, (u16, Headers, Vec<u8>, f64)>>,
+    cache: RefCell<HashMap<String, CachedEntry>>,
     pub logs: RefCell<Vec<String>>,
 }
 

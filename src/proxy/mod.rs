@@ -1,5 +1,5 @@
-//! Proxying to registered origins, in Pingora-like phases, once for every proxied route:
-//! body limit → cache lookup → upstream request → send → response filter (redaction) → store.
+//! Proxying to registered origins, in Pingora-like phases, the same for every proxied route:
+//! [`limit_body`] → [`lookup`] → [`upstream_request`] → [`send`] → [`filter_response`] → [`store`].
 //!
 //! Request bodies are streamed, never buffered (except for opt-in POST caching of inference, whose
 //! key needs the body's digest). Responses stream too, unless they must be redacted.
@@ -7,164 +7,191 @@
 mod headers;
 mod redact;
 mod target;
+mod upstream;
 
 pub use headers::CREDENTIAL_PARAMETERS;
 pub use target::upstream_url;
+pub use upstream::Upstream;
 
-use crate::cache::{CacheKey, TieredCache};
-use crate::config::{Exposure, ServiceConfig};
+use crate::cache::{CacheKey, CacheStatus, TieredCache};
+use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{Body, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
 use crate::platform::Platform;
 
 /// Largest JSON answer read for redaction.
 const MAX_REDACTED_BYTES: usize = 8 * 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheStatus {
-    Hit,
-    Miss,
-    Bypass,
-}
-
-impl CacheStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheStatus::Hit => "HIT",
-            CacheStatus::Miss => "MISS",
-            CacheStatus::Bypass => "BYPASS",
-        }
-    }
-}
-
-/// One proxied request: the service, the path below its base URL, and the limits that apply.
+/// One proxied request: the service, the path below its base URL, and who may share its answers.
 pub struct ProxyCall<'a> {
-    pub service: &'a ServiceConfig,
+    pub upstream: &'a Upstream,
+    /// Below the service's base URL, still percent-encoded.
     pub path: &'a str,
-    pub timeout_ms: u64,
-    pub max_body_bytes: u64,
     /// Distinguishes callers whose answers must never be shared (open gateway vs authorized).
     pub access_class: &'a str,
     pub cache: &'a TieredCache,
 }
 
+/// Proxies `request` to the call's origin; the answer and how the cache took part in it.
 pub async fn proxy<P: Platform>(
     call: ProxyCall<'_>,
-    mut request: GatewayRequest<P::Stream>,
+    request: GatewayRequest<P::Stream>,
     platform: &P,
 ) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
-    let service = call.service;
-    let declared_length = request.headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > call.max_body_bytes) {
-        return Err(payload_too_large(call.max_body_bytes));
-    }
+    let GatewayRequest { method, url: client_url, headers: client_headers, body } = request;
+    let body = limit_body(&call, &method, &client_headers, body, platform).await?;
+    let service = &call.upstream.service;
     let base_url = service.base().ok_or_else(|| GatewayError::config("invalid base_url"))?;
-    let query = headers::upstream_query(request.url.query(), service);
+    let query = headers::upstream_query(client_url.query(), service);
     let url = target::upstream_url(&base_url, call.path, Some(&query))?;
-    let proto = request.url.scheme().to_string();
-    let headers = headers::upstream_headers(&request.headers, service, request.client_ip(), &proto);
-    let method = request.method.clone();
+    let key = cache_key(&call, &method, url.as_str(), &body);
+    let refresh = client_headers.get("cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
+    if let (Some(key), false) = (&key, refresh) {
+        if let Some(hit) = lookup(call.cache, key, client_headers.get("if-none-match"), platform).await {
+            return Ok((hit, CacheStatus::Hit));
+        }
+    }
+    let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
+    // Retries, fallbacks and the circuit breaker go around this phase.
+    let response = send(&call, outbound, platform).await?;
+    let response = filter_response(&call, response, platform).await?;
+    match key {
+        Some(key) => Ok((store(&call, key, response, platform).await, CacheStatus::Miss)),
+        None => Ok((response, CacheStatus::Bypass)),
+    }
+}
 
-    // Phase: body. POST caching of inference needs the body's digest, so only then is it read.
-    let cache_ttl = service.cache_seconds().map(|s| s.ceil() as u64);
-    let cacheable_post = method == "POST" && service.expose == Some(Exposure::Inference) && cache_ttl.is_some();
-    let body = match std::mem::replace(&mut request.body, Body::Empty) {
-        Body::Stream(stream) if cacheable_post => {
-            let limit = call.max_body_bytes as usize;
-            let bytes = platform.read(Body::Stream(stream), limit).await.map_err(|e| match e {
-                crate::http::BodyError::TooLarge => payload_too_large(call.max_body_bytes),
-                crate::http::BodyError::Broken(why) => {
-                    GatewayError::bad_request(format!("request body: {why}"))
-                }
+/// Phase 1: the body limit. A declared length over the limit is refused at once; a stream without
+/// one is counted while it is sent. POST caching of inference needs the body's digest, so only
+/// then is the body read here.
+async fn limit_body<P: Platform>(
+    call: &ProxyCall<'_>,
+    method: &str,
+    client_headers: &crate::http::Headers,
+    body: Body<P::Stream>,
+    platform: &P,
+) -> Result<Body<P::Stream>> {
+    let limit = call.upstream.max_body_bytes;
+    let declared_length = client_headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > limit) {
+        return Err(payload_too_large(limit));
+    }
+    Ok(match body {
+        Body::Stream(stream) if caches_posts(call) && method == "POST" => {
+            let bytes = platform.read(Body::Stream(stream), limit as usize).await.map_err(|e| match e {
+                BodyError::TooLarge => payload_too_large(limit),
+                BodyError::Broken(why) => GatewayError::bad_request(format!("request body: {why}")),
             })?;
             Body::Bytes(bytes)
         }
-        // Without a declared length the limit is counted while streaming.
-        Body::Stream(stream) if declared_length.is_none() => Body::Stream(platform.limit(stream, call.max_body_bytes)),
+        Body::Stream(stream) if declared_length.is_none() => Body::Stream(platform.limit(stream, limit)),
         other => other,
-    };
+    })
+}
 
-    // Phase: cache lookup.
-    let key = match (&body, cache_ttl) {
-        (Body::Empty, Some(_)) if method == "GET" || method == "HEAD" => Some(CacheKey::new(
-            "proxy",
-            &[service.name.to_lowercase().as_bytes(), b"GET", url.as_str().as_bytes(), call.access_class.as_bytes()],
-        )),
-        (Body::Bytes(bytes), Some(_)) => Some(CacheKey::new(
-            "proxy",
-            &[
-                service.name.to_lowercase().as_bytes(),
-                b"POST",
-                url.as_str().as_bytes(),
-                call.access_class.as_bytes(),
-                bytes,
-            ],
-        )),
-        _ => None,
-    };
-    let refresh = request.headers.get("cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
-    if let (Some(key), false) = (&key, refresh) {
-        if let Some(cached) = call.cache.get(platform, key.as_str()).await {
-            if let Some(etag) = cached.headers.get("etag").map(str::to_string) {
-                if etag_matches(request.headers.get("if-none-match"), &etag) {
-                    let mut not_modified = GatewayResponse::empty(304);
-                    not_modified.headers.set("etag", etag);
-                    return Ok((not_modified, CacheStatus::Hit));
-                }
-            }
-            return Ok((cached, CacheStatus::Hit));
+/// Identical inference POSTs of a service with `cache` are answered from the cache.
+fn caches_posts(call: &ProxyCall<'_>) -> bool {
+    call.upstream.service.expose == Some(Exposure::Inference) && call.upstream.service.cache_seconds().is_some()
+}
+
+/// The cache entry this request may be answered from and stored as, when the service caches.
+fn cache_key<B>(call: &ProxyCall<'_>, method: &str, url: &str, body: &Body<B>) -> Option<CacheKey> {
+    let service = &call.upstream.service;
+    service.cache_seconds()?;
+    let name = service.name.to_lowercase();
+    let identity = [name.as_bytes(), b"GET", url.as_bytes(), call.access_class.as_bytes()];
+    match body {
+        Body::Empty if method == "GET" || method == "HEAD" => Some(CacheKey::new("proxy", &identity)),
+        Body::Bytes(bytes) if caches_posts(call) && method == "POST" => {
+            let [name, _, url, class] = identity;
+            Some(CacheKey::new("proxy", &[name, b"POST", url, class, bytes]))
         }
+        _ => None,
     }
+}
 
-    // Phase: send.
-    let outbound = OutboundRequest { method: method.clone(), url: url.to_string(), headers, body };
-    let response = platform.fetch(outbound, call.timeout_ms).await.map_err(|failure| match failure {
-        FetchFailure::BodyTooLarge => payload_too_large(call.max_body_bytes),
+/// Phase 2: the cache lookup; a stored answer whose ETag the client already has is a 304.
+async fn lookup<P: Platform>(
+    cache: &TieredCache,
+    key: &CacheKey,
+    if_none_match: Option<&str>,
+    platform: &P,
+) -> Option<GatewayResponse<P::Stream>> {
+    let cached = cache.get(platform, key.as_str()).await?;
+    if let Some(etag) = cached.headers.get("etag").filter(|etag| etag_matches(if_none_match, etag)) {
+        let mut not_modified = GatewayResponse::empty(304);
+        not_modified.headers.set("etag", etag);
+        return Some(not_modified);
+    }
+    Some(cached)
+}
+
+/// Phase 3: the request the origin receives: the client's, less its credentials and hop-by-hop
+/// headers, plus the service's own headers, parameters and auth.
+fn upstream_request<B>(
+    call: &ProxyCall<'_>,
+    method: String,
+    url: String,
+    client_headers: &crate::http::Headers,
+    client_scheme: &str,
+    body: Body<B>,
+) -> OutboundRequest<B> {
+    let client_ip = client_headers.get("cf-connecting-ip");
+    let headers = headers::upstream_headers(client_headers, &call.upstream.service, client_ip, client_scheme);
+    OutboundRequest { method, url, headers, body }
+}
+
+/// Phase 4: the send, within the service's timeout.
+async fn send<P: Platform>(
+    call: &ProxyCall<'_>,
+    outbound: OutboundRequest<P::Stream>,
+    platform: &P,
+) -> Result<GatewayResponse<P::Stream>> {
+    let Upstream { timeout_ms, max_body_bytes, .. } = *call.upstream;
+    platform.fetch(outbound, timeout_ms).await.map_err(|failure| match failure {
+        FetchFailure::BodyTooLarge => payload_too_large(max_body_bytes),
         FetchFailure::Timeout => GatewayError::new(
             ErrorKind::GatewayTimeout,
-            format!("The service '{}' did not answer within {} ms.", service.name, call.timeout_ms),
+            format!("The service '{}' did not answer within {timeout_ms} ms.", call.upstream.name()),
         ),
-        FetchFailure::Network(why) => {
-            GatewayError::new(ErrorKind::BadGateway, format!("The service '{}' could not be reached.", service.name))
-                .with_details(serde_json::json!({ "error": why }))
-        }
-    })?;
+        FetchFailure::Network(why) => GatewayError::new(
+            ErrorKind::BadGateway,
+            format!("The service '{}' could not be reached.", call.upstream.name()),
+        )
+        .with_details(serde_json::json!({ "error": why })),
+    })
+}
 
-    // Phase: response filter.
-    let mut response = GatewayResponse {
+/// Phase 5: the response filter: hop-by-hop headers dropped, secrets redacted from JSON answers.
+async fn filter_response<P: Platform>(
+    call: &ProxyCall<'_>,
+    response: GatewayResponse<P::Stream>,
+    platform: &P,
+) -> Result<GatewayResponse<P::Stream>> {
+    let response = GatewayResponse {
         status: response.status,
         headers: headers::downstream_headers(&response.headers),
         body: response.body,
     };
-    let keys = service.redacted_keys();
+    let keys = call.upstream.service.redacted_keys();
     let is_json = response.headers.get("content-type").is_some_and(|t| t.contains("json"));
-    if !keys.is_empty() && is_json {
-        response = redact_body(response, &keys, platform).await?;
+    if keys.is_empty() || !is_json {
+        return Ok(response);
     }
-
-    // Phase: store.
-    let status = if key.is_some() { CacheStatus::Miss } else { CacheStatus::Bypass };
-    if let (Some(key), Some(ttl)) = (key, cache_ttl) {
-        let storable = (200..300).contains(&response.status)
-            && response.status != 206
-            && response.headers.get("set-cookie").is_none()
-            && !response.headers.get("cache-control").is_some_and(|v| v.contains("no-store") || v.contains("private"))
-            && !response.headers.get("vary").is_some_and(|v| v.contains('*'));
-        if storable {
-            response = store(response, key.as_str(), ttl, call.cache, platform).await;
-        }
-    }
-    Ok((response, status))
+    redact_body(response, &keys, platform).await
 }
 
-/// Stores a copy of `response` and gives back one to answer with.
+/// Phase 6: the store: a cacheable answer is kept while a copy goes to the client.
 async fn store<P: Platform>(
+    call: &ProxyCall<'_>,
+    key: CacheKey,
     response: GatewayResponse<P::Stream>,
-    key: &str,
-    ttl: u64,
-    cache: &TieredCache,
     platform: &P,
 ) -> GatewayResponse<P::Stream> {
+    let Some(ttl) = call.upstream.service.cache_seconds().map(|s| s.ceil() as u64) else { return response };
+    if !storable(&response) {
+        return response;
+    }
     let GatewayResponse { status, headers, body } = response;
     let (client, stored) = match body {
         Body::Stream(stream) => {
@@ -174,8 +201,20 @@ async fn store<P: Platform>(
         Body::Bytes(bytes) => (Body::Bytes(bytes.clone()), Body::Bytes(bytes)),
         Body::Empty => (Body::Empty, Body::Empty),
     };
-    cache.put(platform, key, GatewayResponse { status, headers: headers.clone(), body: stored }, ttl).await;
+    call.cache
+        .put(platform, key.as_str(), GatewayResponse { status, headers: headers.clone(), body: stored }, ttl)
+        .await;
     GatewayResponse { status, headers, body: client }
+}
+
+/// What the Cache API would refuse or must not share: partial, cookie-setting, private answers.
+fn storable<B>(response: &GatewayResponse<B>) -> bool {
+    let headers = &response.headers;
+    (200..300).contains(&response.status)
+        && response.status != 206
+        && headers.get("set-cookie").is_none()
+        && !headers.get("cache-control").is_some_and(|v| v.contains("no-store") || v.contains("private"))
+        && !headers.get("vary").is_some_and(|v| v.contains('*'))
 }
 
 async fn redact_body<P: Platform>(

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
+use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure, GatewayResponse};
 use crate::platform::memory::{block_on, Answer, MemoryPlatform};
-use crate::gateway::{serve, Gateway};
 
 const TOKEN: &str = "t0ken";
 

@@ -8,21 +8,20 @@
 //! completes and never starts: a turn that would send a request stops at its first await, before
 //! anything left the isolate, so no POST is ever sent twice.
 
-use super::chat::MAX_WEBHOOK_BYTES;
-use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::{poll_once, Platform};
-use super::route::{route, Route};
-use super::{serve, Gateway};
-use crate::platform::SignatureAlgorithm;
+use crate::chat::MAX_WEBHOOK_BYTES;
 use crate::error::Result;
+use crate::gateway::route::{route, GuardedRoute, Route};
+use crate::gateway::{serve, Gateway};
+use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use crate::platform::{poll_once, Platform, SignatureAlgorithm};
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
 /// request should go straight to the asynchronous handler: not a chat message, or a chat that
 /// always needs the network (forwarded to Rasa, or NLU).
 pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str) -> Option<usize> {
     let Ok(gateway) = gateway else { return None };
-    let chat = &gateway.config.chat;
-    let eligible = route(method, path) == Route::Webhook && chat.upstream.is_none() && chat.nlu.is_none();
+    let eligible =
+        route(method, path) == Route::Guarded(GuardedRoute::Webhook) && !gateway.chat().always_needs_network();
     eligible.then_some(MAX_WEBHOOK_BYTES)
 }
 

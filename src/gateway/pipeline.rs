@@ -1,0 +1,232 @@
+//! The one road every request takes, in named phases sharing one [`RequestContext`] (as Pingora's
+//! `ProxyHttp`):
+//!
+//! 1. **route**: method and path name a [`Route`]; a local route (health, version, preflight, 404,
+//!    405, or any route while the configuration is broken) is answered at once, without I/O;
+//! 2. **authenticate**: the caller's credentials become an [`Identity`], once;
+//! 3. **resolve**: the route's [`Target`] is looked up (the service, or the chat message);
+//! 4. **authorize**: one decision from the target's access rule;
+//! 5. **limit** (to come): the rate limits that match spend from their budgets;
+//! 6. **handle**: the chat channel answers, or the proxy forwards;
+//! 7. **respond**: errors get Rasa's body, answers get the CORS headers;
+//! 8. **log**: one line.
+
+use serde_json::json;
+
+use super::context::{RequestContext, RequestSummary};
+use super::route::{route, GuardedRoute, LocalRoute, Route};
+use super::target::Target;
+use super::{cors, log, Gateway};
+use crate::auth::{authorize, Credentials, Identity};
+use crate::cache::CacheStatus;
+use crate::chat::read_message;
+use crate::config::{Exposure, WebhookAuth};
+use crate::error::{ErrorKind, GatewayError, Result, VERSION};
+use crate::http::{Body, GatewayRequest, GatewayResponse};
+use crate::platform::Platform;
+use crate::proxy::{self, ProxyCall};
+
+/// Serves one request with the isolate's gateway (or its configuration error).
+pub async fn serve<P: Platform>(
+    gateway: &Result<Gateway>,
+    request: GatewayRequest<P::Stream>,
+    platform: &P,
+) -> GatewayResponse<P::Stream> {
+    let mut context = RequestContext::new(RequestSummary::of(&request, platform.now()));
+    let outcome = match route_phase(gateway, &context) {
+        Routed::Answered(outcome) => outcome,
+        Routed::Guarded(gateway, route) => gateway.process(&mut context, route, request, platform).await,
+    };
+    finish(gateway, &context, outcome, platform)
+}
+
+/// True when the request can be answered without I/O (by [`serve_immediately`]).
+pub fn answers_immediately(gateway: &Result<Gateway>, method: &str, path: &str) -> bool {
+    gateway.is_err() || matches!(route(method, path), Route::Local(_))
+}
+
+/// [`serve`] for the requests that need no I/O: the edge calls it before starting anything
+/// asynchronous, which costs more than such an answer itself. `None` when the request needs the
+/// asynchronous phases.
+pub fn serve_immediately<P: Platform>(
+    gateway: &Result<Gateway>,
+    summary: RequestSummary,
+    platform: &P,
+) -> Option<GatewayResponse<P::Stream>> {
+    let context = RequestContext::new(summary);
+    match route_phase(gateway, &context) {
+        Routed::Answered(outcome) => Some(finish(gateway, &context, outcome, platform)),
+        Routed::Guarded(..) => None,
+    }
+}
+
+/// Where phase 1 leaves a request.
+enum Routed<'g, B> {
+    /// Answered without I/O (a local route, or the configuration error).
+    Answered(Result<GatewayResponse<B>>),
+    /// On to the guarded phases.
+    Guarded(&'g Gateway, GuardedRoute),
+}
+
+/// Phase 1: the route, and the answers that need nothing else.
+fn route_phase<'g, B>(gateway: &'g Result<Gateway>, context: &RequestContext) -> Routed<'g, B> {
+    match (&context.route, gateway) {
+        (Route::Local(local), _) => Routed::Answered(answer_locally(gateway, local, &context.summary)),
+        (Route::Guarded(_), Err(config_error)) => Routed::Answered(Err(config_error.clone())),
+        (Route::Guarded(route), Ok(gateway)) => Routed::Guarded(gateway, route.clone()),
+    }
+}
+
+/// The local routes' answers. Health answers even with a broken configuration; every other route
+/// then answers the configuration error.
+fn answer_locally<B>(
+    gateway: &Result<Gateway>,
+    route: &LocalRoute,
+    summary: &RequestSummary,
+) -> Result<GatewayResponse<B>> {
+    let ok = |value: serde_json::Value| Ok(GatewayResponse::json(200, &value));
+    match (route, gateway) {
+        (LocalRoute::Health, _) => ok(json!({"status": "OK"})),
+        (_, Err(config_error)) => Err(config_error.clone()),
+        (LocalRoute::Version, _) => ok(json!({"version": VERSION})),
+        (LocalRoute::WebhookStatus, _) => ok(json!({"status": "ok"})),
+        (LocalRoute::Preflight, Ok(gateway)) => Ok(cors::preflight(&gateway.config.cors, summary.origin.as_deref())),
+        (LocalRoute::NotFound, _) => Err(GatewayError::not_found("The requested resource could not be found.")),
+        (LocalRoute::MethodNotAllowed, _) => Err(GatewayError::new(
+            ErrorKind::MethodNotAllowed,
+            format!("Method {} is not allowed here.", summary.method),
+        )),
+    }
+}
+
+impl Gateway {
+    /// Phases 2 to 6 of a guarded route.
+    async fn process<P: Platform>(
+        &self,
+        context: &mut RequestContext,
+        route: GuardedRoute,
+        mut request: GatewayRequest<P::Stream>,
+        platform: &P,
+    ) -> Result<GatewayResponse<P::Stream>> {
+        context.identity = self.authenticate(&request, platform).await;
+        let target = self.resolve(route, &mut request, platform).await?;
+        authorize(&context.identity, target.access())?;
+        // Phase 5, limit: the rate limits and quotas that match this request go here.
+        self.handle(context, target, request, platform).await
+    }
+
+    /// Phase 2: who is calling. Without an `auth` section, everyone is [`Identity::Open`].
+    async fn authenticate<P: Platform>(&self, request: &GatewayRequest<P::Stream>, platform: &P) -> Identity {
+        let Some(auth) = &self.auth else { return Identity::Open };
+        let query_tokens =
+            request.url.query_pairs().filter(|(k, _)| k == "token").map(|(_, v)| v.into_owned()).collect();
+        let credentials = Credentials::from_request(query_tokens, &request.headers);
+        auth.authenticate(&credentials, platform).await
+    }
+
+    /// Phase 3: what the route addresses. The chat message is read here: its sender decides access.
+    async fn resolve<P: Platform>(
+        &self,
+        route: GuardedRoute,
+        request: &mut GatewayRequest<P::Stream>,
+        platform: &P,
+    ) -> Result<Target<'_>> {
+        match route {
+            GuardedRoute::Webhook => {
+                let message = read_message(std::mem::replace(&mut request.body, Body::Empty), platform).await?;
+                let auth_required = self.config.auth.as_ref().is_some_and(|a| a.webhook == WebhookAuth::Required);
+                Ok(Target::Chat { message, auth_required })
+            }
+            GuardedRoute::Service { exposure, service, path } => {
+                let upstream =
+                    self.exposed(exposure).find(|upstream| upstream.name().eq_ignore_ascii_case(&service)).ok_or_else(
+                        || GatewayError::not_found(format!("No {} service named '{service}'.", exposure.as_str())),
+                    )?;
+                Ok(Target::Service { upstream, path })
+            }
+            GuardedRoute::Rasa { conversation_id } => {
+                let upstream = self
+                    .exposed(Exposure::Rasa)
+                    .next()
+                    .ok_or_else(|| GatewayError::not_found("No rasa service is exposed by this gateway."))?;
+                let path = request.url.path().trim_start_matches('/').to_string();
+                Ok(Target::Rasa { upstream, path, conversation_id })
+            }
+            GuardedRoute::TelemetryList => Ok(Target::TelemetryList),
+        }
+    }
+
+    /// Phase 6: the answer itself.
+    async fn handle<P: Platform>(
+        &self,
+        context: &mut RequestContext,
+        target: Target<'_>,
+        request: GatewayRequest<P::Stream>,
+        platform: &P,
+    ) -> Result<GatewayResponse<P::Stream>> {
+        match target {
+            Target::Chat { message, .. } => self.chat.answer(message, request, platform).await,
+            Target::Service { upstream, path } | Target::Rasa { upstream, path, .. } => {
+                // An open gateway's answers are never shared with authorized callers', nor the reverse.
+                let access_class = if context.identity == Identity::Open { "open" } else { "authorized" };
+                let call = ProxyCall { upstream, path: &path, access_class, cache: &self.cache };
+                let (mut response, status) = proxy::proxy(call, request, platform).await?;
+                response.headers.set("x-cache-status", status.as_str());
+                context.cache_status = Some(status);
+                Ok(response)
+            }
+            Target::TelemetryList => {
+                let names: Vec<&str> = self.exposed(Exposure::Telemetry).map(|upstream| upstream.name()).collect();
+                Ok(GatewayResponse::json(200, &json!({ "services": names })))
+            }
+        }
+    }
+}
+
+/// Phases 7 and 8 of an outcome: the response, then its log line.
+fn finish<P: Platform>(
+    gateway: &Result<Gateway>,
+    context: &RequestContext,
+    outcome: Result<GatewayResponse<P::Stream>>,
+    platform: &P,
+) -> GatewayResponse<P::Stream> {
+    let (response, error) = respond(gateway, context, outcome);
+    log(context, &response, error.as_ref(), platform);
+    response
+}
+
+/// Phase 7: an error becomes Rasa's error body; every answer gets the CORS headers.
+fn respond<B>(
+    gateway: &Result<Gateway>,
+    context: &RequestContext,
+    outcome: Result<GatewayResponse<B>>,
+) -> (GatewayResponse<B>, Option<GatewayError>) {
+    let (mut response, error) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (GatewayResponse::from(error.clone()), Some(error)),
+    };
+    if let Ok(gateway) = gateway {
+        cors::decorate(&gateway.config.cors, context.summary.origin.as_deref(), &mut response);
+    }
+    (response, error)
+}
+
+/// Phase 8: one log line per request.
+fn log<B, P: Platform>(
+    context: &RequestContext,
+    response: &GatewayResponse<B>,
+    error: Option<&GatewayError>,
+    platform: &P,
+) {
+    let summary = &context.summary;
+    let line = log::RequestLog {
+        method: &summary.method,
+        path: &summary.path,
+        status: response.status,
+        duration_ms: ((platform.now() - summary.started) * 1000.0).max(0.0),
+        client_ip: summary.client_ip.as_deref(),
+        cache: context.cache_status.map(CacheStatus::as_str),
+        error: error.map(|e| e.message.as_str()),
+    };
+    platform.log(&line.line());
+}
