@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# All the tests: native unit tests of the core, the entry module's request phases in Node, then the
+# All the tests: the code's habits (rustfmt, clippy), native unit tests of the core, the entry module's request phases in Node, then the
 # built Worker in real workerd against fake origins on 127.0.0.1, then the browser tests in headless
 # Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false
+
+echo "== formatting (cargo fmt --check)"
+cargo fmt --check
+
+echo "== lints (cargo clippy, warnings are errors)"
+cargo clippy --quiet --all-targets -- -D warnings
 
 echo "== native unit tests (cargo test)"
 cargo test --quiet

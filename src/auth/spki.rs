@@ -28,7 +28,7 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
 fn der_unsigned_integer(bytes: &[u8]) -> Vec<u8> {
     let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
     let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().map_or(true, |b| b & 0x80 != 0) {
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
         content.push(0);
     }
     content.extend(trimmed);
