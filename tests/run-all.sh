@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# All the tests: the code's habits (rustfmt, clippy), native unit tests of the core, the entry module's request phases in Node, then the
-# built Worker in real workerd against fake origins on 127.0.0.1, then the browser tests in headless
-# Chromium.
+# All the tests: the code's habits (rustfmt, clippy), native unit tests of the core, the entry
+# module's request phases in Node, then the built Worker in real workerd against fake origins on
+# 127.0.0.1, then the browser tests in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false

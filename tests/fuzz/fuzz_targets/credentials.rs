@@ -2,7 +2,7 @@
 //! ever accepted in its strict form.
 #![no_main]
 use edge_gateway::auth::{Credentials, OidcVerifier};
-use edge_gateway::gateway::http::Headers;
+use edge_gateway::http::Headers;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
