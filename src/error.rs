@@ -69,13 +69,20 @@ pub struct GatewayError {
     pub kind: ErrorKind,
     pub message: String,
     pub details: Value,
+    /// Headers the answer must carry besides the body (`Allow` on a 405, `Retry-After` on a 429).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 pub type Result<T, E = GatewayError> = std::result::Result<T, E>;
 
 impl GatewayError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        GatewayError { kind, message: message.into(), details: json!({}) }
+        GatewayError { kind, message: message.into(), details: json!({}), headers: Vec::new() }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> Self {

@@ -9,6 +9,9 @@ mod pipeline;
 pub mod route;
 mod target;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use serde_json::Value;

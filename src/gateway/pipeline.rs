@@ -92,10 +92,11 @@ fn answer_locally<B>(
         (LocalRoute::WebhookStatus, _) => ok(json!({"status": "ok"})),
         (LocalRoute::Preflight, Ok(gateway)) => Ok(cors::preflight(&gateway.config.cors, summary.origin.as_deref())),
         (LocalRoute::NotFound, _) => Err(GatewayError::not_found("The requested resource could not be found.")),
-        (LocalRoute::MethodNotAllowed, _) => Err(GatewayError::new(
+        (LocalRoute::MethodNotAllowed { allow }, _) => Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
             format!("Method {} is not allowed here.", summary.method),
-        )),
+        )
+        .with_header("allow", *allow)),
     }
 }
 
@@ -109,6 +110,10 @@ impl Gateway {
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
         context.identity = self.authenticate(&request, platform).await;
+        // Before anything is looked up: an anonymous caller learns nothing of which services exist.
+        if context.identity == Identity::Anonymous && !route.admits_anonymous() {
+            return Err(GatewayError::not_authenticated());
+        }
         let target = self.resolve(route, &mut request, platform).await?;
         authorize(&context.identity, target.access())?;
         // Phase 5, limit: the rate limits and quotas that match this request go here.

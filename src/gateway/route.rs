@@ -20,8 +20,15 @@ pub enum LocalRoute {
     WebhookStatus,
     Preflight,
     NotFound,
-    MethodNotAllowed,
+    /// The path exists; `allow` lists its methods (the `Allow` header RFC 9110 requires on a 405).
+    MethodNotAllowed {
+        allow: &'static str,
+    },
 }
+
+/// The methods of the routes that answer GET (HEAD comes with it; OPTIONS is every path's).
+const GET_METHODS: &str = "GET, HEAD, OPTIONS";
+const POST_METHODS: &str = "POST, OPTIONS";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuardedRoute {
@@ -38,6 +45,14 @@ pub enum GuardedRoute {
     },
     /// `GET /pi/`: the names of the telemetry services (for the dashboard).
     TelemetryList,
+}
+
+impl GuardedRoute {
+    /// Whether an anonymous caller may get past authentication (the public chat webhook; whether
+    /// it is public is the access rule's to say).
+    pub fn admits_anonymous(&self) -> bool {
+        matches!(self, GuardedRoute::Webhook)
+    }
 }
 
 /// The path of an absolute request URL (up to the query), without parsing the whole URL.
@@ -59,7 +74,7 @@ pub fn route(method: &str, path: &str) -> Route {
         if is(m) || (m == "GET" && is("HEAD")) {
             route
         } else {
-            Route::Local(MethodNotAllowed)
+            Route::Local(MethodNotAllowed { allow: if m == "GET" { GET_METHODS } else { POST_METHODS } })
         }
     };
     match path {
@@ -86,7 +101,7 @@ pub fn route(method: &str, path: &str) -> Route {
                 return Route::Local(NotFound);
             }
             if exposure == Exposure::Telemetry && !(is("GET") || is("HEAD")) {
-                return Route::Local(MethodNotAllowed);
+                return Route::Local(MethodNotAllowed { allow: GET_METHODS });
             }
             return Route::Guarded(Service { exposure, service: percent_decode(service), path: tail.to_string() });
         }
@@ -117,11 +132,11 @@ mod tests {
         let cases = [
             ("GET", "/health", local(Health)),
             ("HEAD", "/health", local(Health)),
-            ("POST", "/health", local(MethodNotAllowed)),
+            ("POST", "/health", local(MethodNotAllowed { allow: GET_METHODS })),
             ("GET", "/version", local(Version)),
             ("GET", "/webhooks/rest/", local(WebhookStatus)),
             ("POST", "/webhooks/rest/webhook", guarded(Webhook)),
-            ("GET", "/webhooks/rest/webhook", local(MethodNotAllowed)),
+            ("GET", "/webhooks/rest/webhook", local(MethodNotAllowed { allow: POST_METHODS })),
             ("GET", "/status", rasa(None)),
             ("POST", "/model/parse", rasa(None)),
             ("GET", "/conversations/test%20user/tracker", rasa(Some("test user"))),
@@ -131,7 +146,7 @@ mod tests {
             ("GET", "/models/catsdogs", service(Exposure::Inference, "catsdogs", "")),
             ("GET", "/pi/", guarded(TelemetryList)),
             ("GET", "/pi/livingroom/clients/wlan0", service(Exposure::Telemetry, "livingroom", "clients/wlan0")),
-            ("POST", "/pi/livingroom/system", local(MethodNotAllowed)),
+            ("POST", "/pi/livingroom/system", local(MethodNotAllowed { allow: GET_METHODS })),
             ("GET", "/models//x", local(NotFound)),
             ("OPTIONS", "/models/x/y", local(Preflight)),
             ("GET", "/nope", local(NotFound)),

@@ -54,7 +54,11 @@ impl<B> GatewayResponse<B> {
 
 impl<B> From<GatewayError> for GatewayResponse<B> {
     fn from(error: GatewayError) -> Self {
-        GatewayResponse::json(error.status(), &error.body())
+        let mut response = GatewayResponse::json(error.status(), &error.body());
+        for (name, value) in error.headers {
+            response.headers.set(name, value);
+        }
+        response
     }
 }
 

@@ -61,10 +61,13 @@ pub fn upstream_query(client_query: Option<&str>, service: &ServiceConfig) -> St
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
-/// Response headers that must not pass from origin to client.
+/// Response headers that must not pass from origin to client: hop-by-hop ones, and the origin's
+/// CORS headers (only the gateway's `cors` policy decides which sites may read an answer).
 pub fn downstream_headers(origin: &Headers) -> Headers {
     let mut headers = origin.clone();
-    headers.retain(|name, _| !HOP_BY_HOP.contains(&name) || name == "content-length");
+    headers.retain(|name, _| {
+        (!HOP_BY_HOP.contains(&name) || name == "content-length") && !name.starts_with("access-control-")
+    });
     headers
 }
 

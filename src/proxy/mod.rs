@@ -45,19 +45,29 @@ pub async fn proxy<P: Platform>(
     let query = headers::upstream_query(client_url.query(), service);
     let url = target::upstream_url(&base_url, call.path, Some(&query))?;
     let key = cache_key(&call, &method, url.as_str(), &body);
+    // `no-cache` skips the stored copy and refreshes it (CONTRACT section 4).
     let refresh = client_headers.get("cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"));
     if let (Some(key), false) = (&key, refresh) {
-        if let Some(hit) = lookup(call.cache, key, client_headers.get("if-none-match"), platform).await {
+        if let Some(mut hit) = lookup(call.cache, key, client_headers.get("if-none-match"), platform).await {
+            if method == "HEAD" {
+                hit.body = Body::Empty;
+            }
             return Ok((hit, CacheStatus::Hit));
         }
     }
+    let is_head = method == "HEAD";
     let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
     // Retries, fallbacks and the circuit breaker go around this phase.
     let response = send(&call, outbound, platform).await?;
     let response = filter_response(&call, response, platform).await?;
+    let status = match (&key, refresh) {
+        (Some(_), false) => CacheStatus::Miss,
+        _ => CacheStatus::Bypass,
+    };
     match key {
-        Some(key) => Ok((store(&call, key, response, platform).await, CacheStatus::Miss)),
-        None => Ok((response, CacheStatus::Bypass)),
+        // A HEAD may be answered from a stored GET, but its own answer has no body to store.
+        Some(key) if !is_head => Ok((store(&call, key, response, platform).await, status)),
+        _ => Ok((response, status)),
     }
 }
 
@@ -207,14 +217,24 @@ async fn store<P: Platform>(
     GatewayResponse { status, headers, body: client }
 }
 
-/// What the Cache API would refuse or must not share: partial, cookie-setting, private answers.
+/// What the Cache API would refuse or must not share: partial, cookie-setting, private answers,
+/// and answers that vary by a request header. The entries are keyed by URL and caller only, so an
+/// answer chosen by `Accept` or `Accept-Language` would be served to clients that asked for
+/// another; only `Accept-Encoding`, which the runtime negotiates itself, is let through.
 fn storable<B>(response: &GatewayResponse<B>) -> bool {
     let headers = &response.headers;
+    let cache_control = headers.get("cache-control").unwrap_or_default().to_ascii_lowercase();
+    let varies = headers
+        .get_all("vary")
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|name| !name.is_empty() && !name.eq_ignore_ascii_case("accept-encoding"));
     (200..300).contains(&response.status)
         && response.status != 206
         && headers.get("set-cookie").is_none()
-        && !headers.get("cache-control").is_some_and(|v| v.contains("no-store") || v.contains("private"))
-        && !headers.get("vary").is_some_and(|v| v.contains('*'))
+        && !cache_control.contains("no-store")
+        && !cache_control.contains("private")
+        && !varies
 }
 
 async fn redact_body<P: Platform>(

@@ -163,8 +163,10 @@ fn get_responses_are_cached_per_service_and_query() {
     assert_eq!(status("/pi/livingroom/system", &[AUTH]), "MISS");
     assert_eq!(status("/pi/livingroom/system", &[AUTH]), "HIT");
     assert_eq!(status("/pi/livingroom/system?x=1", &[AUTH]), "MISS");
-    assert_eq!(status("/pi/livingroom/system", &[AUTH, ("cache-control", "no-cache")]), "MISS");
+    assert_eq!(status("/pi/livingroom/system", &[AUTH, ("cache-control", "no-cache")]), "BYPASS");
     assert_eq!(platform.sent().len(), 3);
+    // The refreshed copy was stored.
+    assert_eq!(status("/pi/livingroom/system", &[AUTH]), "HIT");
     platform.advance(11.0);
     assert_eq!(status("/pi/livingroom/system", &[AUTH]), "MISS");
     assert_eq!(status("/models/catsdogs/health", &[AUTH]), "BYPASS");
@@ -240,5 +242,89 @@ fn cors_preflight_and_headers() {
         MemoryPlatform::request("GET", "https://gw.example/health", &[("origin", "https://evil.example")], b"");
     let response = block_on(serve(&Ok(gateway), request, &platform));
     assert_eq!(response.headers.get("access-control-allow-origin"), None);
+    assert!(platform.sent().is_empty());
+}
+
+#[test]
+fn a_head_is_answered_from_a_stored_get_but_never_stored() {
+    let platform = MemoryPlatform::new(|request| {
+        let body = if request.method == "HEAD" { Vec::new() } else { br#"{"cpu": 1}"#.to_vec() };
+        Ok((200, vec![("content-type", "application/json".to_string())], body))
+    });
+    let head = send(&platform, "HEAD", "/pi/livingroom/system", &[AUTH], b"");
+    assert_eq!(head.headers.get("x-cache-status"), Some("MISS"));
+    // The HEAD's empty answer was not stored as the GET's.
+    let get = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+    assert_eq!((get.headers.get("x-cache-status"), body_json(&get)["cpu"].as_i64()), (Some("MISS"), Some(1)));
+    let head = send(&platform, "HEAD", "/pi/livingroom/system", &[AUTH], b"");
+    assert_eq!(head.headers.get("x-cache-status"), Some("HIT"));
+    assert!(matches!(head.body, Body::Empty));
+    assert_eq!(platform.sent().len(), 2);
+}
+
+#[test]
+fn answers_that_vary_by_a_request_header_are_not_stored() {
+    for (vary, stored) in [("Accept", false), ("accept-encoding, Accept-Language", false), ("Accept-Encoding", true)] {
+        let platform = MemoryPlatform::new(move |_| {
+            Ok((
+                200,
+                vec![("content-type", "application/json".to_string()), ("vary", vary.to_string())],
+                b"{}".to_vec(),
+            ))
+        });
+        send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+        let second = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+        let expected = if stored { "HIT" } else { "MISS" };
+        assert_eq!(second.headers.get("x-cache-status"), Some(expected), "Vary: {vary}");
+    }
+}
+
+#[test]
+fn an_origins_cors_headers_never_reach_the_client() {
+    let platform = MemoryPlatform::new(|_| {
+        let headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("access-control-allow-origin", "*".to_string()),
+            ("Access-Control-Allow-Credentials", "true".to_string()),
+            ("access-control-expose-headers", "x-secret".to_string()),
+        ];
+        Ok((200, headers, b"{}".to_vec()))
+    });
+    let response = send(&platform, "GET", "/models/catsdogs/x", &[AUTH, ("origin", "https://evil.example")], b"");
+    assert_eq!(response.status, 200);
+    assert!(response.headers.iter().all(|(name, _)| !name.starts_with("access-control-")), "{:?}", response.headers);
+}
+
+#[test]
+fn a_forwarded_chat_message_is_never_answered_from_a_cache() {
+    let config = json!({
+        "extensions": {"rest": {"services": [
+            {"name": "rasa", "base_url": "http://127.0.0.1:5005/", "expose": "rasa", "cache": 60}
+        ]}},
+        "chat": {"upstream": "rasa"}
+    });
+    let gateway = Gateway::load(config, &|_| None).unwrap();
+    let platform = MemoryPlatform::answering_json(json!([{"recipient_id": "u1", "text": "hi"}]));
+    let gateway = Ok(gateway);
+    for _ in 0..3 {
+        let body = br#"{"sender": "u1", "message": "hello"}"#;
+        let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body);
+        let response = block_on(serve(&gateway, request, &platform));
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(platform.sent().len(), 3);
+}
+
+#[test]
+fn anonymous_callers_cannot_tell_known_services_from_unknown_ones() {
+    let platform = MemoryPlatform::answering_json(json!({}));
+    for path in ["/models/catsdogs/x", "/models/nosuch/x", "/pi/livingroom/system", "/pi/nosuch/system", "/status"] {
+        let response = send(&platform, "GET", path, &[], b"");
+        assert_eq!(
+            (response.status, body_json(&response)["reason"].as_str()),
+            (401, Some("NotAuthenticated")),
+            "{path}"
+        );
+    }
     assert!(platform.sent().is_empty());
 }
