@@ -5,7 +5,8 @@
 //! 1. [`error`], [`http`], [`platform`]: the error type, plain HTTP values, and what the core needs
 //!    from the runtime (with the in-memory platform the tests use);
 //! 2. [`config`]: `GATEWAY_CONFIG`, parsed and validated once;
-//! 3. [`auth`] (who is calling, and may they) and [`cache`] (keys and tiers);
+//! 3. [`auth`] (who is calling, and may they), [`cache`] (keys and tiers) and [`redact`] (secrets
+//!    removed from answers);
 //! 4. [`dialog`] (MaxBot templates with `rest_call`) and [`proxy`] (forwarding to origins);
 //! 5. [`chat`]: the Rasa REST channel, on the dialog or forwarded;
 //! 6. [`gateway`]: the request pipeline that ties them together;
@@ -19,6 +20,7 @@ pub mod config;
 
 pub mod auth;
 pub mod cache;
+pub mod redact;
 
 pub mod dialog;
 pub mod proxy;

@@ -5,7 +5,6 @@
 //! key needs the body's digest). Responses stream too, unless they must be redacted.
 
 mod headers;
-mod redact;
 mod target;
 mod upstream;
 
@@ -18,6 +17,7 @@ use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
 use crate::platform::Platform;
+use crate::redact::Redacted;
 
 /// Largest JSON answer read for redaction.
 const MAX_REDACTED_BYTES: usize = 8 * 1024 * 1024;
@@ -172,7 +172,9 @@ async fn send<P: Platform>(
     })
 }
 
-/// Phase 5: the response filter: hop-by-hop headers dropped, secrets redacted from JSON answers.
+/// Phase 5: the response filter: hop-by-hop and CORS headers dropped, secrets redacted. A service
+/// with redaction keys has every answer read and checked, whatever its Content-Type claims
+/// (`text/plain` can hold the same JSON).
 async fn filter_response<P: Platform>(
     call: &ProxyCall<'_>,
     response: GatewayResponse<P::Stream>,
@@ -184,8 +186,7 @@ async fn filter_response<P: Platform>(
         body: response.body,
     };
     let keys = call.upstream.service.redacted_keys();
-    let is_json = response.headers.get("content-type").is_some_and(|t| t.contains("json"));
-    if keys.is_empty() || !is_json {
+    if keys.is_empty() {
         return Ok(response);
     }
     redact_body(response, &keys, platform).await
@@ -243,22 +244,24 @@ async fn redact_body<P: Platform>(
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let GatewayResponse { status, mut headers, body } = response;
+    let unreadable = |why: &str| GatewayError::new(ErrorKind::BadGateway, format!("The service's answer {why}."));
     let bytes = platform
         .read(body, MAX_REDACTED_BYTES)
         .await
-        .map_err(|_| GatewayError::new(ErrorKind::BadGateway, "The service's answer could not be read."))?;
-    // The body was read decoded, and may change length below.
+        .map_err(|_| unreadable("could not be read to remove its secrets"))?;
+    let body = match crate::redact::redact_body(&bytes, headers.get("content-encoding"), keys) {
+        Redacted::Unchanged => bytes,
+        Redacted::Rewritten(text) => {
+            headers.remove("etag");
+            headers.set("content-type", "application/json");
+            text
+        }
+        Redacted::Unreadable => return Err(unreadable("is not JSON, so its secrets cannot be removed")),
+    };
+    // The body was read decoded, and may have changed length.
     headers.remove("content-length");
     headers.remove("content-encoding");
-    if redact::cannot_contain(&bytes, keys) {
-        return Ok(GatewayResponse { status, headers, body: Body::Bytes(bytes) });
-    }
-    let mut value = serde_json::from_slice::<serde_json::Value>(&bytes)
-        // Not JSON after all: nothing can be located to redact, so nothing is passed on.
-        .map_err(|_| GatewayError::new(ErrorKind::BadGateway, "The service answered invalid JSON."))?;
-    redact::redact(&mut value, keys);
-    headers.remove("etag");
-    Ok(GatewayResponse { status, headers, body: Body::Bytes(value.to_string().into_bytes()) })
+    Ok(GatewayResponse { status, headers, body: Body::Bytes(body) })
 }
 
 fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {

@@ -328,3 +328,34 @@ fn anonymous_callers_cannot_tell_known_services_from_unknown_ones() {
     }
     assert!(platform.sent().is_empty());
 }
+
+#[test]
+fn redaction_fails_closed_whatever_the_content_type_says() {
+    let secret = r#"{"ssid": "pi", "wpa_passphrase": "hunter22"}"#;
+    for content_type in
+        ["Application/JSON; charset=UTF-8", "application/vnd.raspap+json", "text/plain", "", "TEXT/HTML"]
+    {
+        let platform = MemoryPlatform::new(move |_| {
+            let headers =
+                if content_type.is_empty() { vec![] } else { vec![("content-type", content_type.to_string())] };
+            Ok((200, headers, secret.as_bytes().to_vec()))
+        });
+        let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+        assert_eq!(response.status, 200, "{content_type}");
+        assert_eq!(body_json(&response), json!({"ssid": "pi"}), "{content_type}");
+    }
+    // Not JSON, yet it may hold a secret: a 502 that says why, and nothing of the body.
+    let platform =
+        MemoryPlatform::new(|_| Ok((200, vec![("content-type", "text/plain".into())], b"password=hunter22".to_vec())));
+    let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+    let body = body_json(&response);
+    assert_eq!((response.status, body["reason"].as_str()), (502, Some("BadGateway")));
+    assert!(body["message"].as_str().unwrap().contains("not JSON"), "{body}");
+    assert!(!body.to_string().contains("hunter22"));
+    // An encoding the runtime could not decode is no proof of absence.
+    let platform = MemoryPlatform::new(|_| {
+        let headers = vec![("content-type", "application/json".into()), ("content-encoding", "x-unknown".into())];
+        Ok((200, headers, vec![0x1f, 0x8b, 0x08, 0x00, 0x12, 0x34]))
+    });
+    assert_eq!(send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"").status, 502);
+}
