@@ -17,3 +17,5 @@ pub mod dialog;
 mod edge;
 pub mod gateway;
 pub mod proxy;
+#[cfg(test)]
+mod rest_cases;

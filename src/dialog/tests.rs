@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
+use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure};
 use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
-use crate::gateway::{serve, Gateway};
 
 fn gateway(rest: Value, response: &str) -> Gateway {
     let config = json!({"extensions": {"rest": rest}, "dialog": [{"condition": "true", "response": response}]});
@@ -42,83 +42,6 @@ fn only_request(platform: &MemoryPlatform) -> Received {
     let sent = platform.sent();
     assert_eq!(sent.len(), 1, "expected exactly one outbound request, got {sent:#?}");
     sent[0].clone()
-}
-
-#[test]
-fn every_tag_sends_its_method() {
-    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
-        let gateway = gateway(json!({}), &format!("{{% {method} \"http://127.0.0.1/endpoint\" %}}test"));
-        let platform = MemoryPlatform::answering_json(json!({}));
-        let (status, reply) = say(&gateway, &platform, "hey bot");
-        assert_eq!((status, reply_text(&reply)), (200, "test".to_string()), "{method}");
-        let sent = only_request(&platform);
-        assert_eq!((sent.method.as_str(), sent.url.as_str()), (method, "http://127.0.0.1/endpoint"));
-    }
-}
-
-/// (rest config, template, expected method, expected URL)
-#[test]
-fn services_urls_and_methods() {
-    let service = |base: &str| json!({"services": [{"name": "my_service", "base_url": base}]});
-    let service_method =
-        json!({"services": [{"name": "my_service", "base_url": "http://127.0.0.1/", "method": "put"}]});
-    let cases = [
-        (
-            service("http://127.0.0.1/endpoint"),
-            "{% set _ = rest_call(service='my_service') %}",
-            "GET",
-            "http://127.0.0.1/endpoint",
-        ),
-        (
-            service("http://127.0.0.1/endpoint"),
-            "{% set _ = rest_call(service='mY_seRVICe') %}",
-            "GET",
-            "http://127.0.0.1/endpoint",
-        ),
-        (service("http://127.0.0.1"), "{% GET \"my_service://endpoint\" %}", "GET", "http://127.0.0.1/endpoint"),
-        (service("http://127.0.0.1"), "{% GET \"My_SERVICe://endpoint\" %}", "GET", "http://127.0.0.1/endpoint"),
-        (service("http://127.0.0.1/api"), "{% GET \"my_service://endpoint\" %}", "GET", "http://127.0.0.1/endpoint"),
-        (
-            service("http://127.0.0.1/api/"),
-            "{% GET \"my_service://endpoint\" %}",
-            "GET",
-            "http://127.0.0.1/api/endpoint",
-        ),
-        (service("http://127.0.0.1/api/"), "{% GET \"my_service://\" %}", "GET", "http://127.0.0.1/api/"),
-        (
-            service("http://127.0.0.1/"),
-            "{% set _ = rest_call(service='my_service', url='endpoint') %}",
-            "GET",
-            "http://127.0.0.1/endpoint",
-        ),
-        (json!({}), "{% set _ = rest_call(url='http://127.0.0.1/endpoint') %}", "GET", "http://127.0.0.1/endpoint"),
-        (
-            json!({}),
-            "{% set _ = rest_call(url='http://127.0.0.1/endpoint', body={'a': 1}) %}",
-            "POST",
-            "http://127.0.0.1/endpoint",
-        ),
-        (
-            service_method.clone(),
-            "{% set _ = rest_call(url='my_service://endpoint') %}",
-            "PUT",
-            "http://127.0.0.1/endpoint",
-        ),
-        (
-            service_method,
-            "{% set _ = rest_call(url='my_service://endpoint', method='delete') %}",
-            "DELETE",
-            "http://127.0.0.1/endpoint",
-        ),
-    ];
-    for (rest, template, method, url) in cases {
-        let gateway = gateway(rest, &format!("{template}test"));
-        let platform = MemoryPlatform::answering_json(json!({}));
-        let (status, _) = say(&gateway, &platform, "hey");
-        assert_eq!(status, 200, "{template}");
-        let sent = only_request(&platform);
-        assert_eq!((sent.method.as_str(), sent.url.as_str()), (method, url), "{template}");
-    }
 }
 
 #[test]
