@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
-use crate::http::{Body, FetchFailure};
+use crate::http::Body;
 use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
 
 fn gateway(rest: Value, response: &str) -> Gateway {
@@ -42,85 +42,6 @@ fn only_request(platform: &MemoryPlatform) -> Received {
     let sent = platform.sent();
     assert_eq!(sent.len(), 1, "expected exactly one outbound request, got {sent:#?}");
     sent[0].clone()
-}
-
-#[test]
-fn results_as_the_template_sees_them() {
-    let template = "{% GET \"http://127.0.0.1/endpoint\" on_error \"continue\" %}{{ rest.ok|tojson }}|{{ rest.status_code }}|{{ rest.json.success|tojson }}";
-    let cases: Vec<(Answer, &str)> = vec![
-        (json_answer(200, json!({"success": 1})), "true|200|1"),
-        (Ok((200, vec![], b"not json".to_vec())), "true|200|null"),
-        (json_answer(500, json!({"success": 1})), "false|500|null"),
-        (json_answer(302, json!({})), "false|302|null"),
-    ];
-    for (answer, expected) in cases {
-        let platform = MemoryPlatform::new(move |_| answer.clone());
-        let (_, reply) = say(&gateway(json!({}), template), &platform, "hey");
-        assert_eq!(reply_text(&reply), expected);
-    }
-    // Jinja2 prints Python's booleans.
-    let platform = MemoryPlatform::new(|_| Err(FetchFailure::Network("connection refused".into())));
-    let (_, reply) = say(
-        &gateway(json!({}), "{% GET \"http://127.0.0.1/endpoint\" on_error \"continue\" %}{{ rest.ok }}"),
-        &platform,
-        "hey",
-    );
-    assert_eq!(reply_text(&reply), "False");
-}
-
-#[test]
-fn break_flow_fails_the_message_after_one_request() {
-    for on_error in ["", "on_error \"break_flow\""] {
-        let platform = MemoryPlatform::new(|_| json_answer(500, json!({})));
-        let template = format!("{{% GET \"http://127.0.0.1/endpoint\" {on_error} %}}{{{{ rest.ok }}}}");
-        let (status, body) = say(&gateway(json!({}), &template), &platform, "hey");
-        assert_eq!(status, 500);
-        assert_eq!(body["reason"], "RestCallFailed", "{body}");
-        let message = body["message"].as_str().unwrap();
-        assert!(message.starts_with("REST call failed: Server error '500 Internal Server Error'"), "{message}");
-        assert_eq!(platform.sent().len(), 1);
-    }
-    let platform = MemoryPlatform::new(|_| Err(FetchFailure::Timeout));
-    let (status, body) = say(&gateway(json!({}), "{% GET \"http://127.0.0.1/endpoint\" %}"), &platform, "hey");
-    assert_eq!((status, body["reason"].as_str()), (500, Some("RestCallFailed")));
-    assert!(body["message"].as_str().unwrap().contains("REST call failed:"));
-}
-
-#[test]
-fn calls_are_sequential_and_each_is_sent_once() {
-    // The second call depends on the first; the POST must go out exactly once.
-    let template = "{% POST \"http://h/orders\" body {\"item\": message.text} %}{% set order = rest.json.id %}\
-                    {% GET \"http://h/orders/\" ~ order %}Order {{ order }} is {{ rest.json.state }}.";
-    let platform = MemoryPlatform::new(|request| {
-        if request.method == "POST" {
-            json_answer(201, json!({"id": 42}))
-        } else {
-            json_answer(200, json!({"state": "baking"}))
-        }
-    });
-    let (status, reply) = say(&gateway(json!({}), template), &platform, "pizza");
-    assert_eq!((status, reply_text(&reply)), (200, "Order 42 is baking.".to_string()));
-    let sent = platform.sent();
-    assert_eq!(
-        sent.iter().map(|r| (r.method.as_str(), r.url.as_str())).collect::<Vec<_>>(),
-        vec![("POST", "http://h/orders"), ("GET", "http://h/orders/42")]
-    );
-    assert_eq!(sent[0].body_text(), "{\"item\": \"pizza\"}");
-}
-
-#[test]
-fn a_post_is_not_repeated_when_a_later_call_fails() {
-    let template = "{% POST \"http://h/pay\" body {\"eur\": 5} %}{% GET \"http://h/receipt\" %}done";
-    let platform = MemoryPlatform::new(|request| {
-        if request.method == "POST" {
-            json_answer(200, json!({}))
-        } else {
-            Err(FetchFailure::Network("reset".into()))
-        }
-    });
-    let (status, _) = say(&gateway(json!({}), template), &platform, "hey");
-    assert_eq!(status, 500);
-    assert_eq!(platform.sent().iter().filter(|r| r.method == "POST").count(), 1);
 }
 
 /// MaxBot's cache cases: (template of message 1, template of message 2, clock advance, answer, hit?)
