@@ -6,15 +6,11 @@ use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
 use crate::http::Body;
-use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
+use crate::platform::memory::{block_on, MemoryPlatform, Received};
 
 fn gateway(rest: Value, response: &str) -> Gateway {
     let config = json!({"extensions": {"rest": rest}, "dialog": [{"condition": "true", "response": response}]});
     Gateway::load(config, &|_| None).unwrap()
-}
-
-fn json_answer(status: u16, body: Value) -> Answer {
-    Ok((status, vec![("content-type", "application/json".to_string())], body.to_string().into_bytes()))
 }
 
 /// Posts `text` to the webhook; (status, body).
@@ -42,87 +38,6 @@ fn only_request(platform: &MemoryPlatform) -> Received {
     let sent = platform.sent();
     assert_eq!(sent.len(), 1, "expected exactly one outbound request, got {sent:#?}");
     sent[0].clone()
-}
-
-/// MaxBot's cache cases: (template of message 1, template of message 2, clock advance, answer, hit?)
-#[test]
-fn rest_call_cache() {
-    let get = |extra: &str| format!("{{% GET \"http://127.0.0.1/endpoint\" {extra} %}}");
-    let gc = 3600.0;
-    let cases: Vec<(String, String, f64, u16, bool)> = vec![
-        (get("cache 1"), get("cache 1"), 0.0, 200, true),
-        (get("cache 1"), get("cache 1"), 2.0, 200, false),
-        (get(&format!("cache {}", gc + 2.0)), get(&format!("cache {}", gc + 2.0)), gc + 1.0, 200, true),
-        (get("cache 1"), get("cache 1"), gc + 1.0, 200, false),
-        (
-            get("cache 1 headers {\"user\": \"v1\", \"password\": \"v2\"}"),
-            get("cache 1 headers {\"password\": \"v2\", \"user\": \"v1\"}"),
-            0.0,
-            200,
-            true,
-        ),
-        (
-            get("cache 1 parameters {\"user\": \"v1\", \"password\": \"v2\"}"),
-            get("cache 1 parameters {\"password\": \"v2\", \"user\": \"v1\"}"),
-            0.0,
-            200,
-            true,
-        ),
-        (
-            get("cache 1 body {\"user\": \"v1\", \"password\": \"v2\"}"),
-            get("cache 1 body {\"password\": \"v2\", \"user\": \"v1\"}"),
-            0.0,
-            200,
-            true,
-        ),
-        (
-            get("cache 1 auth {\"user\": \"v1\", \"password\": \"v2\"}"),
-            get("cache 1 auth {\"password\": \"v2\", \"user\": \"v1\"}"),
-            0.0,
-            200,
-            true,
-        ),
-        (
-            get("cache 1 auth {\"user\": \"v1\", \"password\": \"v2\"}"),
-            get("cache 1 auth {\"user\": \"v1\", \"password\": \"MISMATCH\"}"),
-            0.0,
-            200,
-            false,
-        ),
-        (get("cache 1 headers {\"user\": \"v1\"}"), get("cache 1 headers {\"user\": \"v2\"}"), 0.0, 200, false),
-        (get("cache 1"), "{% GET \"http://127.0.0.1/endpoinX\" cache 1 %}".into(), 0.0, 200, false),
-        (get("cache 1 on_error \"continue\""), get("cache 1 on_error \"break_flow\""), 0.0, 200, true),
-        (get("cache 1 timeout 1"), get("cache 1 timeout 2"), 0.0, 200, true),
-        (get("cache 1"), "{% POST \"http://127.0.0.1/endpoint\" cache 1 %}".into(), 0.0, 200, false),
-        (get("cache 1 on_error \"continue\""), get("cache 1 on_error \"continue\""), 0.0, 500, false),
-    ];
-    for (first, second, advance, status, hit) in cases {
-        let config = json!({"dialog": [
-            {"condition": "message.text == '1'", "response": first},
-            {"condition": "true", "response": second},
-        ]});
-        let gateway = Gateway::load(config, &|_| None).unwrap();
-        let platform = MemoryPlatform::new(move |_| json_answer(status, json!({})));
-        say(&gateway, &platform, "1");
-        platform.advance(advance);
-        say(&gateway, &platform, "2");
-        assert_eq!(platform.sent().len(), if hit { 1 } else { 2 }, "{first} / {second} after {advance} s");
-    }
-}
-
-#[test]
-fn service_cache_and_url_forms_share_entries() {
-    let config = json!({
-    "extensions": {"rest": {"services": [{"name": "localhost", "base_url": "http://127.0.0.1/", "cache": 1}]}},
-    "dialog": [
-        {"condition": "message.text == '1'", "response": "{% GET \"http://127.0.0.1/endpoint\" cache 1 %}"},
-        {"condition": "true", "response": "{% GET \"localhost://endpoint\" %}"},
-    ]});
-    let gateway = Gateway::load(config, &|_| None).unwrap();
-    let platform = MemoryPlatform::answering_json(json!({}));
-    say(&gateway, &platform, "1");
-    say(&gateway, &platform, "2");
-    assert_eq!(platform.sent().len(), 1);
 }
 
 #[test]
@@ -220,27 +135,6 @@ fn chat_upstream_forwards_to_rasa() {
     let sent = only_request(&platform);
     assert_eq!(sent.url, "http://rasa:5005/webhooks/rest/webhook");
     assert_eq!(serde_json::from_slice::<Value>(&sent.body).unwrap()["message"], "hi");
-}
-
-#[test]
-fn cached_results_are_answered_from_the_isolates_memory() {
-    let config = json!({"dialog": [{"condition": "true",
-        "response": "{% GET \"http://h/a\" cache 60 %}{% set a = rest.json.n %}{% GET \"http://h/b\" cache 60 %}{{ a }}+{{ rest.json.n }}"}]});
-    let gateway = Ok(Gateway::load(config, &|_| None).unwrap());
-    let ask = |platform: &MemoryPlatform| {
-        let body = json!({"sender": "u1", "message": "x"}).to_string();
-        let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body.as_bytes());
-        let response = block_on(serve(&gateway, request, platform));
-        let Body::Bytes(bytes) = response.body else { panic!("no body") };
-        reply_text(&serde_json::from_slice(&bytes).unwrap())
-    };
-    let first = MemoryPlatform::answering_json(json!({"n": 1}));
-    assert_eq!(ask(&first), "1+1");
-    assert_eq!(first.sent().len(), 2);
-    // Another platform with an empty Cache API: only the isolate's memory can answer.
-    let second = MemoryPlatform::answering_json(json!({"n": 2}));
-    assert_eq!(ask(&second), "1+1");
-    assert!(second.sent().is_empty());
 }
 
 /// The cache key's identity text is written field by field; it must stay the `json.dumps` (sorted
