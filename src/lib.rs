@@ -30,3 +30,7 @@ pub mod chat;
 pub mod gateway;
 
 pub mod edge;
+
+/// MaxBot's rest cases, one data file each under `tests/rest_cases/`, through the whole gateway.
+#[cfg(test)]
+mod rest_cases;
