@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All the tests: the code's habits (rustfmt, clippy), native unit tests of the core, the entry
 # module's request phases in Node, then the built Worker in real workerd against fake origins on
-# 127.0.0.1, then the browser tests in headless Chromium.
+# 127.0.0.1, schemathesis against the gateway's own /openapi.json, then the browser tests in
+# headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export WRANGLER_SEND_METRICS=false
@@ -23,6 +24,9 @@ bash .ci/build >/dev/null
 
 echo "== integration tests (workerd)"
 node --test --test-concurrency=2 tests/integration/
+
+echo "== the API description against the gateway (schemathesis)"
+node tests/api/schemathesis.mjs
 
 if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
   echo "== browser tests (Chromium)"

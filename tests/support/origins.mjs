@@ -107,7 +107,17 @@ export function startRasa({ token } = {}) {
     if (path === "/status") return sendJson(res, 200, { model_file: "models/model.tar.gz", model_id: "abc", num_active_training_jobs: 0 });
     if (path === "/domain") return sendJson(res, 200, { intents: ["greet"] });
     if (path === "/model/parse") {
-      const text = JSON.parse(body.toString() || "{}").text || "";
+      let text;
+      try {
+        const parsed = JSON.parse(body.toString() || "{}");
+        if (typeof parsed.text !== "string") throw new Error("no text");
+        text = parsed.text;
+      } catch {
+        // As Rasa answers a body without a text message.
+        return sendJson(res, 400, { version: "3.6.0", status: "failure",
+          message: "No text message defined in request_body. Add text message to request body in order to obtain the intent and extracted entities.",
+          reason: "BadRequest", details: {}, help: null, code: 400 });
+      }
       const greet = /hello|hi/i.test(text);
       return sendJson(res, 200, {
         text, intent: { name: greet ? "greet" : "nlu_fallback", confidence: greet ? 0.98 : 0.3 },
