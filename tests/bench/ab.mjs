@@ -1,0 +1,101 @@
+// A/B of two builds of the gateway in one run (not a test): is a change free on the hot routes?
+// Builds `--before` (a git revision) in a temporary worktree, takes the current build as "after",
+// serves both under bare `workerd serve` with the same configuration and origins, and measures the
+// token-authenticated GET and the chat webhook in alternation, ROUNDS times each, keeping the round
+// with the median ratio after/before (the machine's load drifts; neighbouring runs compare well).
+//
+//   node tests/bench/ab.mjs --before <rev> [--label "what changed"] [--seconds 5] [--rounds 5] [--no-build] [--write]
+//
+// --write adds the result to BENCHMARKS.md under "A/B".
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { wrk, workerdServe, gatewayModules, root, updateBenchmarks } from "./workers.mjs";
+import { startModel, startOrigin, sendJson } from "../support/origins.mjs";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const BEFORE = option("--before");
+if (!BEFORE) throw new Error("usage: node tests/bench/ab.mjs --before <git revision> [--label text] [--write]");
+const LABEL = option("--label", `${BEFORE} → working tree`);
+const SECONDS = Number(option("--seconds", 5));
+const ROUNDS = Number(option("--rounds", 5));
+const TOKEN = "bench-token";
+
+const git = (...argv) => execFileSync("git", argv, { cwd: root, encoding: "utf8" }).trim();
+const beforeCommit = git("rev-parse", "--short", BEFORE);
+if (!args.includes("--no-build")) execFileSync("bash", [".ci/build"], { cwd: root, stdio: "ignore" });
+
+// The "before" build, in a worktree of its own (its target directory too: a clean release build).
+const tree = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-before-"));
+git("worktree", "add", "--detach", tree, BEFORE);
+let beforeBuild;
+try {
+  fs.symlinkSync(path.join(root, "node_modules"), path.join(tree, "node_modules"));
+  execFileSync("bash", [".ci/build"], { cwd: tree, stdio: "ignore", env: { ...process.env, CARGO_TARGET_DIR: path.join(os.tmpdir(), "gateway-before-target") } });
+  beforeBuild = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-before-build-"));
+  for (const file of ["entry.mjs", "index.js", "index_bg.wasm"]) fs.copyFileSync(path.join(tree, "build", file), path.join(beforeBuild, file));
+} finally {
+  git("worktree", "remove", "--force", tree);
+}
+
+const [model, api] = await Promise.all([
+  startModel(),
+  startOrigin((req, res) => sendJson(res, 200, { temperature: 21.5, path: req.url })),
+]);
+const config = {
+  auth: { token: "${AUTH_TOKEN}" },
+  extensions: { rest: { services: [
+    { name: "model", base_url: model.url + "/", expose: "inference", timeout: 30 },
+    { name: "api", base_url: api.url + "/" },
+  ] } },
+  dialog: [{ condition: "true", response: "{% GET \"api://a\" cache 3600 %}{% set a = rest.json.temperature %}{% GET \"api://b\" cache 3600 %}It is {{ a }} and {{ rest.json.temperature }}." }],
+};
+const bindings = { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN };
+const before = await workerdServe(gatewayModules(beforeBuild), bindings);
+const after = await workerdServe(gatewayModules(), bindings);
+
+const chatBody = path.join(os.tmpdir(), "ab-chat.json");
+fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));
+const routes = [
+  ["token GET /models/{svc}/health, uncached", (w) => wrk(w.url + "/models/model/health", { seconds: SECONDS, headers: { access_token: TOKEN } })],
+  ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", bodyFile: chatBody, headers: { "content-type": "application/json" } })],
+];
+for (const worker of [before, after]) {
+  await fetch(worker.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
+}
+
+const rows = [];
+for (const [name, measure] of routes) {
+  const rounds = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const a = await measure(before);
+    const b = await measure(after);
+    rounds.push({ a, b, ratio: b.rps / a.rps });
+  }
+  rounds.sort((x, y) => x.ratio - y.ratio);
+  const median = rounds[Math.floor(rounds.length / 2)];
+  const spread = `${rounds[0].ratio.toFixed(2)}–${rounds.at(-1).ratio.toFixed(2)}`;
+  rows.push({ name, ...median, spread });
+  console.log(`${name.padEnd(44)} before ${median.a.rps.toFixed(0)} req/s, after ${median.b.rps.toFixed(0)} req/s, ratio ${median.ratio.toFixed(2)} (rounds ${spread}), errors ${median.a.errors}/${median.b.errors}`);
+}
+before.close();
+after.close();
+await Promise.all([model.close(), api.close()]);
+
+if (args.includes("--write")) {
+  const date = new Date().toISOString().slice(0, 10);
+  const table = rows.map((r) => `| ${r.name} | ${r.a.rps.toFixed(0)} | ${r.b.rps.toFixed(0)} | **${r.ratio.toFixed(2)}** | ${r.spread} |`).join("\n");
+  updateBenchmarks("A/B", `## A/B
+
+\`node tests/bench/ab.mjs --before ${beforeCommit}\` on ${date}: ${LABEL}. Both builds under bare \`workerd serve\`
+with the same configuration and origins, measured in alternation ${ROUNDS} times per route (${SECONDS} s each); the
+round with the median ratio after/before is shown, with the range of all rounds' ratios.
+
+| route | before req/s | after req/s | after/before | all rounds |
+|---|---|---|---|---|
+${table}
+`);
+}
+process.exit(0);
