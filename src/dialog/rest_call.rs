@@ -1,6 +1,12 @@
 //! `rest_call(...)` as MaxBot's `rest` extension defines it: from the call's arguments and the
 //! extension's configuration to one prepared request ([`RestCall`]), and from the origin's answer
 //! to the template's `rest` value. Every message here is MaxBot's.
+//!
+//! One deliberate difference from MaxBot: a service's `auth`, `headers` and `parameters` (and its
+//! base URL's userinfo) are sent only to the service's own origin. MaxBot's urljoin lets an absolute
+//! or scheme-relative `url` replace the base, and MaxBot would then send the service's credentials
+//! to that other host too; here, as browsers drop credentials on a cross-origin redirect, only the
+//! call's own arguments go there.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +15,7 @@ use serde_json::{json, Map, Value};
 use super::python_json;
 use crate::cache::CacheKey;
 use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig, ServiceConfig};
-use crate::http::FetchFailure;
+use crate::http::{percent_decode, FetchFailure};
 
 /// The arguments `rest_call` accepts.
 pub const ARGUMENTS: [&str; 11] =
@@ -26,7 +32,7 @@ pub enum OnError {
 pub struct RestCall {
     /// Lower-case, as MaxBot keys its cache.
     pub method: String,
-    /// The joined URL, before `parameters` are merged in.
+    /// The joined URL, before `parameters` are merged in, without userinfo (that became `auth`).
     pub url: String,
     pub headers: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
@@ -65,6 +71,23 @@ fn string_map(value: Option<&Value>, name: &str) -> Result<BTreeMap<String, Stri
         Some(Value::Object(map)) => Ok(map.iter().map(|(k, v)| (k.clone(), python_str(v))).collect()),
         Some(other) => Err(format!("{name} must be a dict, got {other}")),
     }
+}
+
+/// `url` parsed, with its userinfo taken out as Basic credentials (httpx sends a URL's
+/// `user:password@` as Basic auth when no `auth` is given; the request line never carries it).
+fn split_userinfo(url: &str) -> (String, Option<url::Url>, Option<BasicAuth>) {
+    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_string(), None, None) };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return (url.to_string(), Some(parsed), None);
+    }
+    let auth = BasicAuth {
+        user: percent_decode(parsed.username()),
+        password: percent_decode(parsed.password().unwrap_or_default()),
+    };
+    // Both succeed on an http(s) URL; another scheme is refused later, by `final_url`.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), Some(parsed), Some(auth))
 }
 
 impl RestCall {
@@ -121,9 +144,18 @@ impl RestCall {
             (None, None) => return Err("URL is not specified".into()),
         };
 
-        let mut headers = service.map(|s| s.headers.clone()).unwrap_or_default();
+        let (url, target, userinfo) = split_userinfo(&url);
+        // The service's credentials go to its own origin only (see the top of this file). A service
+        // without a base URL names no origin: its credentials go wherever its calls are sent.
+        let credentials = service.filter(|service| match (service.base(), &target) {
+            (Some(base), Some(target)) => base.origin() == target.origin(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        });
+
+        let mut headers = credentials.map(|s| s.headers.clone()).unwrap_or_default();
         headers.extend(string_map(args.get("headers"), "headers")?);
-        let mut parameters = service.map(|s| s.parameters.clone()).unwrap_or_default();
+        let mut parameters = credentials.map(|s| s.parameters.clone()).unwrap_or_default();
         parameters.extend(string_map(args.get("parameters"), "parameters")?);
 
         let auth = match truthy(args, "auth") {
@@ -132,7 +164,7 @@ impl RestCall {
                 password: auth.get("password").map(python_str).ok_or("auth needs 'user' and 'password'")?,
             }),
             Some(other) => return Err(format!("auth must be a dict with 'user' and 'password', got {other}")),
-            None => service.and_then(|s| s.auth.clone()),
+            None => credentials.and_then(|s| s.auth.clone()).or(userinfo),
         };
 
         let cache_seconds = match args.get("cache").filter(|v| !v.is_null()) {

@@ -544,3 +544,92 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
         assert_eq!(call.cache_key(), expected);
     }
 }
+
+fn service_with_secrets() -> Value {
+    json!({"services": [{"name": "svc", "base_url": "http://s3cret-user:s3cret-pass@127.0.0.1:8080/api/",
+        "headers": {"x-api-key": "s3cret-header"}, "parameters": {"api_key": "s3cret-param"}}]})
+}
+
+/// MaxBot's urljoin lets the call's URL replace the service's base; the service's credentials
+/// then stay home, and the call's own arguments still go.
+#[test]
+fn service_credentials_stay_on_their_origin() {
+    let foreign = [
+        "http://elsewhere.example/x",
+        "//elsewhere.example/x",
+        "http://127.0.0.1:9090/api/x",
+        "https://127.0.0.1:8080/api/x",
+        "http://s3cret-user:s3cret-pass@elsewhere.example/x",
+    ];
+    for url in foreign {
+        for template in [
+            format!("{{% GET \"svc://{url}\" headers {{\"x-own\": \"1\"}} parameters {{\"own\": \"1\"}} %}}"),
+            format!("{{% set rest = rest_call(service='svc', url='{url}', headers={{'x-own': '1'}}, parameters={{'own': '1'}}) %}}"),
+        ] {
+            let platform = MemoryPlatform::answering_json(json!({}));
+            let (status, _) = say(&gateway(service_with_secrets(), &template), &platform, "hey");
+            assert_eq!(status, 200, "{template}");
+            let sent = only_request(&platform);
+            assert!(!sent.url.contains("s3cret-param") && sent.url.ends_with("/x?own=1"), "{template}: {}", sent.url);
+            assert_eq!(sent.headers.get("x-api-key"), None, "{template}");
+            assert_eq!(sent.headers.get("x-own"), Some("1"), "{template}");
+            // The URL's own userinfo is the call's: sent as Basic auth, as httpx does.
+            let userinfo = url.contains('@').then(|| crate::http::basic_authorization("s3cret-user", "s3cret-pass"));
+            assert_eq!(sent.headers.get("authorization"), userinfo.as_deref(), "{template}");
+        }
+    }
+    // The call's own auth goes anywhere; an absolute URL on the service's own origin gets everything.
+    let platform = MemoryPlatform::answering_json(json!({}));
+    let template = "{% GET \"svc://http://elsewhere.example/x\" auth {\"user\": \"u\", \"password\": \"p\"} %}\
+                    {% GET \"svc://HTTP://127.0.0.1:8080/other\" %}";
+    say(&gateway(service_with_secrets(), template), &platform, "hey");
+    let sent = platform.sent();
+    assert_eq!(sent[0].headers.get("authorization"), Some(crate::http::basic_authorization("u", "p").as_str()));
+    assert_eq!(sent[1].url, "http://127.0.0.1:8080/other?api_key=s3cret-param");
+    assert_eq!(sent[1].headers.get("x-api-key"), Some("s3cret-header"));
+}
+
+/// Every spelling of another origin that the URL parser accepts counts as another origin.
+#[test]
+fn other_origins_however_spelled_get_no_service_credentials() {
+    use crate::dialog::rest_call::RestCall;
+    let rest: crate::config::RestConfig = serde_json::from_value(service_with_secrets()).unwrap();
+    for url in [
+        "http:\\\\elsewhere.example\\x",
+        "/\\elsewhere.example/x",
+        "HTTP://ELSEWHERE.example:80/x",
+        "http://127.0.0.1:80/x",
+    ] {
+        let args = json!({"service": "svc", "url": url});
+        let call = RestCall::prepare(args.as_object().unwrap(), &rest).unwrap();
+        assert!(call.headers.is_empty() && call.parameters.is_empty() && call.auth.is_none(), "{url}: {call:?}");
+    }
+    // The base URL's userinfo is part of the URL: a relative URL keeps it (as Basic auth), an
+    // absolute one replaces it, as in MaxBot.
+    for (url, userinfo) in
+        [("x", true), ("/x", true), ("HTTP://127.0.0.1:8080/x", false), ("//127.0.0.1:8080/x", false)]
+    {
+        let args = json!({"service": "svc", "url": url});
+        let call = RestCall::prepare(args.as_object().unwrap(), &rest).unwrap();
+        assert!(!call.headers.is_empty() && !call.parameters.is_empty(), "{url}: {call:?}");
+        assert_eq!(call.auth.is_some(), userinfo, "{url}: {call:?}");
+        assert!(!call.url.contains('@'), "{url}: {call:?}");
+    }
+}
+
+/// The cache key covers what is sent: a foreign call through a service is the same call as the
+/// plain URL, so the second message is answered from the cache.
+#[test]
+fn a_foreign_call_through_a_service_has_the_plain_calls_cache_key() {
+    let config = json!({
+    "extensions": {"rest": service_with_secrets()},
+    "dialog": [
+        {"condition": "message.text == '1'", "response": "{% GET \"svc://http://elsewhere.example/x\" cache 60 %}"},
+        {"condition": "true", "response": "{% GET \"http://elsewhere.example/x\" cache 60 %}"},
+    ]});
+    let gateway = Gateway::load(config, &|_| None).unwrap();
+    let platform = MemoryPlatform::answering_json(json!({}));
+    say(&gateway, &platform, "1");
+    say(&gateway, &platform, "2");
+    assert_eq!(platform.sent().len(), 1);
+}
