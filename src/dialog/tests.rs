@@ -633,3 +633,96 @@ fn a_foreign_call_through_a_service_has_the_plain_calls_cache_key() {
     say(&gateway, &platform, "2");
     assert_eq!(platform.sent().len(), 1);
 }
+
+/// Secrets a service holds, and where each one could leak.
+const SECRETS: [&str; 4] = ["s3cret-user", "s3cret-pass", "s3cret-header", "s3cret-param"];
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in SECRETS.iter().chain(&["s3cret-query", "s3cret-arg"]) {
+        assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+    }
+}
+
+/// What the client got and what the log holds, checked for every secret.
+fn say_and_check(rest: Value, template: &str, platform: &MemoryPlatform) -> Value {
+    let (status, body) = say(&gateway(rest, template), platform, "hey");
+    assert_eq!(status, 500, "{template}: {body}");
+    assert_no_secret("the answer", &body.to_string());
+    assert_no_secret("the log", &platform.logs.borrow().join("\n"));
+    body
+}
+
+#[test]
+fn a_failed_call_shows_neither_the_query_nor_the_userinfo_nor_any_secret() {
+    let platform = MemoryPlatform::new(|_| json_answer(404, json!({"detail": "Not Found"})));
+    let body = say_and_check(service_with_secrets(), "{% GET \"svc://missing?q=s3cret-query\" %}", &platform);
+    assert_eq!(
+        body["message"],
+        "REST call failed: Client error '404 Not Found' for url 'http://127.0.0.1:8080/api/missing'\n\
+         For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/404"
+    );
+    // The origin itself got every credential.
+    let sent = only_request(&platform);
+    assert_eq!(sent.url, "http://127.0.0.1:8080/api/missing?q=s3cret-query&api_key=s3cret-param");
+    assert_eq!(sent.headers.get("x-api-key"), Some("s3cret-header"));
+    assert_eq!(
+        sent.headers.get("authorization"),
+        Some(crate::http::basic_authorization("s3cret-user", "s3cret-pass").as_str())
+    );
+
+    // The runtime's own failure text may quote the URL, or a header.
+    let platform = MemoryPlatform::new(|request| {
+        Err(FetchFailure::Network(format!("Fetch API cannot load: {} (x-api-key: s3cret-header)", request.url)))
+    });
+    let body = say_and_check(service_with_secrets(), "{% GET \"svc://x?q=s3cret-query\" %}", &platform);
+    assert_eq!(
+        body["message"],
+        "REST call failed: Fetch API cannot load: http://127.0.0.1:8080/api/x (x-api-key: [redacted])"
+    );
+}
+
+#[test]
+fn call_errors_name_types_and_short_urls_never_values() {
+    let platform = MemoryPlatform::answering_json(json!({}));
+    let cases = [
+        ("{% GET \"svc://x\" headers \"s3cret-arg\" %}", "headers must be a dict, got str"),
+        ("{% GET \"svc://x\" parameters [\"s3cret-arg\"] %}", "parameters must be a dict, got list"),
+        ("{% GET \"svc://x\" auth \"s3cret-arg\" %}", "auth must be a dict with 'user' and 'password', got str"),
+        ("{% GET \"svc://x\" cache \"s3cret-arg\" %}", "cache must be a number of seconds, got str"),
+        ("{% GET \"svc://x\" timeout \"s3cret-arg\" %}", "timeout must be a number of seconds, got str"),
+        (
+            "{% GET \"nope://u:s3cret-arg@h/x?k=s3cret-query\" %}",
+            "Unknown schema ('nope') in URL 'nope://h/x'\nMust be one of: http, https, svc",
+        ),
+        (
+            "{% GET \"svc://http://u:s3cret-arg@[::1/x?s3cret-query\" %}",
+            "Invalid URL 'http://[::1/x': invalid IPv6 address",
+        ),
+        (
+            "{% GET \"ftp://u:s3cret-arg@h/x?s3cret-query\" %}",
+            "Unknown schema ('ftp') in URL 'ftp://h/x'\nMust be one of: http, https, svc",
+        ),
+    ];
+    for (template, message) in cases {
+        let body = say_and_check(service_with_secrets(), template, &platform);
+        assert_eq!(body["message"], message, "{template}");
+    }
+    assert!(platform.sent().is_empty());
+}
+
+/// A template that does not compile is a configuration error; its text may hold a `${NAME}`
+/// value, and the error names the node, not the text.
+#[test]
+fn template_errors_show_no_substituted_value() {
+    for response in
+        ["{% GET 'x' body {${SECRET}} %}", "{% GET ('x' ${SECRET}) %}", "{{ ${SECRET} }}", "{% if ${SECRET} %}"]
+    {
+        let config = json!({"dialog": [{"condition": "true", "response": response}]});
+        let error = match Gateway::load(config, &|_| Some("\"s3cret-arg\" s3cret-query".to_string())) {
+            Ok(_) => panic!("{response} compiled"),
+            Err(error) => error,
+        };
+        assert_no_secret("the configuration error", &error.body().to_string());
+        assert_eq!(error.details["field"], "dialog[0].response", "{response}");
+    }
+}

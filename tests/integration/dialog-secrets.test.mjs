@@ -1,5 +1,6 @@
-// A service's secrets through workerd: where the service's credentials are sent when a template's
-// URL names another origin.
+// A service's secrets through workerd: what the public chat client and the log see when a
+// rest_call fails (a 404, an origin that is down), and where the service's credentials are sent
+// when a template's URL names another origin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, json } from "../support/gateway.mjs";
@@ -64,6 +65,42 @@ async function say(gateway, message) {
 function assertNoSecret(what, text) {
   for (const secret of Object.values(SECRETS)) assert.ok(!text.includes(secret), `${what} shows ${secret}: ${text}`);
 }
+
+test("a failed rest_call shows the client and the log no query, no userinfo and no secret", async () => {
+  const gateway = await gatewayWith([
+    { condition: "message.text == 'missing'", response: '{% GET "vault://missing?page=2" %}never' },
+    { condition: "message.text == 'down'", response: '{% GET "down://status?page=2" timeout 3 %}never' },
+    { condition: "true", response: '{% GET "vault://x" headers "${VAULT_HEADER}" %}never' },
+  ]);
+  const missing = await say(gateway, "missing");
+  assert.equal(missing.status, 500);
+  assert.equal(missing.body.reason, "RestCallFailed");
+  assert.equal(
+    missing.body.message,
+    `REST call failed: Client error '404 Not Found' for url '${vault.url}/api/missing'\n` +
+      "For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/404",
+  );
+  assertNoSecret("the 404 answer", JSON.stringify(missing.body));
+  // The origin itself got every credential, and the userinfo as Basic auth.
+  const sent = vault.received.at(-1);
+  assert.equal(sent.url, `/api/missing?page=2&api_key=${SECRETS.VAULT_PARAMETER}`);
+  assert.equal(sent.headers["x-api-key"], SECRETS.VAULT_HEADER);
+  assert.equal(sent.headers.authorization, basic(SECRETS.VAULT_USER, SECRETS.VAULT_PASSWORD));
+
+  const down = await say(gateway, "down");
+  assert.equal(down.status, 500);
+  assert.match(down.body.message, /^REST call failed: /);
+  assertNoSecret("the network failure", JSON.stringify(down.body));
+  assert.ok(!down.body.message.includes("page=2"), down.body.message);
+
+  const wrongType = await say(gateway, "headers as a string");
+  assert.equal(wrongType.body.message, "headers must be a dict, got str");
+  assertNoSecret("the argument error", JSON.stringify(wrongType.body));
+
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(gateway.logs.some((line) => line.includes("REST call failed")), gateway.logs.join("\n"));
+  assertNoSecret("the log", gateway.logs.join("\n"));
+});
 
 test("a service's credentials stay on its origin; the call's own arguments go anywhere", async () => {
   const elsewhere = other.url.replace("http:", "");
