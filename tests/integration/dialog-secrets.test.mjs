@@ -1,6 +1,6 @@
 // A service's secrets through workerd: what the public chat client and the log see when a
-// rest_call fails (a 404, an origin that is down), and where the service's credentials are sent
-// when a template's URL names another origin.
+// rest_call fails (a 404, an origin that is down), where the service's credentials are sent when a
+// template's URL names another origin, and a configuration error about a secret's value.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, json } from "../support/gateway.mjs";
@@ -121,4 +121,21 @@ test("a service's credentials stay on its origin; the call's own arguments go an
   // Home, everything goes.
   assert.equal((await say(gateway, "home")).body[0].text, "vault");
   assert.equal(vault.received.at(-1).headers["x-api-key"], SECRETS.VAULT_HEADER);
+});
+
+test("a configuration error names the field and the expected type, never a secret's value", async () => {
+  const gateway = await startGateway({
+    config: { auth: { jwt: { secret: "${VAULT_PASSWORD}", leeway: "${VAULT_USER}" }, webhook: "${VAULT_HEADER}" } },
+    vars: SECRETS,
+  });
+  started.push(gateway);
+  const response = await gateway.fetch("/webhooks/rest/");
+  assert.equal(response.status, 500);
+  const body = await json(response);
+  assert.equal(body.reason, "ConfigError");
+  assert.match(body.details.field, /^auth\.(jwt\.leeway|webhook)$/);
+  assert.match(body.message, /invalid type: string, expected u64|unknown variant, expected `public` or `required`/);
+  assertNoSecret("the configuration error", JSON.stringify(body));
+  await new Promise((r) => setTimeout(r, 200));
+  assertNoSecret("the log", gateway.logs.join("\n"));
 });
