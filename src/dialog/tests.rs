@@ -726,3 +726,56 @@ fn template_errors_show_no_substituted_value() {
         assert_eq!(error.details["field"], "dialog[0].response", "{response}");
     }
 }
+
+/// MaxBot's `intents`: `intents.<name>` only for the top intent, `ranking` most confident first,
+/// `irrelevant` when no intent reaches the top threshold (0.5).
+#[test]
+fn only_the_top_intent_answers_to_its_name() {
+    let config = json!({
+    "extensions": {"rest": {"services": [{"name": "rasa", "base_url": "http://rasa:5005/", "expose": "rasa"}]}},
+    "chat": {"nlu": "rasa"},
+    "dialog": [
+        {"condition": "intents.book_table", "response": "booking"},
+        {"condition": "intents.greet", "response": "hello {{ intents.greet.confidence }}"},
+        {"condition": "intents.irrelevant", "response": "irrelevant: {{ intents.top }} {{ intents.ranking|map(attribute='name')|join(',') }}"},
+        {"condition": "true", "response": "catch-all: {{ intents.top.name }} {{ intents.book_table.confidence is undefined }} {{ intents.ranking|map(attribute='name')|join(',') }}"},
+    ]});
+    let gateway = Gateway::load(config, &|_| None).unwrap();
+    let parse = |intent: Value, ranking: Value| {
+        MemoryPlatform::answering_json(
+            json!({"text": "t", "intent": intent, "intent_ranking": ranking, "entities": []}),
+        )
+    };
+    let cases = [
+        // The named intent ranked second: the catch-all answers.
+        (
+            parse(
+                json!({"name": "order", "confidence": 0.8}),
+                json!([{"name": "order", "confidence": 0.8}, {"name": "book_table", "confidence": 0.15}, {"name": "greet", "confidence": 0.05}]),
+            ),
+            "catch-all: order True order,book_table,greet",
+        ),
+        (parse(json!({"name": "greet", "confidence": 0.9}), json!([])), "hello 0.9"),
+        // Below the threshold nothing is top, whatever the ranking.
+        (
+            parse(
+                json!({"name": "greet", "confidence": 0.45}),
+                json!([{"name": "book_table", "confidence": 0.4}, {"name": "greet", "confidence": 0.45}]),
+            ),
+            "irrelevant: None greet,book_table",
+        ),
+        (parse(Value::Null, json!([])), "irrelevant: None"),
+        // The ranking is sorted by confidence whatever order Rasa sent it in.
+        (
+            parse(
+                Value::Null,
+                json!([{"name": "greet", "confidence": 0.2}, {"name": "book_table", "confidence": 0.7}]),
+            ),
+            "booking",
+        ),
+    ];
+    for (platform, expected) in cases {
+        let (status, reply) = say(&gateway, &platform, "t");
+        assert_eq!((status, reply_text(&reply)), (200, expected.to_string()));
+    }
+}
