@@ -151,7 +151,8 @@ impl Config {
         interpolate::interpolate(&mut raw, lookup)?;
         let mut config: Config = serde_path_to_error::deserialize(raw).map_err(|error| {
             let field = error.path().to_string();
-            GatewayError::config(format!("invalid configuration at '{field}': {}", error.inner()))
+            let message = without_values(&error.inner().to_string());
+            GatewayError::config(format!("invalid configuration at '{field}': {message}"))
                 .with_details(serde_json::json!({ "field": field }))
         })?;
         validate::validate(&config)?;
@@ -174,6 +175,36 @@ impl Config {
     pub fn max_body_bytes(&self, service: &ServiceConfig) -> u64 {
         service.max_body_bytes.or(self.proxy.max_body_bytes).unwrap_or(DEFAULT_MAX_BODY_BYTES)
     }
+}
+
+/// serde's message about a wrong value, without the value: `${NAME}` may have put a secret there,
+/// and configuration errors are answered to every client. `invalid type: string "s3cret", expected
+/// u64` becomes `invalid type: string, expected u64`; `unknown variant `x`, expected one of ...`
+/// becomes `unknown variant, expected one of ...`. Messages that name only fields stay whole.
+fn without_values(message: &str) -> String {
+    const EXPECTED: &str = ", expected ";
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            // The value comes first and may itself contain ", expected ": the last one is serde's.
+            let (unexpected, expected) = rest.rfind(EXPECTED).map_or((rest, ""), |at| rest.split_at(at));
+            // serde writes the value after its kind: string "...", integer `...`, floating point `...`.
+            let kind = unexpected.split(['"', '`']).next().unwrap_or_default().trim();
+            return format!("{prefix}{kind}{expected}");
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        return match rest.rfind(EXPECTED).or_else(|| rest.rfind(", there are no variants")) {
+            Some(at) => format!("unknown variant{}", &rest[at..]),
+            None => "unknown variant".to_string(),
+        };
+    }
+    let names_fields_only =
+        ["missing field ", "unknown field ", "duplicate field ", "invalid length ", "data did not match any variant"];
+    if names_fields_only.iter().any(|prefix| message.starts_with(prefix)) {
+        return message.to_string();
+    }
+    // Any other message: only what precedes a quoted or backquoted part.
+    message.split(['"', '`']).next().unwrap_or_default().trim_end_matches([' ', ':', ',']).to_string()
 }
 
 #[cfg(test)]

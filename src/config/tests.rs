@@ -115,3 +115,68 @@ fn telemetry_services_redact_pi_secrets_by_default() {
     let keys = config.extensions.rest.services[0].redacted_keys();
     assert_eq!(keys, vec!["serial", "wpa_passphrase", "password"]);
 }
+
+/// A value put in by `${NAME}` may be a secret: an error names the field and the expected type,
+/// never the value.
+#[test]
+fn wrong_values_are_named_by_field_and_type_never_shown() {
+    let secret = "s3cret-\"value\", expected u64";
+    let lookup = |name: &str| (name == "SECRET").then(|| secret.to_string());
+    let cases = [
+        (
+            json!({"auth": {"jwt": {"secret": "s", "leeway": "${SECRET}"}}}),
+            "auth.jwt.leeway",
+            "invalid type: string, expected u64",
+        ),
+        (json!({"auth": {"webhook": "${SECRET}"}}), "auth.webhook", "unknown variant, expected `public` or `required`"),
+        (
+            json!({"auth": {"jwt": {"secret": "s", "algorithm": "${SECRET}"}}}),
+            "auth.jwt.algorithm",
+            "unknown variant, expected one of",
+        ),
+        (
+            json!({"proxy": {"max_body_bytes": "${SECRET}"}}),
+            "proxy.max_body_bytes",
+            "invalid type: string, expected u64",
+        ),
+        (
+            json!({"extensions": {"rest": {"services": [{"name": "a", "auth": "${SECRET}"}]}}}),
+            "extensions.rest.services[0].auth",
+            "invalid type: string, expected struct BasicAuth",
+        ),
+        (
+            json!({"extensions": {"rest": {"services": [{"name": "a", "expose": "${SECRET}"}]}}}),
+            "extensions.rest.services[0].expose",
+            "unknown variant, expected one of",
+        ),
+        (
+            json!({"extensions": {"rest": {"services": [{"name": "a", "headers": {"k": 12345678}}]}}}),
+            "extensions.rest.services[0].headers.k",
+            "invalid type: integer, expected a string",
+        ),
+        (
+            json!({"extensions": {"rest": {"services": [{"name": "a", "timeout": "${SECRET}"}]}}}),
+            "extensions.rest.services[0].timeout",
+            "data did not match any variant",
+        ),
+        (
+            json!({"proxy": {"max_body_bytes": -12345678}}),
+            "proxy.max_body_bytes",
+            "invalid value: integer, expected u64",
+        ),
+        (
+            json!({"auth": {"jwt": {"secret": "s", "leeway": 1234.5678}}}),
+            "auth.jwt.leeway",
+            "invalid type: floating point, expected u64",
+        ),
+    ];
+    for (raw, field, message) in cases {
+        let error = Config::parse(raw.clone(), &lookup).unwrap_err();
+        let body = error.body().to_string();
+        for shown in ["s3cret", "12345678", "1234.5678"] {
+            assert!(!body.contains(shown), "{raw} shows {shown}: {body}");
+        }
+        assert_eq!(error.details["field"], field, "{raw}");
+        assert!(error.message.contains(field) && error.message.contains(message), "{raw}: {}", error.message);
+    }
+}

@@ -8,6 +8,7 @@ mod executor;
 mod messages;
 mod nlu;
 mod prepared;
+mod public_text;
 mod python_json;
 mod replay;
 pub mod rest_call;
@@ -123,7 +124,7 @@ impl Dialog {
         .map(|(name, value)| (name.to_string(), value))
         .into();
         if let Some((intents, entities)) = &input.nlu {
-            values.insert("intents".into(), Value::from(minijinja::value::Serde(intents)));
+            values.insert("intents".into(), nlu::Intents::value(intents));
             values.insert("entities".into(), Value::from(minijinja::value::Serde(entities)));
         }
         Value::from(values)

@@ -1,15 +1,23 @@
 //! `rest_call(...)` as MaxBot's `rest` extension defines it: from the call's arguments and the
 //! extension's configuration to one prepared request ([`RestCall`]), and from the origin's answer
-//! to the template's `rest` value. Every message here is MaxBot's.
+//! to the template's `rest` value. Every message here is MaxBot's, with URLs and values shortened
+//! to what a public chat client may see ([`public_text`](super::public_text)).
+//!
+//! One deliberate difference from MaxBot: a service's `auth`, `headers` and `parameters` (and its
+//! base URL's userinfo) are sent only to the service's own origin. MaxBot's urljoin lets an absolute
+//! or scheme-relative `url` replace the base, and MaxBot would then send the service's credentials
+//! to that other host too; here, as browsers drop credentials on a cross-origin redirect, only the
+//! call's own arguments go there.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use super::public_text::{public_text, public_url};
 use super::python_json;
 use crate::cache::CacheKey;
 use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig, ServiceConfig};
-use crate::http::FetchFailure;
+use crate::http::{percent_decode, FetchFailure};
 
 /// The arguments `rest_call` accepts.
 pub const ARGUMENTS: [&str; 11] =
@@ -26,7 +34,7 @@ pub enum OnError {
 pub struct RestCall {
     /// Lower-case, as MaxBot keys its cache.
     pub method: String,
-    /// The joined URL, before `parameters` are merged in.
+    /// The joined URL, before `parameters` are merged in, without userinfo (that became `auth`).
     pub url: String,
     pub headers: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
@@ -59,12 +67,43 @@ fn python_str(value: &Value) -> String {
     }
 }
 
+/// The Python type name of a value: error messages name the type of a wrong argument, never its
+/// value (it may be a secret).
+fn python_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
 fn string_map(value: Option<&Value>, name: &str) -> Result<BTreeMap<String, String>, String> {
     match value {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(map)) => Ok(map.iter().map(|(k, v)| (k.clone(), python_str(v))).collect()),
-        Some(other) => Err(format!("{name} must be a dict, got {other}")),
+        Some(other) => Err(format!("{name} must be a dict, got {}", python_type(other))),
     }
+}
+
+/// `url` parsed, with its userinfo taken out as Basic credentials (httpx sends a URL's
+/// `user:password@` as Basic auth when no `auth` is given; the request line never carries it).
+fn split_userinfo(url: &str) -> (String, Option<url::Url>, Option<BasicAuth>) {
+    let Ok(mut parsed) = url::Url::parse(url) else { return (url.to_string(), None, None) };
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return (url.to_string(), Some(parsed), None);
+    }
+    let auth = BasicAuth {
+        user: percent_decode(parsed.username()),
+        password: percent_decode(parsed.password().unwrap_or_default()),
+    };
+    // Both succeed on an http(s) URL; another scheme is refused later, by `final_url`.
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    (parsed.to_string(), Some(parsed), Some(auth))
 }
 
 impl RestCall {
@@ -91,7 +130,7 @@ impl RestCall {
                         one_of.extend(rest.services.iter().map(|s| s.name.to_lowercase()));
                         return Err(format!(
                             "Unknown schema ('{scheme}') in URL '{}'\nMust be one of: {}",
-                            url_arg.unwrap_or_default(),
+                            public_url(&url_arg.unwrap_or_default()),
                             one_of.join(", ")
                         ));
                     }
@@ -114,16 +153,25 @@ impl RestCall {
                     Some(parsed) => parsed.join(relative),
                     None => url::Url::parse(base).and_then(|base| base.join(relative)), // for its error
                 };
-                joined.map(String::from).map_err(|e| format!("Invalid URL '{relative}': {e}"))?
+                joined.map(String::from).map_err(|e| format!("Invalid URL '{}': {e}", public_url(relative)))?
             }
             (Some(base), None) => base.to_string(),
             (None, Some(url)) => url.to_string(),
             (None, None) => return Err("URL is not specified".into()),
         };
 
-        let mut headers = service.map(|s| s.headers.clone()).unwrap_or_default();
+        let (url, target, userinfo) = split_userinfo(&url);
+        // The service's credentials go to its own origin only (see the top of this file). A service
+        // without a base URL names no origin: its credentials go wherever its calls are sent.
+        let credentials = service.filter(|service| match (service.base(), &target) {
+            (Some(base), Some(target)) => base.origin() == target.origin(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        });
+
+        let mut headers = credentials.map(|s| s.headers.clone()).unwrap_or_default();
         headers.extend(string_map(args.get("headers"), "headers")?);
-        let mut parameters = service.map(|s| s.parameters.clone()).unwrap_or_default();
+        let mut parameters = credentials.map(|s| s.parameters.clone()).unwrap_or_default();
         parameters.extend(string_map(args.get("parameters"), "parameters")?);
 
         let auth = match truthy(args, "auth") {
@@ -131,20 +179,26 @@ impl RestCall {
                 user: auth.get("user").map(python_str).ok_or("auth needs 'user' and 'password'")?,
                 password: auth.get("password").map(python_str).ok_or("auth needs 'user' and 'password'")?,
             }),
-            Some(other) => return Err(format!("auth must be a dict with 'user' and 'password', got {other}")),
-            None => service.and_then(|s| s.auth.clone()),
+            Some(other) => {
+                return Err(format!("auth must be a dict with 'user' and 'password', got {}", python_type(other)))
+            }
+            None => credentials.and_then(|s| s.auth.clone()).or(userinfo),
         };
 
         let cache_seconds = match args.get("cache").filter(|v| !v.is_null()) {
-            Some(value) => {
-                Some(value.as_f64().ok_or_else(|| format!("cache must be a number of seconds, got {value}"))?)
-            }
+            Some(value) => Some(
+                value
+                    .as_f64()
+                    .ok_or_else(|| format!("cache must be a number of seconds, got {}", python_type(value)))?,
+            ),
             None => service.and_then(|s| s.cache.map(|c| c.as_seconds())),
         }
         .filter(|seconds| *seconds > 0.0);
 
         let timeout_seconds = match truthy(args, "timeout") {
-            Some(value) => value.as_f64().ok_or_else(|| format!("timeout must be a number of seconds, got {value}"))?,
+            Some(value) => value
+                .as_f64()
+                .ok_or_else(|| format!("timeout must be a number of seconds, got {}", python_type(value)))?,
             None => service
                 .and_then(|s| s.timeout)
                 .or(rest.timeout)
@@ -174,9 +228,10 @@ impl RestCall {
 
     /// The URL actually requested: `parameters` merged into the URL's own query (they win).
     pub fn final_url(&self) -> Result<String, String> {
-        let mut url = url::Url::parse(&self.url).map_err(|e| format!("Invalid URL '{}': {e}", self.url))?;
+        let mut url =
+            url::Url::parse(&self.url).map_err(|e| format!("Invalid URL '{}': {e}", public_url(&self.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("Unknown schema ('{}') in URL '{}'", url.scheme(), self.url));
+            return Err(format!("Unknown schema ('{}') in URL '{}'", url.scheme(), public_url(&self.url)));
         }
         if !self.parameters.is_empty() {
             let kept: Vec<(String, String)> = url
@@ -248,6 +303,12 @@ impl RestCall {
         text.push('}');
         text
     }
+
+    /// The values that must never reach a client: header and parameter values and the credentials.
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        let auth = self.auth.iter().flat_map(|auth| [auth.user.as_str(), auth.password.as_str()]);
+        self.headers.values().chain(self.parameters.values()).map(String::as_str).chain(auth)
+    }
 }
 
 /// The cache key of a call whose [`RestCall::identity`] is `identity`.
@@ -270,12 +331,12 @@ pub fn rest_result(call: &RestCall, url: &str, outcome: &RestOutcome) -> Result<
             return Ok(json!({"ok": true, "status_code": status, "json": parsed}));
         }
         RestOutcome::Answered { status, .. } => {
-            (json!({"ok": false, "status_code": status, "json": {}}), http_error_message(*status, url))
+            (json!({"ok": false, "status_code": status, "json": {}}), http_error_message(*status, &public_url(url)))
         }
         RestOutcome::Failed(FetchFailure::Timeout) => {
             (json!({"ok": false}), format!("timed out after {} s", call.timeout_seconds))
         }
-        RestOutcome::Failed(FetchFailure::Network(why)) => (json!({"ok": false}), why.clone()),
+        RestOutcome::Failed(FetchFailure::Network(why)) => (json!({"ok": false}), public_text(why, call.secrets())),
         RestOutcome::Failed(FetchFailure::BodyTooLarge) => (json!({"ok": false}), "request body too large".into()),
     };
     match call.on_error {

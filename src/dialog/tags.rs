@@ -141,8 +141,15 @@ fn rewrite_block(block: &str) -> Result<Option<String>, String> {
     i = url_end;
     while i < tokens.len() {
         let (kind, start, end) = tokens[i];
-        if kind != Token::Name {
-            return Err(format!("the {tag} tag expected an argument name, found '{}'", &args[start..end]));
+        // A literal is described, not quoted: `${NAME}` may have put a secret in the template.
+        let found = match kind {
+            Token::Name => None,
+            Token::Str => Some("a string".to_string()),
+            Token::Number => Some("a number".to_string()),
+            Token::Open | Token::Close | Token::Operator => Some(format!("'{}'", &args[start..end])),
+        };
+        if let Some(found) = found {
+            return Err(format!("the {tag} tag expected an argument name, found {found}"));
         }
         let name = &args[start..end];
         if name == "method" || name == "url" {

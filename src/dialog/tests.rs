@@ -42,3 +42,238 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
         assert_eq!(call.cache_key(), expected);
     }
 }
+
+fn service_with_secrets() -> Value {
+    json!({"services": [{"name": "svc", "base_url": "http://s3cret-user:s3cret-pass@127.0.0.1:8080/api/",
+        "headers": {"x-api-key": "s3cret-header"}, "parameters": {"api_key": "s3cret-param"}}]})
+}
+
+/// MaxBot's urljoin lets the call's URL replace the service's base; the service's credentials
+/// then stay home, and the call's own arguments still go.
+#[test]
+fn service_credentials_stay_on_their_origin() {
+    let foreign = [
+        "http://elsewhere.example/x",
+        "//elsewhere.example/x",
+        "http://127.0.0.1:9090/api/x",
+        "https://127.0.0.1:8080/api/x",
+        "http://s3cret-user:s3cret-pass@elsewhere.example/x",
+    ];
+    for url in foreign {
+        for template in [
+            format!("{{% GET \"svc://{url}\" headers {{\"x-own\": \"1\"}} parameters {{\"own\": \"1\"}} %}}"),
+            format!("{{% set rest = rest_call(service='svc', url='{url}', headers={{'x-own': '1'}}, parameters={{'own': '1'}}) %}}"),
+        ] {
+            let platform = MemoryPlatform::answering_json(json!({}));
+            let (status, _) = say(&gateway(service_with_secrets(), &template), &platform, "hey");
+            assert_eq!(status, 200, "{template}");
+            let sent = only_request(&platform);
+            assert!(!sent.url.contains("s3cret-param") && sent.url.ends_with("/x?own=1"), "{template}: {}", sent.url);
+            assert_eq!(sent.headers.get("x-api-key"), None, "{template}");
+            assert_eq!(sent.headers.get("x-own"), Some("1"), "{template}");
+            // The URL's own userinfo is the call's: sent as Basic auth, as httpx does.
+            let userinfo = url.contains('@').then(|| crate::http::basic_authorization("s3cret-user", "s3cret-pass"));
+            assert_eq!(sent.headers.get("authorization"), userinfo.as_deref(), "{template}");
+        }
+    }
+    // The call's own auth goes anywhere; an absolute URL on the service's own origin gets everything.
+    let platform = MemoryPlatform::answering_json(json!({}));
+    let template = "{% GET \"svc://http://elsewhere.example/x\" auth {\"user\": \"u\", \"password\": \"p\"} %}\
+                    {% GET \"svc://HTTP://127.0.0.1:8080/other\" %}";
+    say(&gateway(service_with_secrets(), template), &platform, "hey");
+    let sent = platform.sent();
+    assert_eq!(sent[0].headers.get("authorization"), Some(crate::http::basic_authorization("u", "p").as_str()));
+    assert_eq!(sent[1].url, "http://127.0.0.1:8080/other?api_key=s3cret-param");
+    assert_eq!(sent[1].headers.get("x-api-key"), Some("s3cret-header"));
+}
+
+/// Every spelling of another origin that the URL parser accepts counts as another origin.
+#[test]
+fn other_origins_however_spelled_get_no_service_credentials() {
+    use crate::dialog::rest_call::RestCall;
+    let rest: crate::config::RestConfig = serde_json::from_value(service_with_secrets()).unwrap();
+    for url in [
+        "http:\\\\elsewhere.example\\x",
+        "/\\elsewhere.example/x",
+        "HTTP://ELSEWHERE.example:80/x",
+        "http://127.0.0.1:80/x",
+    ] {
+        let args = json!({"service": "svc", "url": url});
+        let call = RestCall::prepare(args.as_object().unwrap(), &rest).unwrap();
+        assert!(call.headers.is_empty() && call.parameters.is_empty() && call.auth.is_none(), "{url}: {call:?}");
+    }
+    // The base URL's userinfo is part of the URL: a relative URL keeps it (as Basic auth), an
+    // absolute one replaces it, as in MaxBot.
+    for (url, userinfo) in
+        [("x", true), ("/x", true), ("HTTP://127.0.0.1:8080/x", false), ("//127.0.0.1:8080/x", false)]
+    {
+        let args = json!({"service": "svc", "url": url});
+        let call = RestCall::prepare(args.as_object().unwrap(), &rest).unwrap();
+        assert!(!call.headers.is_empty() && !call.parameters.is_empty(), "{url}: {call:?}");
+        assert_eq!(call.auth.is_some(), userinfo, "{url}: {call:?}");
+        assert!(!call.url.contains('@'), "{url}: {call:?}");
+    }
+}
+
+/// The cache key covers what is sent: a foreign call through a service is the same call as the
+/// plain URL, so the second message is answered from the cache.
+#[test]
+fn a_foreign_call_through_a_service_has_the_plain_calls_cache_key() {
+    let config = json!({
+    "extensions": {"rest": service_with_secrets()},
+    "dialog": [
+        {"condition": "message.text == '1'", "response": "{% GET \"svc://http://elsewhere.example/x\" cache 60 %}"},
+        {"condition": "true", "response": "{% GET \"http://elsewhere.example/x\" cache 60 %}"},
+    ]});
+    let gateway = Gateway::load(config, &|_| None).unwrap();
+    let platform = MemoryPlatform::answering_json(json!({}));
+    say(&gateway, &platform, "1");
+    say(&gateway, &platform, "2");
+    assert_eq!(platform.sent().len(), 1);
+}
+
+/// Secrets a service holds, and where each one could leak.
+const SECRETS: [&str; 4] = ["s3cret-user", "s3cret-pass", "s3cret-header", "s3cret-param"];
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in SECRETS.iter().chain(&["s3cret-query", "s3cret-arg"]) {
+        assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+    }
+}
+
+/// What the client got and what the log holds, checked for every secret.
+fn say_and_check(rest: Value, template: &str, platform: &MemoryPlatform) -> Value {
+    let (status, body) = say(&gateway(rest, template), platform, "hey");
+    assert_eq!(status, 500, "{template}: {body}");
+    assert_no_secret("the answer", &body.to_string());
+    assert_no_secret("the log", &platform.logs.borrow().join("\n"));
+    body
+}
+
+#[test]
+fn a_failed_call_shows_neither_the_query_nor_the_userinfo_nor_any_secret() {
+    let platform = MemoryPlatform::new(|_| json_answer(404, json!({"detail": "Not Found"})));
+    let body = say_and_check(service_with_secrets(), "{% GET \"svc://missing?q=s3cret-query\" %}", &platform);
+    assert_eq!(
+        body["message"],
+        "REST call failed: Client error '404 Not Found' for url 'http://127.0.0.1:8080/api/missing'\n\
+         For more information check: https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/404"
+    );
+    // The origin itself got every credential.
+    let sent = only_request(&platform);
+    assert_eq!(sent.url, "http://127.0.0.1:8080/api/missing?q=s3cret-query&api_key=s3cret-param");
+    assert_eq!(sent.headers.get("x-api-key"), Some("s3cret-header"));
+    assert_eq!(
+        sent.headers.get("authorization"),
+        Some(crate::http::basic_authorization("s3cret-user", "s3cret-pass").as_str())
+    );
+
+    // The runtime's own failure text may quote the URL, or a header.
+    let platform = MemoryPlatform::new(|request| {
+        Err(FetchFailure::Network(format!("Fetch API cannot load: {} (x-api-key: s3cret-header)", request.url)))
+    });
+    let body = say_and_check(service_with_secrets(), "{% GET \"svc://x?q=s3cret-query\" %}", &platform);
+    assert_eq!(
+        body["message"],
+        "REST call failed: Fetch API cannot load: http://127.0.0.1:8080/api/x (x-api-key: [redacted])"
+    );
+}
+
+#[test]
+fn call_errors_name_types_and_short_urls_never_values() {
+    let platform = MemoryPlatform::answering_json(json!({}));
+    let cases = [
+        ("{% GET \"svc://x\" headers \"s3cret-arg\" %}", "headers must be a dict, got str"),
+        ("{% GET \"svc://x\" parameters [\"s3cret-arg\"] %}", "parameters must be a dict, got list"),
+        ("{% GET \"svc://x\" auth \"s3cret-arg\" %}", "auth must be a dict with 'user' and 'password', got str"),
+        ("{% GET \"svc://x\" cache \"s3cret-arg\" %}", "cache must be a number of seconds, got str"),
+        ("{% GET \"svc://x\" timeout \"s3cret-arg\" %}", "timeout must be a number of seconds, got str"),
+        (
+            "{% GET \"nope://u:s3cret-arg@h/x?k=s3cret-query\" %}",
+            "Unknown schema ('nope') in URL 'nope://h/x'\nMust be one of: http, https, svc",
+        ),
+        (
+            "{% GET \"svc://http://u:s3cret-arg@[::1/x?s3cret-query\" %}",
+            "Invalid URL 'http://[::1/x': invalid IPv6 address",
+        ),
+        (
+            "{% GET \"ftp://u:s3cret-arg@h/x?s3cret-query\" %}",
+            "Unknown schema ('ftp') in URL 'ftp://h/x'\nMust be one of: http, https, svc",
+        ),
+    ];
+    for (template, message) in cases {
+        let body = say_and_check(service_with_secrets(), template, &platform);
+        assert_eq!(body["message"], message, "{template}");
+    }
+    assert!(platform.sent().is_empty());
+}
+
+/// A template that does not compile is a configuration error; its text may hold a `${NAME}`
+/// value, and the error names the node, not the text.
+#[test]
+fn template_errors_show_no_substituted_value() {
+    for response in
+        ["{% GET 'x' body {${SECRET}} %}", "{% GET ('x' ${SECRET}) %}", "{{ ${SECRET} }}", "{% if ${SECRET} %}"]
+    {
+        let config = json!({"dialog": [{"condition": "true", "response": response}]});
+        let error = match Gateway::load(config, &|_| Some("\"s3cret-arg\" s3cret-query".to_string())) {
+            Ok(_) => panic!("{response} compiled"),
+            Err(error) => error,
+        };
+        assert_no_secret("the configuration error", &error.body().to_string());
+        assert_eq!(error.details["field"], "dialog[0].response", "{response}");
+    }
+}
+
+/// MaxBot's `intents`: `intents.<name>` only for the top intent, `ranking` most confident first,
+/// `irrelevant` when no intent reaches the top threshold (0.5).
+#[test]
+fn only_the_top_intent_answers_to_its_name() {
+    let config = json!({
+    "extensions": {"rest": {"services": [{"name": "rasa", "base_url": "http://rasa:5005/", "expose": "rasa"}]}},
+    "chat": {"nlu": "rasa"},
+    "dialog": [
+        {"condition": "intents.book_table", "response": "booking"},
+        {"condition": "intents.greet", "response": "hello {{ intents.greet.confidence }}"},
+        {"condition": "intents.irrelevant", "response": "irrelevant: {{ intents.top }} {{ intents.ranking|map(attribute='name')|join(',') }}"},
+        {"condition": "true", "response": "catch-all: {{ intents.top.name }} {{ intents.book_table.confidence is undefined }} {{ intents.ranking|map(attribute='name')|join(',') }}"},
+    ]});
+    let gateway = Gateway::load(config, &|_| None).unwrap();
+    let parse = |intent: Value, ranking: Value| {
+        MemoryPlatform::answering_json(
+            json!({"text": "t", "intent": intent, "intent_ranking": ranking, "entities": []}),
+        )
+    };
+    let cases = [
+        // The named intent ranked second: the catch-all answers.
+        (
+            parse(
+                json!({"name": "order", "confidence": 0.8}),
+                json!([{"name": "order", "confidence": 0.8}, {"name": "book_table", "confidence": 0.15}, {"name": "greet", "confidence": 0.05}]),
+            ),
+            "catch-all: order True order,book_table,greet",
+        ),
+        (parse(json!({"name": "greet", "confidence": 0.9}), json!([])), "hello 0.9"),
+        // Below the threshold nothing is top, whatever the ranking.
+        (
+            parse(
+                json!({"name": "greet", "confidence": 0.45}),
+                json!([{"name": "book_table", "confidence": 0.4}, {"name": "greet", "confidence": 0.45}]),
+            ),
+            "irrelevant: None greet,book_table",
+        ),
+        (parse(Value::Null, json!([])), "irrelevant: None"),
+        // The ranking is sorted by confidence whatever order Rasa sent it in.
+        (
+            parse(
+                Value::Null,
+                json!([{"name": "greet", "confidence": 0.2}, {"name": "book_table", "confidence": 0.7}]),
+            ),
+            "booking",
+        ),
+    ];
+    for (platform, expected) in cases {
+        let (status, reply) = say(&gateway, &platform, "t");
+        assert_eq!((status, reply_text(&reply)), (200, expected.to_string()));
+    }
+}

@@ -131,3 +131,32 @@ test("NLU intents and entities from a Rasa server, and forwarding to Rasa", asyn
   started.push(upstream);
   assert.deepEqual((await say(upstream, "hi there", "s9")).body, [{ recipient_id: "s9", text: "rasa heard: hi there" }]);
 });
+
+// MaxBot's `intents.<name>` is the top intent when it has that name, and none otherwise: a named
+// intent further down the ranking must not answer, so the catch-all node after it does.
+test("NLU: a named intent answers only as the top intent; otherwise irrelevant or the catch-all", async () => {
+  const rankings = {
+    "book a table": [["book_table", 0.91], ["greet", 0.06], ["order", 0.03]],
+    "pizza please": [["order", 0.72], ["book_table", 0.2], ["greet", 0.08]],
+    "hmm": [["greet", 0.35], ["book_table", 0.33], ["order", 0.32]],
+  };
+  const parser = await startOrigin((req, res, body) => {
+    const text = JSON.parse(body.toString() || "{}").text || "";
+    const ranking = (rankings[text] || []).map(([name, confidence]) => ({ name, confidence }));
+    sendJson(res, 200, { text, intent: ranking[0] ?? null, intent_ranking: ranking, entities: [] });
+  });
+  const gateway = await startGateway({ config: {
+    extensions: { rest: { services: [{ name: "nlu", base_url: parser.url + "/", expose: "rasa" }] } },
+    chat: { nlu: "nlu" },
+    dialog: [
+      { condition: "intents.book_table", response: "Booking ({{ intents.book_table.confidence }})." },
+      { condition: "intents.irrelevant", response: "Could you rephrase? ({{ intents.ranking|length }} guesses)" },
+      { condition: "true", response: "Catch-all: {{ intents.top.name }}." },
+    ],
+  } });
+  started.push(gateway, parser);
+  assert.equal((await say(gateway, "book a table")).body[0].text, "Booking (0.91).");
+  assert.equal((await say(gateway, "pizza please")).body[0].text, "Catch-all: order.");
+  assert.equal((await say(gateway, "hmm")).body[0].text, "Could you rephrase? (3 guesses)");
+  assert.deepEqual(parser.received.map((r) => `${r.method} ${r.url}`), Array(3).fill("POST /model/parse"));
+});
