@@ -2,7 +2,43 @@
 //! each under `tests/rest_cases/` (run by `crate::rest_cases`); what stays here asserts on the
 //! dialog's own structures.
 
-use serde_json::json;
+use serde_json::{json, Value};
+
+use crate::gateway::{serve, Gateway};
+use crate::http::{Body, FetchFailure};
+use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
+
+fn gateway(rest: Value, response: &str) -> Gateway {
+    let config = json!({"extensions": {"rest": rest}, "dialog": [{"condition": "true", "response": response}]});
+    Gateway::load(config, &|_| None).unwrap()
+}
+
+fn json_answer(status: u16, body: Value) -> Answer {
+    Ok((status, vec![("content-type", "application/json".to_string())], body.to_string().into_bytes()))
+}
+
+/// Posts `text` to the webhook of a gateway built from `gateway`'s configuration; (status, body).
+fn say(gateway: &Gateway, platform: &MemoryPlatform, text: &str) -> (u16, Value) {
+    let body = json!({"sender": "u1", "message": text}).to_string();
+    let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body.as_bytes());
+    let isolate = Gateway::from_config(gateway.config.clone());
+    let response = block_on(serve(&isolate, request, platform));
+    let bytes = match response.body {
+        Body::Bytes(b) | Body::Stream(b) => b,
+        Body::Empty => Vec::new(),
+    };
+    (response.status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn reply_text(reply: &Value) -> String {
+    reply[0]["text"].as_str().unwrap_or_default().to_string()
+}
+
+fn only_request(platform: &MemoryPlatform) -> Received {
+    let sent = platform.sent();
+    assert_eq!(sent.len(), 1, "expected exactly one outbound request, got {sent:#?}");
+    sent[0].clone()
+}
 
 /// The cache key's identity text is written field by field; it must stay the `json.dumps` (sorted
 /// keys) of the identity object, byte for byte, or entries stored by earlier versions are lost.
