@@ -117,6 +117,13 @@ impl ServiceConfig {
         keys
     }
 
+    /// The values that must never reach a client or a log line: its headers', parameters' and
+    /// Basic auth's.
+    pub fn secret_values(&self) -> impl Iterator<Item = &str> {
+        let auth = self.auth.iter().flat_map(|auth| [auth.user.as_str(), auth.password.as_str()]);
+        self.headers.values().chain(self.parameters.values()).map(String::as_str).chain(auth)
+    }
+
     pub fn cache_seconds(&self) -> Option<f64> {
         self.cache.map(|c| c.as_seconds()).filter(|s| *s > 0.0)
     }

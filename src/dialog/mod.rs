@@ -8,7 +8,6 @@ mod executor;
 mod messages;
 mod nlu;
 mod prepared;
-mod public_text;
 mod python_json;
 mod replay;
 pub mod rest_call;

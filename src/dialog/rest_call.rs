@@ -1,7 +1,7 @@
 //! `rest_call(...)` as MaxBot's `rest` extension defines it: from the call's arguments and the
 //! extension's configuration to one prepared request ([`RestCall`]), and from the origin's answer
 //! to the template's `rest` value. Every message here is MaxBot's, with URLs and values shortened
-//! to what a public chat client may see ([`public_text`](super::public_text)).
+//! to what a public chat client may see ([`public_text`](crate::http::public_text)).
 //!
 //! One deliberate difference from MaxBot: a service's `auth`, `headers` and `parameters` (and its
 //! base URL's userinfo) are sent only to the service's own origin. MaxBot's urljoin lets an absolute
@@ -13,11 +13,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::public_text::{public_text, public_url};
 use super::python_json;
 use crate::cache::CacheKey;
 use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig, ServiceConfig};
-use crate::http::{percent_decode, FetchFailure};
+use crate::http::{percent_decode, public_text, public_url, FetchFailure};
 
 /// The arguments `rest_call` accepts.
 pub const ARGUMENTS: [&str; 11] =

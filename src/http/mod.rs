@@ -6,9 +6,11 @@ mod headers;
 mod message;
 mod outbound;
 mod percent;
+mod public_text;
 
 pub use basic_auth::basic_authorization;
 pub use headers::Headers;
 pub use message::{Body, BodyError, GatewayRequest, GatewayResponse};
 pub use outbound::{FetchFailure, OutboundRequest};
 pub use percent::percent_decode;
+pub use public_text::{public_text, public_url};

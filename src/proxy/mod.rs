@@ -15,7 +15,7 @@ pub use upstream::Upstream;
 use crate::cache::{CacheKey, CacheStatus, TieredCache};
 use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use crate::http::{public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
 use crate::platform::Platform;
 use crate::redact::Redacted;
 
@@ -168,7 +168,7 @@ async fn send<P: Platform>(
             ErrorKind::BadGateway,
             format!("The service '{}' could not be reached.", call.upstream.name()),
         )
-        .with_details(serde_json::json!({ "error": why })),
+        .with_details(serde_json::json!({ "error": public_text(&why, call.upstream.service.secret_values()) })),
     })
 }
 

@@ -359,3 +359,14 @@ fn redaction_fails_closed_whatever_the_content_type_says() {
     });
     assert_eq!(send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"").status, 502);
 }
+
+#[test]
+fn a_network_failure_shows_no_url_query_and_no_service_secret() {
+    let platform = MemoryPlatform::new(|request| {
+        Err(FetchFailure::Network(format!("could not connect to {} with access_token pi-key", request.url)))
+    });
+    let response = send(&platform, "GET", "/pi/livingroom/system?x=1", &[AUTH], b"");
+    let body = body_json(&response).to_string();
+    assert_eq!(response.status, 502);
+    assert!(!body.contains("pi-key") && !body.contains("x=1"), "{body}");
+}

@@ -1,8 +1,8 @@
-//! What a chat client and the log may be told about a REST call: its URL without userinfo, query
-//! or fragment (a service's `parameters` and a base URL's `user:password@` live there), and the
-//! runtime's own failure text with every URL in it shortened the same way and the call's secret
-//! values (headers, parameters, auth) masked. MaxBot prints httpx's messages whole; the gateway
-//! keeps their wording and drops only these parts, because its errors reach a public chat client.
+//! What a client and the log may be told about an outbound request: its URL without userinfo,
+//! query or fragment (a service's `parameters` and a base URL's `user:password@` live there), and
+//! the runtime's own failure text with every URL in it shortened the same way and the request's
+//! secret values (headers, parameters, auth) masked. MaxBot prints httpx's messages whole; the
+//! gateway keeps their wording and drops only these parts, because its errors reach public clients.
 
 /// Stands in for a masked value.
 const MASK: &str = "[redacted]";
