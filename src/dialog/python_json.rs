@@ -74,12 +74,12 @@ impl Serialize for Json<'_> {
             Value::String(text) => serializer.serialize_str(text),
             Value::Array(items) => serializer.collect_seq(items.iter().map(nested)),
             Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
                 if self.sort_keys {
                     // Python compares str by code point, which is UTF-8's byte order.
-                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    keys.sort_unstable();
                 }
-                serializer.collect_map(entries.into_iter().map(|(key, value)| (key, nested(value))))
+                serializer.collect_map(keys.into_iter().filter_map(|key| Some((key, nested(map.get(key)?)))))
             }
         }
     }

@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
+use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure};
 use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
-use crate::gateway::{serve, Gateway};
 
 fn gateway(rest: Value, response: &str) -> Gateway {
     let config = json!({"extensions": {"rest": rest}, "dialog": [{"condition": "true", "response": response}]});
@@ -268,6 +268,53 @@ fn break_flow_fails_the_message_after_one_request() {
     let (status, body) = say(&gateway(json!({}), "{% GET \"http://127.0.0.1/endpoint\" %}"), &platform, "hey");
     assert_eq!((status, body["reason"].as_str()), (500, Some("RestCallFailed")));
     assert!(body["message"].as_str().unwrap().contains("REST call failed:"));
+}
+
+/// MaxBot sends a dict body as `json.dumps(body)`, and a Python dict keeps the order its keys
+/// were written in: the body goes out in the template's order (nested dicts too, and a dict that
+/// came from an earlier answer in that answer's order), while the cache key stays order-blind.
+#[test]
+fn body_keys_keep_the_order_the_template_wrote_them_in() {
+    let form = "headers {'Content-Type': 'application/x-www-form-urlencoded'}";
+    let cases = [
+        (
+            r#"{% POST "http://h/e" body {"z": 1, "a": {"y": [{"k2": 2, "k1": 1}], "b": {}}, "m": "é😀\n"} %}"#
+                .to_string(),
+            r#"{"z": 1, "a": {"y": [{"k2": 2, "k1": 1}], "b": {}}, "m": "\u00e9\ud83d\ude00\n"}"#,
+        ),
+        (format!(r#"{{% POST "http://h/e" body {{"z": "1", "a": "2"}} {form} %}}"#), "z=1&a=2"),
+        (
+            r#"{% GET "http://h/first" %}{% POST "http://h/e" body {"then": rest.json, "after": 0} %}"#.to_string(),
+            r#"{"then": {"zulu": 1, "alpha": {"yankee": 2, "bravo": 3}}, "after": 0}"#,
+        ),
+    ];
+    for (template, body) in cases {
+        let platform =
+            MemoryPlatform::new(|_| Ok((200, vec![], br#"{"zulu": 1, "alpha": {"yankee": 2, "bravo": 3}}"#.to_vec())));
+        let (status, _) = say(&gateway(json!({}), &template), &platform, "hey");
+        assert_eq!(status, 200, "{template}");
+        assert_eq!(platform.sent().last().unwrap().body_text(), body, "{template}");
+    }
+}
+
+/// Templates see dicts in the order they were written, as Jinja2 does (loops, printing), and
+/// `tojson` still sorts keys, as Jinja2's does.
+#[test]
+fn dicts_keep_their_order_and_tojson_sorts_keys() {
+    let template = concat!(
+        r#"{% set d = {"b": 1, "a": {"y": 2, "x": [{"k2": 1, "k1": "é"}]}} %}"#,
+        "{% for k in d %}{{ k }}{% endfor %}|{{ d }}|{{ d|tojson }}|{{ d.a|tojson(indent=2) }}"
+    );
+    let (status, reply) = say(&gateway(json!({}), template), &MemoryPlatform::answering_json(json!({})), "hey");
+    assert_eq!(status, 200);
+    let expected = [
+        "ba",
+        "{'b': 1, 'a': {'y': 2, 'x': [{'k2': 1, 'k1': 'é'}]}}",
+        r#"{"a": {"x": [{"k1": "é", "k2": 1}], "y": 2}, "b": 1}"#,
+        // The indentation is the reply's: its lines are stripped.
+        "{\n\"x\": [\n{\n\"k1\": \"é\",\n\"k2\": 1\n}\n],\n\"y\": 2\n}",
+    ];
+    assert_eq!(reply_text(&reply), expected.join("|"));
 }
 
 #[test]
