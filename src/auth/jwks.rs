@@ -70,7 +70,7 @@ fn decode(part: &Option<String>) -> Option<Vec<u8>> {
 fn to_key(jwk: &Jwk) -> Option<VerificationKey> {
     match jwk.kty.as_str() {
         "RSA" => {
-            let spki = rsa_spki(&decode(&jwk.n)?, &decode(&jwk.e)?);
+            let spki = rsa_spki(&decode(&jwk.n)?, &decode(&jwk.e)?)?;
             Some(VerificationKey::Public(SignatureAlgorithm::Rs256, spki))
         }
         "EC" if jwk.crv.as_deref() == Some("P-256") => {

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use base64ct::{Base64UrlUnpadded, Encoding};
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
@@ -312,4 +312,27 @@ fn unknown_kids_refetch_at_most_once_a_minute() {
     platform.advance(61.0);
     assert_eq!(check(&unknown(99)), 401);
     assert_eq!(platform.sent().len(), 2, "after a minute an unknown kid may refetch (key rotation)");
+}
+
+/// A key that cannot verify anything fails the configuration, naming the field and without
+/// echoing the key; before, anything containing the RSA OID's bytes passed and failed every request.
+#[test]
+fn a_public_key_that_does_not_parse_fails_the_configuration() {
+    let oid = [0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+    let junk = Base64::encode_string(&[&b"junk"[..], &oid, &[0x05, 0x00]].concat());
+    let junk_pem = format!("-----BEGIN PUBLIC KEY-----\n{junk}\n-----END PUBLIC KEY-----\n");
+    let truncated = keys().rsa_pem.replace("AQAB\n", "\n");
+    for (algorithm, pem) in [("RS256", junk_pem.as_str()), ("RS256", &truncated), ("ES256", &keys().rsa_pem)] {
+        let config: AuthConfig =
+            serde_json::from_value(json!({"jwt": {"algorithm": algorithm, "public_key": pem}})).unwrap();
+        let error = Authenticator::from_config(Some(&config)).err().expect(algorithm);
+        assert_eq!(error.kind, crate::error::ErrorKind::ConfigError);
+        assert!(error.message.starts_with("auth.jwt.public_key: "), "{}", error.message);
+        assert_eq!(error.details, json!({"field": "auth.jwt.public_key"}));
+        let body = pem.lines().filter(|line| !line.starts_with("-----")).collect::<String>();
+        assert!(!body.as_bytes().windows(8).any(|w| error.message.contains(std::str::from_utf8(w).unwrap())));
+    }
+    let config: AuthConfig =
+        serde_json::from_value(json!({"jwt": {"algorithm": "RS256", "public_key": keys().rsa_pem}})).unwrap();
+    assert!(Authenticator::from_config(Some(&config)).is_ok());
 }

@@ -64,6 +64,7 @@ impl Dialog {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL_PER_RENDER));
         env.set_formatter(python_formatter);
+        env.add_filter("tojson", tojson);
         env.add_function("rest_call", replay::rest_call_function(rest.clone()));
         for (index, node) in config.dialog.iter().enumerate() {
             compile_node(&mut env, index, node)?;
@@ -155,6 +156,28 @@ fn python_formatter(
         _ => return minijinja::escape_formatter(out, state, value),
     };
     written.map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "could not write output"))
+}
+
+/// Jinja2's `tojson`, which sorts keys (its default `json.dumps_kwargs` is `sort_keys=True`).
+/// minijinja's writes a map in its own order, and maps keep the order the template (or the JSON
+/// they came from) gave them, as Python dicts do. Sorted through a serde_json copy, as the cache
+/// keys are: a walk over template values was 5 KB of wasm.
+fn tojson(
+    state: &minijinja::State,
+    value: &Value,
+    indent: Option<Value>,
+    kwargs: minijinja::value::Kwargs,
+) -> std::result::Result<Value, minijinja::Error> {
+    let sorted = match serde_json::to_value(value) {
+        Ok(json) => Value::from(minijinja::value::Serde(python_json::Json { value: &json, sort_keys: true })),
+        // What JSON cannot hold, minijinja's own filter reports.
+        Err(_) => value.clone(),
+    };
+    let json = minijinja::filters::tojson(&sorted, indent, kwargs)?;
+    // The fuel minijinja's filter charges for walking a value (15/64 a byte of output), for the
+    // walks of the copy too; the engine charges for the text returned.
+    state.consume_fuel(json.as_str().map_or(0, str::len) as u64 / 2)?;
+    Ok(json)
 }
 
 #[cfg(test)]

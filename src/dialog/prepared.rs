@@ -40,7 +40,7 @@ impl PreparedCalls {
     /// remembered: they end the message anyway.
     pub fn prepare(&self, args: Map<String, Value>, rest: &RestConfig) -> Result<Arc<PreparedCall>, String> {
         let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, prepared)) = recent.iter().find(|(seen, _)| *seen == args) {
+        if let Some((_, prepared)) = recent.iter().find(|(seen, _)| same_in_order(seen, &args)) {
             return Ok(prepared.clone());
         }
         let call = RestCall::prepare(&args, rest)?;
@@ -53,6 +53,23 @@ impl PreparedCalls {
             recent.push_back((args, prepared.clone()));
         }
         Ok(prepared)
+    }
+}
+
+/// Equal, with every object's keys in the same order. A body goes out in the order its template
+/// wrote it, so arguments that differ only in that order prepare different calls; serde_json's own
+/// equality ignores the order.
+fn same_in_order(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same_value_in_order(va, vb))
+}
+
+fn same_value_in_order(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => same_in_order(a, b),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value_in_order(a, b))
+        }
+        _ => a == b,
     }
 }
 
@@ -84,6 +101,19 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &calls.prepare(args(json!({"url": "api://t", "cache": 60})), &rest).unwrap()));
         let other = calls.prepare(args(json!({"url": "api://u", "cache": 60})), &rest).unwrap();
         assert_eq!(other.call.url, "http://api.example/v1/u");
+    }
+
+    #[test]
+    fn a_body_in_another_key_order_is_another_call_with_the_same_cache_key() {
+        let (rest, calls) = (rest(), PreparedCalls::default());
+        let first = calls.prepare(args(json!({"url": "api://t", "body": {"a": 1, "b": [{"c": 2, "d": 3}]}})), &rest);
+        let nested = calls.prepare(args(json!({"url": "api://t", "body": {"a": 1, "b": [{"d": 3, "c": 2}]}})), &rest);
+        let outer = calls.prepare(args(json!({"url": "api://t", "body": {"b": [{"c": 2, "d": 3}], "a": 1}})), &rest);
+        let (first, nested, outer) = (first.unwrap(), nested.unwrap(), outer.unwrap());
+        assert!(!Arc::ptr_eq(&first, &nested) && !Arc::ptr_eq(&first, &outer));
+        assert_eq!((&first.key, &first.key), (&nested.key, &outer.key));
+        let again = calls.prepare(args(json!({"url": "api://t", "body": {"b": [{"c": 2, "d": 3}], "a": 1}})), &rest);
+        assert!(Arc::ptr_eq(&outer, &again.unwrap()));
     }
 
     #[test]

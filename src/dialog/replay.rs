@@ -137,6 +137,8 @@ pub fn rest_call_function(
         let log = log_value
             .downcast_object_ref::<CallLog>()
             .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "rest_call has no call log"))?;
+        // Dicts keep the order the template wrote them in through this conversion (both crates'
+        // `preserve_order`): MaxBot sends a body as its Python dict is ordered.
         let mut args = Map::new();
         for name in kwargs.args() {
             let value: Value = kwargs.get(name)?;

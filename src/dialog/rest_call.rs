@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::python_json;
@@ -259,7 +260,7 @@ impl RestCall {
                     .finish();
                 (form.into_bytes(), Some("application/x-www-form-urlencoded"))
             }
-            other => (python_json::dumps(other, false).into_bytes(), Some("application/json")),
+            other => (python_json::dumps_value(other, false).into_bytes(), Some("application/json")),
         })
     }
 
@@ -270,37 +271,28 @@ impl RestCall {
     }
 
     /// What identifies the call in the cache: `{"a": auth, "b": body, "h": headers, "m": method,
-    /// "p": parameters, "u": url}` in `json.dumps` form with sorted keys. Written field by field:
-    /// every cached call computes it, and a JSON tree of copies only to print it showed in profiles.
+    /// "p": parameters, "u": url}` in `json.dumps` form with sorted keys. Serialized from borrowed
+    /// fields: every cached call computes it, and a JSON tree of copies only to print it showed in
+    /// profiles.
     pub(super) fn identity(&self) -> String {
-        use python_json::{write, write_string, write_string_map};
-        let mut text = String::with_capacity(128 + self.url.len());
-        text.push_str("{\"a\": ");
-        match &self.auth {
-            Some(auth) => {
-                text.push('[');
-                write_string(&auth.user, &mut text);
-                text.push_str(", ");
-                write_string(&auth.password, &mut text);
-                text.push(']');
-            }
-            None => text.push_str("null"),
+        /// The fields are declared in sorted order, as `sort_keys=True` writes them.
+        #[derive(Serialize)]
+        struct Identity<'a> {
+            a: Option<(&'a str, &'a str)>,
+            b: Option<python_json::Json<'a>>,
+            h: &'a BTreeMap<String, String>,
+            m: &'a str,
+            p: &'a BTreeMap<String, String>,
+            u: &'a str,
         }
-        text.push_str(", \"b\": ");
-        match &self.body {
-            Some(body) => write(body, true, &mut text),
-            None => text.push_str("null"),
-        }
-        text.push_str(", \"h\": ");
-        write_string_map(&self.headers, &mut text);
-        text.push_str(", \"m\": ");
-        write_string(&self.method, &mut text);
-        text.push_str(", \"p\": ");
-        write_string_map(&self.parameters, &mut text);
-        text.push_str(", \"u\": ");
-        write_string(&self.url, &mut text);
-        text.push('}');
-        text
+        python_json::dumps(&Identity {
+            a: self.auth.as_ref().map(|auth| (auth.user.as_str(), auth.password.as_str())),
+            b: self.body.as_ref().map(|value| python_json::Json { value, sort_keys: true }),
+            h: &self.headers,
+            m: &self.method,
+            p: &self.parameters,
+            u: &self.url,
+        })
     }
 
     /// The values that must never reach a client: header and parameter values and the credentials.

@@ -40,8 +40,56 @@ fn only_request(platform: &MemoryPlatform) -> Received {
     sent[0].clone()
 }
 
-/// The cache key's identity text is written field by field; it must stay the `json.dumps` (sorted
-/// keys) of the identity object, byte for byte, or entries stored by earlier versions are lost.
+/// MaxBot sends a dict body as `json.dumps(body)`, and a Python dict keeps the order its keys
+/// were written in: the body goes out in the template's order (nested dicts too, and a dict that
+/// came from an earlier answer in that answer's order), while the cache key stays order-blind.
+#[test]
+fn body_keys_keep_the_order_the_template_wrote_them_in() {
+    let form = "headers {'Content-Type': 'application/x-www-form-urlencoded'}";
+    let cases = [
+        (
+            r#"{% POST "http://h/e" body {"z": 1, "a": {"y": [{"k2": 2, "k1": 1}], "b": {}}, "m": "é😀\n"} %}"#
+                .to_string(),
+            r#"{"z": 1, "a": {"y": [{"k2": 2, "k1": 1}], "b": {}}, "m": "\u00e9\ud83d\ude00\n"}"#,
+        ),
+        (format!(r#"{{% POST "http://h/e" body {{"z": "1", "a": "2"}} {form} %}}"#), "z=1&a=2"),
+        (
+            r#"{% GET "http://h/first" %}{% POST "http://h/e" body {"then": rest.json, "after": 0} %}"#.to_string(),
+            r#"{"then": {"zulu": 1, "alpha": {"yankee": 2, "bravo": 3}}, "after": 0}"#,
+        ),
+    ];
+    for (template, body) in cases {
+        let platform =
+            MemoryPlatform::new(|_| Ok((200, vec![], br#"{"zulu": 1, "alpha": {"yankee": 2, "bravo": 3}}"#.to_vec())));
+        let (status, _) = say(&gateway(json!({}), &template), &platform, "hey");
+        assert_eq!(status, 200, "{template}");
+        assert_eq!(platform.sent().last().unwrap().body_text(), body, "{template}");
+    }
+}
+
+/// Templates see dicts in the order they were written, as Jinja2 does (loops, printing), and
+/// `tojson` still sorts keys, as Jinja2's does.
+#[test]
+fn dicts_keep_their_order_and_tojson_sorts_keys() {
+    let template = concat!(
+        r#"{% set d = {"b": 1, "a": {"y": 2, "x": [{"k2": 1, "k1": "é"}]}} %}"#,
+        "{% for k in d %}{{ k }}{% endfor %}|{{ d }}|{{ d|tojson }}|{{ d.a|tojson(indent=2) }}"
+    );
+    let (status, reply) = say(&gateway(json!({}), template), &MemoryPlatform::answering_json(json!({})), "hey");
+    assert_eq!(status, 200);
+    let expected = [
+        "ba",
+        "{'b': 1, 'a': {'y': 2, 'x': [{'k2': 1, 'k1': 'é'}]}}",
+        r#"{"a": {"x": [{"k1": "é", "k2": 1}], "y": 2}, "b": 1}"#,
+        // The indentation is the reply's: its lines are stripped.
+        "{\n\"x\": [\n{\n\"k1\": \"é\",\n\"k2\": 1\n}\n],\n\"y\": 2\n}",
+    ];
+    assert_eq!(reply_text(&reply), expected.join("|"));
+}
+
+/// The cache key's identity text is serialized from the call's fields; it must stay the
+/// `json.dumps` (sorted keys) of the identity object, byte for byte, or entries stored by earlier
+/// versions are lost.
 #[test]
 fn cache_identity_is_the_sorted_dumps_of_the_call() {
     use crate::config::BasicAuth;
@@ -71,12 +119,25 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
             cache_seconds: Some(1.0),
         },
     ];
+    let mut identities = Vec::new();
     for call in calls {
         let auth = call.auth.as_ref().map(|a| json!([a.user, a.password]));
         let tree = json!({"m": call.method, "u": call.url, "h": call.headers, "p": call.parameters, "b": call.body, "a": auth});
-        let expected = crate::cache::CacheKey::new("rest", &[python_json::dumps(&tree, true).as_bytes()]);
+        let expected = crate::cache::CacheKey::new("rest", &[python_json::dumps_value(&tree, true).as_bytes()]);
         assert_eq!(call.cache_key(), expected);
+        identities.push(call.identity());
     }
+    // The text itself, as every version so far wrote it: keys stored in caches depend on it.
+    assert_eq!(
+        identities,
+        [
+            r#"{"a": null, "b": null, "h": {}, "m": "get", "p": {}, "u": "http://127.0.0.1/a?x=1"}"#,
+            concat!(
+                r#"{"a": ["u\"", "p\ud83d\ude00"], "b": {"a": {"b": {}, "y": "\u00df"}, "z": [1, 2.5, null, true]}, "#,
+                r#""h": {"A": "\u00fc\n", "X-B": "2"}, "m": "post", "p": {"k": "v"}, "u": "https://h/\u00e9 \"q\""}"#
+            ),
+        ]
+    );
 }
 
 fn service_with_secrets() -> Value {
