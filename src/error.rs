@@ -68,7 +68,8 @@ impl ErrorKind {
 pub struct GatewayError {
     pub kind: ErrorKind,
     pub message: String,
-    pub details: Value,
+    /// Boxed: errors travel in every `Result` of the core, and a JSON tree inline makes each large.
+    pub details: Box<Value>,
     /// Headers the answer must carry besides the body (`Allow` on a 405, `Retry-After` on a 429).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -77,7 +78,7 @@ pub type Result<T, E = GatewayError> = std::result::Result<T, E>;
 
 impl GatewayError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        GatewayError { kind, message: message.into(), details: json!({}), headers: Vec::new() }
+        GatewayError { kind, message: message.into(), details: Box::new(json!({})), headers: Vec::new() }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -86,7 +87,7 @@ impl GatewayError {
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
+        self.details = Box::new(details);
         self
     }
 

@@ -328,7 +328,7 @@ fn a_public_key_that_does_not_parse_fails_the_configuration() {
         let error = Authenticator::from_config(Some(&config)).err().expect(algorithm);
         assert_eq!(error.kind, crate::error::ErrorKind::ConfigError);
         assert!(error.message.starts_with("auth.jwt.public_key: "), "{}", error.message);
-        assert_eq!(error.details, json!({"field": "auth.jwt.public_key"}));
+        assert_eq!(*error.details, json!({"field": "auth.jwt.public_key"}));
         let body = pem.lines().filter(|line| !line.starts_with("-----")).collect::<String>();
         assert!(!body.as_bytes().windows(8).any(|w| error.message.contains(std::str::from_utf8(w).unwrap())));
     }
