@@ -269,14 +269,87 @@ fn rs256_is_pinned_against_hs256_signed_with_the_public_key() {
 }
 
 #[test]
-fn webhook_access() {
-    let anonymous = Identity::Anonymous;
+fn a_public_webhook_answers_every_identity_as_an_anonymous_one() {
+    let identities = [
+        Identity::Anonymous,
+        Identity::Admin,
+        Identity::User { username: "u1".into(), role: "user".into() },
+        Identity::User { username: "u2".into(), role: "user".into() },
+        Identity::User { username: "u1".into(), role: "guest".into() },
+        Identity::User { username: "".into(), role: "".into() },
+        Identity::Client { subject: "client-7".into(), scopes: vec![] },
+        Identity::Client { subject: "client-7".into(), scopes: vec!["get::prediction".into()] },
+    ];
+    for identity in &identities {
+        for sender in ["u1", "", "someone else"] {
+            assert!(authorize(identity, Access::Webhook { sender, required: false }).is_ok(), "{identity:?} {sender}");
+        }
+    }
+}
+
+#[test]
+fn a_required_webhook_follows_rasas_rules_with_the_sender_as_conversation_id() {
+    let required =
+        |identity: &Identity, sender: &str| match authorize(identity, Access::Webhook { sender, required: true }) {
+            Ok(()) => 200,
+            Err(error) => error.status(),
+        };
     let user = Identity::User { username: "u1".into(), role: "user".into() };
-    assert!(authorize(&anonymous, Access::Webhook { sender: "x", required: false }).is_ok());
-    assert_eq!(authorize(&anonymous, Access::Webhook { sender: "x", required: true }).unwrap_err().status(), 401);
-    assert!(authorize(&user, Access::Webhook { sender: "u1", required: true }).is_ok());
-    assert_eq!(authorize(&user, Access::Webhook { sender: "u2", required: false }).unwrap_err().status(), 403);
+    assert_eq!(required(&Identity::Anonymous, "u1"), 401);
+    assert_eq!(required(&Identity::Admin, "anyone"), 200);
+    assert_eq!(required(&Identity::Open, "anyone"), 200);
+    assert_eq!(required(&user, "u1"), 200);
+    assert_eq!(required(&user, "u2"), 403);
+    assert_eq!(required(&Identity::User { username: "u1".into(), role: "guest".into() }, "u1"), 403);
+    assert_eq!(required(&Identity::Client { subject: "u1".into(), scopes: vec![] }, "u1"), 403);
     assert!(authorize(&Identity::Open, Access::Rasa { conversation_id: None }).is_ok());
+}
+
+/// Real tokens through the authenticator: on a public webhook a valid OIDC token, a JWT of an
+/// unknown role, a `user` JWT of another sender and an invalid token all get what anonymous gets.
+#[test]
+fn public_webhook_with_real_credentials() {
+    let auth = authenticator("HS256");
+    let platform = platform();
+    let oidc = access_token("RS256", "rsa-1", access_claims(json!({})));
+    let oidc_without_scope = access_token("RS256", "rsa-1", access_claims(json!({"scope": "openid"})));
+    let guest = hs256(user("g", "guest"));
+    let no_user_claim = hs256(json!({"exp": NOW + 600.0}));
+    let other_user = hs256(user("testuser", "user"));
+    let invalid = mint(json!({"alg": "HS256"}), user("x", "admin"), b"guess", None);
+    let public = Access::Webhook { sender: "visitor-1", required: false };
+    let required = Access::Webhook { sender: "visitor-1", required: true };
+    for (name, token, when_required) in [
+        ("oidc", &oidc, 403),
+        ("oidc without scope", &oidc_without_scope, 403),
+        ("guest role", &guest, 403),
+        ("no user claim", &no_user_claim, 403),
+        ("user of another sender", &other_user, 403),
+        ("invalid", &invalid, 401),
+    ] {
+        let headers = [("authorization", bearer(token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(status(&auth, &platform, &[], &headers, public), 200, "{name} on a public webhook");
+        assert_eq!(status(&auth, &platform, &[], &headers, required), when_required, "{name} on a required webhook");
+    }
+    assert_eq!(status(&auth, &platform, &["wrong"], &[], public), 200, "a wrong shared token");
+    assert_eq!(status(&auth, &platform, &[], &[], public), 200, "anonymous");
+}
+
+#[test]
+fn a_missing_scope_gets_rasas_exact_403_body() {
+    let client = Identity::Client { subject: "c".into(), scopes: vec!["openid".into(), "get::other".into()] };
+    let error = authorize(&client, MODEL).unwrap_err();
+    let body = error.body();
+    assert_eq!(error.status(), 403);
+    assert_eq!(body["message"], "User has insufficient permissions.");
+    assert_eq!(body["reason"], "NotAuthorized");
+    assert_eq!(body["code"], 403);
+    assert_eq!(body["details"]["required_scope"], "get::prediction");
+    // Every other 403 of an OIDC client has the same message.
+    for access in [STATUS, PI, Access::Service { scope: None, accepts_oidc: true }] {
+        assert_eq!(authorize(&client, access).unwrap_err().body()["message"], "User has insufficient permissions.");
+    }
 }
 
 #[test]

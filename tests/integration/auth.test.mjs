@@ -103,7 +103,7 @@ test("OIDC access tokens: scope, issuer, audience, expiry; the JWKS is fetched o
     const response = await gateway.fetch("/models/catsdogs/health", { headers: bearer(token) });
     const body = await json(response);
     assert.equal(response.status, status, JSON.stringify(body));
-    if (status === 403) assert.equal(body.message, "Insufficient scope");
+    if (status === 403) assert.equal(body.message, "User has insufficient permissions.");
   }
   assert.equal(issuer.received.length - before, 1, "the JWKS is fetched once, then cached");
   const onRasa = await gateway.fetch("/status", { headers: bearer(access("RS256", "rsa-1")) });
