@@ -30,7 +30,7 @@ impl Authenticator {
         Ok(Some(Authenticator {
             token: config.token.as_deref().map(SharedToken::new),
             jwt: config.jwt.as_ref().map(JwtVerifier::from_config).transpose()?,
-            oidc: config.oidc.clone().map(|config| OidcVerifier { config }),
+            oidc: config.oidc.clone().map(OidcVerifier::from_config).transpose()?,
             jwks: JwksCache::default(),
         }))
     }

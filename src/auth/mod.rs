@@ -17,7 +17,7 @@ mod token;
 pub use authenticator::Authenticator;
 pub use credentials::{Credentials, CLIENT_CREDENTIAL_HEADERS};
 pub use jwks::{JwksCache, JWKS_REFETCH_SECONDS};
-pub use jwt::{JwtVerifier, RasaClaims, VerificationKey};
+pub use jwt::{JwtVerifier, Leeway, RasaClaims, VerificationKey};
 pub use oidc::OidcVerifier;
 
 use crate::error::{GatewayError, Result};

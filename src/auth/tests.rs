@@ -386,3 +386,192 @@ fn unknown_kids_refetch_at_most_once_a_minute() {
     assert_eq!(check(&unknown(99)), 401);
     assert_eq!(platform.sent().len(), 2, "after a minute an unknown kid may refetch (key rotation)");
 }
+
+/// A token whose claims are `claims`, written as is (numbers JSON values cannot hold: `1e400`,
+/// integers past `u64`).
+fn mint_text(header: Value, claims: &str, secret: &[u8]) -> String {
+    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.as_bytes()));
+    let signature = match header["alg"].as_str() {
+        Some("HS256") => hmac_sign!(sha2::Sha256, secret, &signing_input),
+        _ => {
+            use rsa::signature::{SignatureEncoding, Signer};
+            let key = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(keys().rsa.clone());
+            key.sign(signing_input.as_bytes()).to_vec()
+        }
+    };
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+fn auth_config(jwt_leeway: Value, oidc_leeway: Value) -> Value {
+    json!({
+        "token": TOKEN,
+        "jwt": {"algorithm": "HS256", "secret": SECRET, "leeway": jwt_leeway},
+        "oidc": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "https://issuer.example/jwks.json",
+                 "leeway": oidc_leeway}
+    })
+}
+
+/// The configuration error for `auth`, or `None` when it is accepted.
+fn auth_config_error(auth: Value) -> Option<crate::error::GatewayError> {
+    let config = crate::config::Config::parse(json!({ "auth": auth }), &|_| None);
+    config.and_then(|config| Authenticator::from_config(config.auth.as_ref())).err()
+}
+
+#[test]
+fn extreme_leeways_are_configuration_errors_naming_the_field() {
+    let extremes = [
+        json!(Leeway::MAX_SECONDS + 1),
+        json!(i64::MAX / 1000 + 1),
+        json!(i64::MAX),
+        json!(i64::MAX as u64 + 1),
+        json!(u64::MAX),
+        json!(-1),
+        json!(i64::MIN),
+        json!(1.5),
+        json!(1e20),
+        json!(-1e308),
+        json!(f64::MAX),
+        json!("180"),
+    ];
+    for (field, jwt_side) in [("auth.jwt.leeway", true), ("auth.oidc.leeway", false)] {
+        for extreme in &extremes {
+            let config = if jwt_side {
+                auth_config(extreme.clone(), json!(60))
+            } else {
+                auth_config(json!(180), extreme.clone())
+            };
+            let error = auth_config_error(config).unwrap_or_else(|| panic!("{field} = {extreme} was accepted"));
+            assert_eq!(error.status(), 500, "{field} = {extreme}");
+            assert!(error.message.contains(field), "{field} = {extreme}: {}", error.message);
+        }
+    }
+    for fine in [json!(0), json!(180), json!(Leeway::MAX_SECONDS)] {
+        assert!(auth_config_error(auth_config(fine.clone(), fine.clone())).is_none(), "{fine}");
+    }
+    let error = Leeway::from_config("auth.jwt.leeway", u64::MAX).unwrap_err();
+    assert_eq!(error.details, json!({"field": "auth.jwt.leeway"}));
+}
+
+/// The timestamps at the ends of what a claim can hold.
+fn earliest_timestamp() -> i64 {
+    chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp()
+}
+
+fn latest_timestamp() -> i64 {
+    chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp()
+}
+
+#[test]
+fn extreme_numeric_claims_never_panic_and_refuse_what_they_should() {
+    let now = NOW as i64;
+    let (earliest, latest) = (earliest_timestamp(), latest_timestamp());
+    // (claims after the user claim, expected status with leeway 0 and with the largest leeway)
+    let cases: Vec<(String, u16, u16)> = vec![
+        (format!(r#""exp": {}"#, now + 60), 200, 200),
+        (format!(r#""exp": {latest}"#), 200, 200),
+        (format!(r#""exp": {earliest}"#), 401, 401),
+        (format!(r#""nbf": {earliest}"#), 200, 200),
+        (format!(r#""nbf": {latest}"#), 401, 401),
+        (format!(r#""nbf": {earliest}, "exp": {latest}"#), 200, 200),
+        (format!(r#""nbf": {latest}, "exp": {earliest}"#), 401, 401),
+        (format!(r#""iat": {earliest}"#), 200, 200),
+        (format!(r#""iat": {latest}"#), 200, 200),
+        (format!(r#""exp": {}"#, now - 100), 401, 200),
+        (format!(r#""nbf": {}"#, now + 100), 401, 200),
+        (format!(r#""exp": {}"#, now - Leeway::MAX_SECONDS as i64 - 1), 401, 401),
+        (format!(r#""nbf": {}"#, now + Leeway::MAX_SECONDS as i64 + 1), 401, 401),
+        (format!(r#""exp": {}.75"#, now + 1), 200, 200),
+        (format!(r#""exp": {}.5"#, now - 1), 401, 200),
+        // Not timestamps at all: the claims are malformed, the token refused.
+        (format!(r#""exp": {}"#, latest + 1), 401, 401),
+        (format!(r#""nbf": {}"#, earliest - 1), 401, 401),
+        (format!(r#""exp": {}"#, i64::MAX), 401, 401),
+        (format!(r#""exp": {}"#, i64::MIN), 401, 401),
+        (format!(r#""nbf": {}"#, i64::MIN), 401, 401),
+        (format!(r#""iat": {}"#, i64::MAX), 401, 401),
+        (format!(r#""iat": {}"#, i64::MIN), 401, 401),
+        (format!(r#""exp": {}"#, u64::MAX), 401, 401),
+        (r#""exp": 18446744073709551616"#.into(), 401, 401),
+        (r#""exp": 1e308"#.into(), 401, 401),
+        (r#""nbf": -1e308"#.into(), 401, 401),
+        (r#""iat": 1.7976931348623157e308"#.into(), 401, 401),
+        (r#""exp": 1e400"#.into(), 401, 401),
+        (r#""exp": -1"#.into(), 401, 401),
+        (r#""exp": -0.0"#.into(), 401, 401),
+        (r#""nbf": -1"#.into(), 200, 200),
+        (r#""exp": "1800000600""#.into(), 401, 401),
+        (r#""nbf": true"#.into(), 401, 401),
+        (r#""exp": null"#.into(), 401, 401),
+    ];
+    let user = r#""user": {"username": "a", "role": "admin"}"#;
+    for (leeway_index, leeway) in [0, Leeway::MAX_SECONDS].into_iter().enumerate() {
+        let config = auth_config(json!(leeway), json!(leeway));
+        let config: AuthConfig = serde_json::from_value(config).unwrap();
+        let auth = Authenticator::from_config(Some(&config)).unwrap().unwrap();
+        let platform = platform();
+        for (claims, with_zero, with_max) in &cases {
+            let expected = if leeway_index == 0 { *with_zero } else { *with_max };
+            let token = mint_text(json!({"alg": "HS256"}), &format!("{{{user}, {claims}}}"), SECRET.as_bytes());
+            let headers = [("authorization", bearer(&token))];
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            assert_eq!(status(&auth, &platform, &[], &headers, STATUS), expected, "leeway {leeway}, {claims}");
+            // The same numbers in an OIDC access token (whose exp is required).
+            let exp = if claims.contains(r#""exp""#) { String::new() } else { format!(r#""exp": {}, "#, now + 60) };
+            let oidc_claims =
+                format!(r#"{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "scope": "get::prediction", {exp}{claims}}}"#);
+            let token = mint_text(json!({"alg": "RS256", "kid": "rsa-1"}), &oidc_claims, b"");
+            let headers = [("authorization", bearer(&token))];
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            assert_eq!(status(&auth, &platform, &[], &headers, MODEL), expected, "oidc, leeway {leeway}, {claims}");
+        }
+    }
+}
+
+/// The clock comes from the runtime; one that gives no usable time refuses every token instead
+/// of reading as 1970 (when nothing would have expired).
+#[test]
+fn an_unusable_clock_refuses_tokens() {
+    let auth = authenticator("HS256");
+    let token = hs256(user("a", "admin"));
+    for now in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let platform = platform();
+        platform.clock.set(now);
+        let headers = [("authorization", bearer(&token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(status(&auth, &platform, &[], &headers, STATUS), 401, "{now}");
+    }
+    for now in [f64::MAX, -f64::MAX, 0.0, -1.0, 1e300] {
+        let platform = platform();
+        platform.clock.set(now);
+        let headers = [("authorization", bearer(&token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let _ = status(&auth, &platform, &[], &headers, STATUS);
+    }
+}
+
+#[test]
+fn check_times_is_checked_at_the_ends_of_the_timestamp_range() {
+    use jwt_compact::Claims;
+    let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+    let max = Leeway::from_config("leeway", Leeway::MAX_SECONDS).unwrap();
+    let zero = Leeway::from_config("leeway", 0).unwrap();
+    let mut claims = Claims::new(());
+    for (exp, nbf) in [
+        (Some(at(latest_timestamp())), Some(at(earliest_timestamp()))),
+        (Some(at(earliest_timestamp())), None),
+        (None, Some(at(latest_timestamp()))),
+    ] {
+        claims.expiration = exp;
+        claims.not_before = nbf;
+        for now in [f64::MIN, -1e300, 0.0, NOW, 1e300, f64::MAX, f64::NAN] {
+            for leeway in [zero, max] {
+                let _ = super::jwt::check_times(&claims, now, leeway, true);
+            }
+        }
+    }
+    claims.expiration = Some(at(latest_timestamp()));
+    claims.not_before = Some(at(earliest_timestamp()));
+    assert!(super::jwt::check_times(&claims, NOW, max, true).is_ok());
+    assert!(super::jwt::check_times(&claims, f64::MAX, max, true).is_err());
+    assert!(super::jwt::check_times(&claims, f64::MIN, max, true).is_err());
+}
