@@ -575,3 +575,227 @@ fn check_times_is_checked_at_the_ends_of_the_timestamp_range() {
     assert!(super::jwt::check_times(&claims, f64::MAX, max, true).is_err());
     assert!(super::jwt::check_times(&claims, f64::MIN, max, true).is_err());
 }
+
+/// How the switchable issuer answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Issuer {
+    Healthy,
+    Status(u16),
+    /// 200 with a page that is no key set (a proxy's error page).
+    Html,
+    Timeout,
+}
+
+/// A platform whose issuer the test switches between healthy and failing; `sent()` counts its
+/// fetches. Every authenticator on the same platform shares its cache (the Cache API).
+fn switchable_issuer() -> (MemoryPlatform, std::rc::Rc<std::cell::Cell<Issuer>>) {
+    let state = std::rc::Rc::new(std::cell::Cell::new(Issuer::Healthy));
+    let answer = state.clone();
+    let document = jwks().to_string();
+    let platform = MemoryPlatform::new(move |_| match answer.get() {
+        Issuer::Healthy => Ok((200, vec![("content-type", "application/json".into())], document.clone().into_bytes())),
+        Issuer::Status(status) => Ok((status, vec![], b"{\"error\": \"down\"}".to_vec())),
+        Issuer::Html => Ok((200, vec![("content-type", "text/html".into())], b"<html>maintenance</html>".to_vec())),
+        Issuer::Timeout => Err(crate::http::FetchFailure::Timeout),
+    });
+    platform.clock.set(NOW);
+    (platform, state)
+}
+
+fn model_status(auth: &Authenticator, platform: &MemoryPlatform, token: &str) -> u16 {
+    let headers = [("authorization", bearer(token))];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    status(auth, platform, &[], &headers, MODEL)
+}
+
+#[test]
+fn backoff_doubles_from_five_seconds_up_to_five_minutes() {
+    use super::jwks::backoff_seconds;
+    let waits: Vec<f64> = (0..10).map(backoff_seconds).collect();
+    assert_eq!(waits, [0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]);
+    assert_eq!(backoff_seconds(u32::MAX), 300.0);
+}
+
+#[test]
+fn a_failing_issuer_is_asked_again_only_after_its_backoff() {
+    use super::jwks::backoff_seconds;
+    for failure in [Issuer::Status(500), Issuer::Status(503), Issuer::Status(404), Issuer::Html, Issuer::Timeout] {
+        let auth = authenticator("HS256");
+        let (platform, issuer) = switchable_issuer();
+        issuer.set(failure);
+        let token = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW + 30.0 * 3600.0})));
+        for _ in 0..6 {
+            assert_eq!(model_status(&auth, &platform, &token), 401, "{failure:?}");
+        }
+        assert_eq!(platform.sent().len(), 1, "{failure:?}: six requests asked a failing issuer more than once");
+        // Each further failure doubles the wait, up to five minutes.
+        for failures in 1..=10 {
+            let wait = backoff_seconds(failures);
+            platform.advance(wait - 0.5);
+            assert_eq!(model_status(&auth, &platform, &token), 401);
+            assert_eq!(model_status(&auth, &platform, &token), 401);
+            assert_eq!(platform.sent().len(), failures as usize, "{failure:?}: asked during backoff {failures}");
+            platform.advance(0.5);
+            assert_eq!(model_status(&auth, &platform, &token), 401);
+            assert_eq!(platform.sent().len(), failures as usize + 1, "{failure:?}: not asked after backoff {failures}");
+        }
+        // The issuer is back: the next try succeeds and the keys are cached again.
+        issuer.set(Issuer::Healthy);
+        platform.advance(300.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        let fetches = platform.sent().len();
+        for _ in 0..5 {
+            assert_eq!(model_status(&auth, &platform, &token), 200);
+        }
+        assert_eq!(platform.sent().len(), fetches);
+        // A later failure starts again from the shortest wait.
+        issuer.set(failure);
+        platform.advance(3601.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200, "the last good keys stand in");
+        assert_eq!(platform.sent().len(), fetches + 1);
+        platform.advance(4.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        assert_eq!(platform.sent().len(), fetches + 1);
+        platform.advance(1.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        assert_eq!(platform.sent().len(), fetches + 2);
+    }
+}
+
+#[test]
+fn the_last_good_key_set_stands_in_while_the_issuer_fails() {
+    let auth = authenticator("HS256");
+    let (platform, issuer) = switchable_issuer();
+    let token = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW + 30.0 * 3600.0})));
+    let es_token = access_token("ES256", "ec-1", access_claims(json!({"exp": NOW + 30.0 * 3600.0})));
+    assert_eq!(model_status(&auth, &platform, &token), 200);
+    assert_eq!(platform.sent().len(), 1);
+    issuer.set(Issuer::Status(500));
+    platform.advance(3601.0);
+    for _ in 0..6 {
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        assert_eq!(model_status(&auth, &platform, &es_token), 200);
+    }
+    assert_eq!(platform.sent().len(), 2, "one refresh failed, then the backoff holds");
+    // A new isolate finds the last good set and the backoff in the shared cache.
+    let fresh_isolate = authenticator("HS256");
+    assert_eq!(model_status(&fresh_isolate, &platform, &token), 200);
+    assert_eq!(platform.sent().len(), 2, "a new isolate asked the failing issuer at once");
+    // A set is not used for ever: a day after its fetch it no longer stands in.
+    for _ in 0..(22 * 12) {
+        platform.advance(300.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+    }
+    platform.advance(3600.0);
+    assert_eq!(model_status(&auth, &platform, &token), 401);
+    assert_eq!(model_status(&authenticator("HS256"), &platform, &token), 401);
+    // Logs say what failed, never with a token or key.
+    let logs = platform.logs.borrow();
+    assert!(logs.iter().any(|line| line.contains("jwks_fetch_failed") && line.contains("status 500")));
+    let n = jwks()["keys"][0]["n"].as_str().unwrap().to_string();
+    for line in logs.iter() {
+        assert!(!line.contains(&token) && !line.contains(&token[..40]) && !line.contains(&n[..40]), "{line}");
+    }
+}
+
+#[test]
+fn an_unknown_kid_refetch_that_fails_keeps_the_keys_and_backs_off() {
+    let auth = authenticator("HS256");
+    let (platform, issuer) = switchable_issuer();
+    let good = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW + 7200.0})));
+    let rotated = access_token("RS256", "rsa-2", access_claims(json!({"exp": NOW + 7200.0})));
+    assert_eq!(model_status(&auth, &platform, &good), 200);
+    issuer.set(Issuer::Status(500));
+    platform.advance(3600.0 - 2.0);
+    assert_eq!(model_status(&auth, &platform, &rotated), 401);
+    assert_eq!(platform.sent().len(), 2, "an unknown kid refetches");
+    assert_eq!(model_status(&auth, &platform, &good), 200, "the failed refetch dropped the keys");
+    // The set is now past its TTL, but the issuer's backoff holds: no fetch, the keys stand in.
+    platform.advance(3.0);
+    assert_eq!(model_status(&auth, &platform, &good), 200);
+    assert_eq!(model_status(&auth, &platform, &rotated), 401);
+    assert_eq!(platform.sent().len(), 2);
+    platform.advance(2.0);
+    assert_eq!(model_status(&auth, &platform, &good), 200);
+    assert_eq!(platform.sent().len(), 3, "the backoff passed");
+    // Unknown kids wait for the backoff too, even past the refetch interval.
+    for _ in 0..4 {
+        platform.advance(61.0);
+        assert_eq!(model_status(&auth, &platform, &rotated), 401);
+    }
+    let waits: f64 = [10.0, 20.0, 40.0, 80.0].iter().sum();
+    assert!(platform.sent().len() <= 3 + (4.0 * 61.0 / waits).ceil() as usize + 1, "{}", platform.sent().len());
+}
+
+#[test]
+fn a_backoff_is_shared_with_other_isolates() {
+    let (platform, issuer) = switchable_issuer();
+    issuer.set(Issuer::Status(500));
+    let token = access_token("RS256", "rsa-1", access_claims(json!({})));
+    assert_eq!(model_status(&authenticator("HS256"), &platform, &token), 401);
+    assert_eq!(platform.sent().len(), 1);
+    platform.advance(1.0);
+    let other = authenticator("HS256");
+    for _ in 0..3 {
+        assert_eq!(model_status(&other, &platform, &token), 401);
+    }
+    assert_eq!(platform.sent().len(), 1, "another isolate ignored the recorded backoff");
+    issuer.set(Issuer::Healthy);
+    platform.advance(4.0);
+    assert_eq!(model_status(&other, &platform, &token), 200);
+    assert_eq!(platform.sent().len(), 2);
+}
+
+#[test]
+fn jwks_keys_are_pinned_to_their_declared_algorithm() {
+    use super::jwks::KeySet;
+    let rsa = &jwks()["keys"][0];
+    let mut as_ps256 = rsa.clone();
+    as_ps256["kid"] = json!("ps");
+    as_ps256["alg"] = json!("PS256");
+    let mut undeclared = rsa.clone();
+    undeclared["kid"] = json!("plain");
+    undeclared.as_object_mut().unwrap().remove("alg");
+    let mut encryption = rsa.clone();
+    encryption["kid"] = json!("enc");
+    encryption["use"] = json!("enc");
+    let document = json!({"keys": [as_ps256, undeclared, encryption, rsa]}).to_string();
+    let set = KeySet::parse(document.as_bytes()).unwrap();
+    assert!(set.find(Some("ps"), "RS256").is_none());
+    assert!(set.find(Some("enc"), "RS256").is_none());
+    assert!(set.find(Some("plain"), "RS256").is_some());
+    assert!(set.find(Some("rsa-1"), "RS256").is_some());
+    assert!(set.find(Some("rsa-1"), "ES256").is_none());
+    for useless in [&br#"{"keys": []}"#[..], br#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#, b"<html></html>", b"{}"]
+    {
+        assert!(KeySet::parse(useless).is_none(), "{}", String::from_utf8_lossy(useless));
+    }
+}
+
+#[test]
+fn the_isolates_jwks_state() {
+    use super::jwks::{Backoff, JwksCache, KeySet};
+    let cache = JwksCache::default();
+    assert!(cache.may_fetch(NOW) && !cache.fetch_in_flight(NOW, 5.0) && cache.last_good(NOW).is_none());
+    // A fetch under way, and one whose request was dropped before it ended.
+    cache.begin_fetch(NOW);
+    assert!(cache.fetch_in_flight(NOW + 4.9, 5.0) && !cache.fetch_in_flight(NOW + 5.0, 5.0));
+    cache.end_fetch();
+    assert!(!cache.fetch_in_flight(NOW, 5.0));
+    // Another isolate's backoff is taken over when it lasts longer.
+    cache.adopt(Backoff { failures: 3, retry_at: NOW + 20.0 });
+    assert!(!cache.may_fetch(NOW + 19.9) && cache.may_fetch(NOW + 20.0));
+    cache.adopt(Backoff { failures: 1, retry_at: NOW + 5.0 });
+    assert!(!cache.may_fetch(NOW + 19.9));
+    assert_eq!(cache.failed(NOW + 20.0), Backoff { failures: 4, retry_at: NOW + 60.0 });
+    cache.succeeded();
+    assert!(cache.may_fetch(NOW + 20.0));
+    assert_eq!(cache.failed(NOW + 30.0), Backoff { failures: 1, retry_at: NOW + 35.0 });
+    // An older set (from the shared cache) never replaces a newer one.
+    let set = || KeySet::parse(jwks().to_string().as_bytes()).unwrap();
+    cache.store(set(), NOW);
+    cache.store(set(), NOW - 4000.0);
+    assert!(cache.fresh(NOW + 1.0).is_some());
+    assert!(cache.fresh(NOW + 3600.0).is_none() && cache.last_good(NOW + 3600.0).is_some());
+    assert!(cache.last_good(NOW + 24.0 * 3600.0).is_none());
+}
