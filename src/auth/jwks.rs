@@ -41,7 +41,8 @@ pub fn backoff_seconds(failures: u32) -> f64 {
 
 #[derive(Deserialize)]
 struct JwkSetDocument {
-    keys: Vec<Jwk>,
+    /// Read one by one: a key of a shape this gateway does not know is skipped, not fatal.
+    keys: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +73,7 @@ impl KeySet {
         let keys: Vec<_> = parsed
             .keys
             .into_iter()
+            .filter_map(|jwk| serde_json::from_value::<Jwk>(jwk).ok())
             .filter(|jwk| jwk.usage.as_deref().is_none_or(|u| u == "sig"))
             .filter_map(|jwk| Some((jwk.kid.clone(), to_key(&jwk)?)))
             .collect();

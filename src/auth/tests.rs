@@ -759,7 +759,8 @@ fn jwks_keys_are_pinned_to_their_declared_algorithm() {
     let mut encryption = rsa.clone();
     encryption["kid"] = json!("enc");
     encryption["use"] = json!("enc");
-    let document = json!({"keys": [as_ps256, undeclared, encryption, rsa]}).to_string();
+    let odd = json!({"kty": "RSA", "kid": 7, "n": ["not", "base64"]});
+    let document = json!({"keys": [as_ps256, undeclared, encryption, odd, "text", rsa]}).to_string();
     let set = KeySet::parse(document.as_bytes()).unwrap();
     assert!(set.find(Some("ps"), "RS256").is_none());
     assert!(set.find(Some("enc"), "RS256").is_none());
