@@ -3,7 +3,6 @@
 //! HMAC tokens are checked by jwt-compact; RS256/ES256 signatures by the platform (Web Crypto in a
 //! Worker) with the key's SPKI, then the claims are read.
 
-use chrono::{DateTime, Duration, Utc};
 use jwt_compact::alg::{Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key};
 use jwt_compact::{AlgorithmExt, Claims, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -26,6 +25,34 @@ pub struct RasaClaims {
 pub struct RasaUser {
     pub username: Option<String>,
     pub role: Option<String>,
+}
+
+/// Seconds of clock skew tolerated on `exp` and `nbf`; made only from a checked configuration
+/// value, so that adding it to a timestamp stays far inside `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leeway(i64);
+
+impl Leeway {
+    /// The largest leeway accepted: it tolerates clock skew, and a day of skew already makes
+    /// `exp` close to meaningless.
+    pub const MAX_SECONDS: u64 = 86_400;
+
+    /// The configured `field` (`auth.jwt.leeway`, `auth.oidc.leeway`), or a configuration error
+    /// naming it. Negative and fractional values never get here: the field is typed `u64`.
+    pub fn from_config(field: &str, seconds: u64) -> Result<Leeway> {
+        match i64::try_from(seconds) {
+            Ok(checked) if seconds <= Self::MAX_SECONDS => Ok(Leeway(checked)),
+            _ => Err(GatewayError::config(format!(
+                "{field}: must be a whole number of seconds from 0 to {}",
+                Self::MAX_SECONDS
+            ))
+            .with_details(serde_json::json!({ "field": field }))),
+        }
+    }
+
+    pub fn seconds(self) -> i64 {
+        self.0
+    }
 }
 
 /// A key that verifies tokens of exactly one algorithm.
@@ -53,7 +80,7 @@ impl VerificationKey {
         &self,
         token: &str,
         platform: &P,
-        leeway: u64,
+        leeway: Leeway,
         require_exp: bool,
     ) -> std::result::Result<Claims<T>, String> {
         let untrusted = UntrustedToken::new(token).map_err(|e| e.to_string())?;
@@ -80,14 +107,38 @@ impl VerificationKey {
     }
 }
 
-fn check_times<T>(claims: &Claims<T>, now: f64, leeway: u64, require_exp: bool) -> std::result::Result<(), String> {
-    let now: DateTime<Utc> = DateTime::from_timestamp(now as i64, 0).unwrap_or_default();
-    let options = jwt_compact::TimeOptions::new(Duration::seconds(leeway as i64), move || now);
-    if claims.expiration.is_some() || require_exp {
-        claims.validate_expiration(&options).map_err(|e| e.to_string())?;
+/// `exp` (required when `require_exp`) and `nbf` against `now`, with `leeway`, in whole seconds
+/// and checked arithmetic: no claim value, however extreme, can overflow or panic here, and a sum
+/// that does not fit refuses the token. (jwt-compact's own checks compute `nbf - leeway` on a
+/// `DateTime`, which panics for an `nbf` near the earliest representable time.) Claims that are
+/// no timestamp at all (out of range, strings) were already refused when the claims were read.
+pub(super) fn check_times<T>(
+    claims: &Claims<T>,
+    now: f64,
+    leeway: Leeway,
+    require_exp: bool,
+) -> std::result::Result<(), String> {
+    if !now.is_finite() {
+        return Err("the clock gives no usable time".into());
     }
-    if claims.not_before.is_some() {
-        claims.validate_maturity(&options).map_err(|e| e.to_string())?;
+    // Saturating and truncating: a finite `now` far outside the timestamp range still compares
+    // correctly with every timestamp a claim can hold.
+    let now = now as i64;
+    match claims.expiration {
+        Some(expiration) => {
+            let latest = expiration.timestamp().checked_add(leeway.seconds()).ok_or("exp is out of range")?;
+            if now > latest {
+                return Err("the token has expired".into());
+            }
+        }
+        None if require_exp => return Err("the token has no exp".into()),
+        None => {}
+    }
+    if let Some(not_before) = claims.not_before {
+        let earliest = not_before.timestamp().checked_sub(leeway.seconds()).ok_or("nbf is out of range")?;
+        if now < earliest {
+            return Err("the token is not valid yet".into());
+        }
     }
     Ok(())
 }
@@ -95,7 +146,7 @@ fn check_times<T>(claims: &Claims<T>, now: f64, leeway: u64, require_exp: bool) 
 /// Verifies Rasa JWTs per `auth.jwt`.
 pub struct JwtVerifier {
     key: VerificationKey,
-    leeway: u64,
+    leeway: Leeway,
 }
 
 impl JwtVerifier {
@@ -116,7 +167,8 @@ impl JwtVerifier {
             JwtAlgorithm::RS256 => public(SignatureAlgorithm::Rs256)?,
             JwtAlgorithm::ES256 => public(SignatureAlgorithm::Es256)?,
         };
-        Ok(JwtVerifier { key, leeway: config.leeway })
+        let leeway = Leeway::from_config("auth.jwt.leeway", config.leeway)?;
+        Ok(JwtVerifier { key, leeway })
     }
 
     /// The token's `user` claim, or `None` when the token does not verify.

@@ -4,7 +4,7 @@
 //! The decision order is Rasa's `requires_auth`: a valid token passes; else a valid JWT passes when
 //! its role is `admin`, or `user` with the route's conversation id equal to its username, and is
 //! otherwise refused with 403; anything else is 401. OIDC access tokens pass only on exposed
-//! services whose `scope` they hold.
+//! services whose `scope` they hold. A public chat webhook checks nothing, as Rasa's REST channel.
 
 mod authenticator;
 mod credentials;
@@ -17,7 +17,7 @@ mod token;
 pub use authenticator::Authenticator;
 pub use credentials::{Credentials, CLIENT_CREDENTIAL_HEADERS};
 pub use jwks::{JwksCache, JWKS_REFETCH_SECONDS};
-pub use jwt::{JwtVerifier, RasaClaims, VerificationKey};
+pub use jwt::{JwtVerifier, Leeway, RasaClaims, VerificationKey};
 pub use oidc::OidcVerifier;
 
 use crate::error::{GatewayError, Result};
@@ -44,7 +44,8 @@ pub enum Access<'a> {
     Rasa {
         conversation_id: Option<&'a str>,
     },
-    /// The chat webhook: open unless `auth.webhook` is `required`, but a user JWT must own `sender`.
+    /// The chat webhook: open to everyone unless `auth.webhook` is `required`; then Rasa's rules
+    /// apply with `sender` as the conversation id.
     Webhook {
         sender: &'a str,
         required: bool,
@@ -64,16 +65,24 @@ pub fn authorize(identity: &Identity, access: Access<'_>) -> Result<()> {
     };
     match (identity, access) {
         (Identity::Open, _) | (_, Access::Public) | (Identity::Admin, _) => Ok(()),
-        (Identity::Anonymous, Access::Webhook { required: false, .. }) => Ok(()),
+        // A public webhook is Rasa's REST channel, whose route has no `requires_auth` at all: Rasa
+        // never looks at the caller's credentials there, so every caller (anonymous, an invalid
+        // token, an OIDC client, a JWT of any role, a `user` JWT whose username is not `sender`)
+        // is answered as an anonymous one. The contract's "a JWT with role `user` must match
+        // `sender`" is `requires_auth`'s conversation-id rule, so it applies only where Rasa would
+        // run `requires_auth`: with `auth.webhook: "required"`. Refusing a mismatched user JWT on a
+        // public webhook would protect nothing, as the same caller may drop the header and send
+        // as any `sender`.
+        (_, Access::Webhook { required: false, .. }) => Ok(()),
         (Identity::Anonymous, _) => Err(GatewayError::not_authenticated()),
         (_, Access::Rasa { conversation_id }) if owns(conversation_id) => Ok(()),
-        (_, Access::Webhook { sender, .. }) if owns(Some(sender)) => Ok(()),
+        (_, Access::Webhook { sender, required: true }) if owns(Some(sender)) => Ok(()),
         (Identity::Client { scopes, .. }, Access::Service { scope: Some(scope), accepts_oidc: true }) => {
             if scopes.iter().any(|s| s == scope) {
                 Ok(())
             } else {
-                Err(GatewayError::new(crate::error::ErrorKind::NotAuthorized, "Insufficient scope")
-                    .with_details(serde_json::json!({ "required_scope": scope })))
+                // Rasa's 403 body, message and reason unchanged; the details name the scope.
+                Err(GatewayError::not_authorized().with_details(serde_json::json!({ "required_scope": scope })))
             }
         }
         _ => Err(GatewayError::not_authorized()),

@@ -6,8 +6,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jwks::KeySet;
+use super::jwt::Leeway;
 use super::Identity;
 use crate::config::OidcConfig;
+use crate::error::Result;
 use crate::platform::Platform;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +44,7 @@ impl AccessClaims {
 
 pub struct OidcVerifier {
     pub config: OidcConfig,
+    leeway: Leeway,
 }
 
 /// What a token needs from the key set before it can be checked.
@@ -51,6 +54,12 @@ pub struct KeyNeed {
 }
 
 impl OidcVerifier {
+    /// The verifier of `auth.oidc`, or a configuration error naming the field at fault.
+    pub fn from_config(config: OidcConfig) -> Result<Self> {
+        let leeway = Leeway::from_config("auth.oidc.leeway", config.leeway)?;
+        Ok(OidcVerifier { config, leeway })
+    }
+
     /// The `kid` and algorithm a token names, when it is an algorithm OIDC accepts.
     pub fn key_need(token: &str) -> Option<KeyNeed> {
         let untrusted = UntrustedToken::new(token).ok()?;
@@ -62,7 +71,7 @@ impl OidcVerifier {
     pub async fn verify<P: Platform>(&self, token: &str, keys: &KeySet, platform: &P) -> Option<Identity> {
         let need = Self::key_need(token)?;
         let key = keys.find(need.kid.as_deref(), &need.alg)?;
-        let claims: Claims<AccessClaims> = key.verify(token, platform, self.config.leeway, true).await.ok()?;
+        let claims: Claims<AccessClaims> = key.verify(token, platform, self.leeway, true).await.ok()?;
         let access = &claims.custom;
         let issuer_ok = access.iss.as_deref() == Some(self.config.issuer.as_str());
         if !issuer_ok || !access.has_audience(&self.config.audience) {

@@ -269,14 +269,87 @@ fn rs256_is_pinned_against_hs256_signed_with_the_public_key() {
 }
 
 #[test]
-fn webhook_access() {
-    let anonymous = Identity::Anonymous;
+fn a_public_webhook_answers_every_identity_as_an_anonymous_one() {
+    let identities = [
+        Identity::Anonymous,
+        Identity::Admin,
+        Identity::User { username: "u1".into(), role: "user".into() },
+        Identity::User { username: "u2".into(), role: "user".into() },
+        Identity::User { username: "u1".into(), role: "guest".into() },
+        Identity::User { username: "".into(), role: "".into() },
+        Identity::Client { subject: "client-7".into(), scopes: vec![] },
+        Identity::Client { subject: "client-7".into(), scopes: vec!["get::prediction".into()] },
+    ];
+    for identity in &identities {
+        for sender in ["u1", "", "someone else"] {
+            assert!(authorize(identity, Access::Webhook { sender, required: false }).is_ok(), "{identity:?} {sender}");
+        }
+    }
+}
+
+#[test]
+fn a_required_webhook_follows_rasas_rules_with_the_sender_as_conversation_id() {
+    let required =
+        |identity: &Identity, sender: &str| match authorize(identity, Access::Webhook { sender, required: true }) {
+            Ok(()) => 200,
+            Err(error) => error.status(),
+        };
     let user = Identity::User { username: "u1".into(), role: "user".into() };
-    assert!(authorize(&anonymous, Access::Webhook { sender: "x", required: false }).is_ok());
-    assert_eq!(authorize(&anonymous, Access::Webhook { sender: "x", required: true }).unwrap_err().status(), 401);
-    assert!(authorize(&user, Access::Webhook { sender: "u1", required: true }).is_ok());
-    assert_eq!(authorize(&user, Access::Webhook { sender: "u2", required: false }).unwrap_err().status(), 403);
+    assert_eq!(required(&Identity::Anonymous, "u1"), 401);
+    assert_eq!(required(&Identity::Admin, "anyone"), 200);
+    assert_eq!(required(&Identity::Open, "anyone"), 200);
+    assert_eq!(required(&user, "u1"), 200);
+    assert_eq!(required(&user, "u2"), 403);
+    assert_eq!(required(&Identity::User { username: "u1".into(), role: "guest".into() }, "u1"), 403);
+    assert_eq!(required(&Identity::Client { subject: "u1".into(), scopes: vec![] }, "u1"), 403);
     assert!(authorize(&Identity::Open, Access::Rasa { conversation_id: None }).is_ok());
+}
+
+/// Real tokens through the authenticator: on a public webhook a valid OIDC token, a JWT of an
+/// unknown role, a `user` JWT of another sender and an invalid token all get what anonymous gets.
+#[test]
+fn public_webhook_with_real_credentials() {
+    let auth = authenticator("HS256");
+    let platform = platform();
+    let oidc = access_token("RS256", "rsa-1", access_claims(json!({})));
+    let oidc_without_scope = access_token("RS256", "rsa-1", access_claims(json!({"scope": "openid"})));
+    let guest = hs256(user("g", "guest"));
+    let no_user_claim = hs256(json!({"exp": NOW + 600.0}));
+    let other_user = hs256(user("testuser", "user"));
+    let invalid = mint(json!({"alg": "HS256"}), user("x", "admin"), b"guess", None);
+    let public = Access::Webhook { sender: "visitor-1", required: false };
+    let required = Access::Webhook { sender: "visitor-1", required: true };
+    for (name, token, when_required) in [
+        ("oidc", &oidc, 403),
+        ("oidc without scope", &oidc_without_scope, 403),
+        ("guest role", &guest, 403),
+        ("no user claim", &no_user_claim, 403),
+        ("user of another sender", &other_user, 403),
+        ("invalid", &invalid, 401),
+    ] {
+        let headers = [("authorization", bearer(token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(status(&auth, &platform, &[], &headers, public), 200, "{name} on a public webhook");
+        assert_eq!(status(&auth, &platform, &[], &headers, required), when_required, "{name} on a required webhook");
+    }
+    assert_eq!(status(&auth, &platform, &["wrong"], &[], public), 200, "a wrong shared token");
+    assert_eq!(status(&auth, &platform, &[], &[], public), 200, "anonymous");
+}
+
+#[test]
+fn a_missing_scope_gets_rasas_exact_403_body() {
+    let client = Identity::Client { subject: "c".into(), scopes: vec!["openid".into(), "get::other".into()] };
+    let error = authorize(&client, MODEL).unwrap_err();
+    let body = error.body();
+    assert_eq!(error.status(), 403);
+    assert_eq!(body["message"], "User has insufficient permissions.");
+    assert_eq!(body["reason"], "NotAuthorized");
+    assert_eq!(body["code"], 403);
+    assert_eq!(body["details"]["required_scope"], "get::prediction");
+    // Every other 403 of an OIDC client has the same message.
+    for access in [STATUS, PI, Access::Service { scope: None, accepts_oidc: true }] {
+        assert_eq!(authorize(&client, access).unwrap_err().body()["message"], "User has insufficient permissions.");
+    }
 }
 
 #[test]
@@ -335,4 +408,418 @@ fn a_public_key_that_does_not_parse_fails_the_configuration() {
     let config: AuthConfig =
         serde_json::from_value(json!({"jwt": {"algorithm": "RS256", "public_key": keys().rsa_pem}})).unwrap();
     assert!(Authenticator::from_config(Some(&config)).is_ok());
+}
+
+/// A token whose claims are `claims`, written as is (numbers JSON values cannot hold: `1e400`,
+/// integers past `u64`).
+fn mint_text(header: Value, claims: &str, secret: &[u8]) -> String {
+    let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.as_bytes()));
+    let signature = match header["alg"].as_str() {
+        Some("HS256") => hmac_sign!(sha2::Sha256, secret, &signing_input),
+        _ => {
+            use rsa::signature::{SignatureEncoding, Signer};
+            let key = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(keys().rsa.clone());
+            key.sign(signing_input.as_bytes()).to_vec()
+        }
+    };
+    format!("{signing_input}.{}", b64(&signature))
+}
+
+fn auth_config(jwt_leeway: Value, oidc_leeway: Value) -> Value {
+    json!({
+        "token": TOKEN,
+        "jwt": {"algorithm": "HS256", "secret": SECRET, "leeway": jwt_leeway},
+        "oidc": {"issuer": ISSUER, "audience": AUDIENCE, "jwks_uri": "https://issuer.example/jwks.json",
+                 "leeway": oidc_leeway}
+    })
+}
+
+/// The configuration error for `auth`, or `None` when it is accepted.
+fn auth_config_error(auth: Value) -> Option<crate::error::GatewayError> {
+    let config = crate::config::Config::parse(json!({ "auth": auth }), &|_| None);
+    config.and_then(|config| Authenticator::from_config(config.auth.as_ref())).err()
+}
+
+#[test]
+fn extreme_leeways_are_configuration_errors_naming_the_field() {
+    let extremes = [
+        json!(Leeway::MAX_SECONDS + 1),
+        json!(i64::MAX / 1000 + 1),
+        json!(i64::MAX),
+        json!(i64::MAX as u64 + 1),
+        json!(u64::MAX),
+        json!(-1),
+        json!(i64::MIN),
+        json!(1.5),
+        json!(1e20),
+        json!(-1e308),
+        json!(f64::MAX),
+        json!("180"),
+    ];
+    for (field, jwt_side) in [("auth.jwt.leeway", true), ("auth.oidc.leeway", false)] {
+        for extreme in &extremes {
+            let config = if jwt_side {
+                auth_config(extreme.clone(), json!(60))
+            } else {
+                auth_config(json!(180), extreme.clone())
+            };
+            let error = auth_config_error(config).unwrap_or_else(|| panic!("{field} = {extreme} was accepted"));
+            assert_eq!(error.status(), 500, "{field} = {extreme}");
+            assert!(error.message.contains(field), "{field} = {extreme}: {}", error.message);
+        }
+    }
+    for fine in [json!(0), json!(180), json!(Leeway::MAX_SECONDS)] {
+        assert!(auth_config_error(auth_config(fine.clone(), fine.clone())).is_none(), "{fine}");
+    }
+    let error = Leeway::from_config("auth.jwt.leeway", u64::MAX).unwrap_err();
+    assert_eq!(*error.details, json!({"field": "auth.jwt.leeway"}));
+}
+
+/// The timestamps at the ends of what a claim can hold.
+fn earliest_timestamp() -> i64 {
+    chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp()
+}
+
+fn latest_timestamp() -> i64 {
+    chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp()
+}
+
+#[test]
+fn extreme_numeric_claims_never_panic_and_refuse_what_they_should() {
+    let now = NOW as i64;
+    let (earliest, latest) = (earliest_timestamp(), latest_timestamp());
+    // (claims after the user claim, expected status with leeway 0 and with the largest leeway)
+    let cases: Vec<(String, u16, u16)> = vec![
+        (format!(r#""exp": {}"#, now + 60), 200, 200),
+        (format!(r#""exp": {latest}"#), 200, 200),
+        (format!(r#""exp": {earliest}"#), 401, 401),
+        (format!(r#""nbf": {earliest}"#), 200, 200),
+        (format!(r#""nbf": {latest}"#), 401, 401),
+        (format!(r#""nbf": {earliest}, "exp": {latest}"#), 200, 200),
+        (format!(r#""nbf": {latest}, "exp": {earliest}"#), 401, 401),
+        (format!(r#""iat": {earliest}"#), 200, 200),
+        (format!(r#""iat": {latest}"#), 200, 200),
+        (format!(r#""exp": {}"#, now - 100), 401, 200),
+        (format!(r#""nbf": {}"#, now + 100), 401, 200),
+        (format!(r#""exp": {}"#, now - Leeway::MAX_SECONDS as i64 - 1), 401, 401),
+        (format!(r#""nbf": {}"#, now + Leeway::MAX_SECONDS as i64 + 1), 401, 401),
+        (format!(r#""exp": {}.75"#, now + 1), 200, 200),
+        (format!(r#""exp": {}.5"#, now - 1), 401, 200),
+        // Not timestamps at all: the claims are malformed, the token refused.
+        (format!(r#""exp": {}"#, latest + 1), 401, 401),
+        (format!(r#""nbf": {}"#, earliest - 1), 401, 401),
+        (format!(r#""exp": {}"#, i64::MAX), 401, 401),
+        (format!(r#""exp": {}"#, i64::MIN), 401, 401),
+        (format!(r#""nbf": {}"#, i64::MIN), 401, 401),
+        (format!(r#""iat": {}"#, i64::MAX), 401, 401),
+        (format!(r#""iat": {}"#, i64::MIN), 401, 401),
+        (format!(r#""exp": {}"#, u64::MAX), 401, 401),
+        (r#""exp": 18446744073709551616"#.into(), 401, 401),
+        (r#""exp": 1e308"#.into(), 401, 401),
+        (r#""nbf": -1e308"#.into(), 401, 401),
+        (r#""iat": 1.7976931348623157e308"#.into(), 401, 401),
+        (r#""exp": 1e400"#.into(), 401, 401),
+        (r#""exp": -1"#.into(), 401, 401),
+        (r#""exp": -0.0"#.into(), 401, 401),
+        (r#""nbf": -1"#.into(), 200, 200),
+        (r#""exp": "1800000600""#.into(), 401, 401),
+        (r#""nbf": true"#.into(), 401, 401),
+        (r#""exp": null"#.into(), 401, 401),
+    ];
+    let user = r#""user": {"username": "a", "role": "admin"}"#;
+    for (leeway_index, leeway) in [0, Leeway::MAX_SECONDS].into_iter().enumerate() {
+        let config = auth_config(json!(leeway), json!(leeway));
+        let config: AuthConfig = serde_json::from_value(config).unwrap();
+        let auth = Authenticator::from_config(Some(&config)).unwrap().unwrap();
+        let platform = platform();
+        for (claims, with_zero, with_max) in &cases {
+            let expected = if leeway_index == 0 { *with_zero } else { *with_max };
+            let token = mint_text(json!({"alg": "HS256"}), &format!("{{{user}, {claims}}}"), SECRET.as_bytes());
+            let headers = [("authorization", bearer(&token))];
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            assert_eq!(status(&auth, &platform, &[], &headers, STATUS), expected, "leeway {leeway}, {claims}");
+            // The same numbers in an OIDC access token (whose exp is required).
+            let exp = if claims.contains(r#""exp""#) { String::new() } else { format!(r#""exp": {}, "#, now + 60) };
+            let oidc_claims =
+                format!(r#"{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "scope": "get::prediction", {exp}{claims}}}"#);
+            let token = mint_text(json!({"alg": "RS256", "kid": "rsa-1"}), &oidc_claims, b"");
+            let headers = [("authorization", bearer(&token))];
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            assert_eq!(status(&auth, &platform, &[], &headers, MODEL), expected, "oidc, leeway {leeway}, {claims}");
+        }
+    }
+}
+
+/// The clock comes from the runtime; one that gives no usable time refuses every token instead
+/// of reading as 1970 (when nothing would have expired).
+#[test]
+fn an_unusable_clock_refuses_tokens() {
+    let auth = authenticator("HS256");
+    let token = hs256(user("a", "admin"));
+    for now in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let platform = platform();
+        platform.clock.set(now);
+        let headers = [("authorization", bearer(&token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        assert_eq!(status(&auth, &platform, &[], &headers, STATUS), 401, "{now}");
+    }
+    for now in [f64::MAX, -f64::MAX, 0.0, -1.0, 1e300] {
+        let platform = platform();
+        platform.clock.set(now);
+        let headers = [("authorization", bearer(&token))];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let _ = status(&auth, &platform, &[], &headers, STATUS);
+    }
+}
+
+#[test]
+fn check_times_is_checked_at_the_ends_of_the_timestamp_range() {
+    use jwt_compact::Claims;
+    let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+    let max = Leeway::from_config("leeway", Leeway::MAX_SECONDS).unwrap();
+    let zero = Leeway::from_config("leeway", 0).unwrap();
+    let mut claims = Claims::new(());
+    for (exp, nbf) in [
+        (Some(at(latest_timestamp())), Some(at(earliest_timestamp()))),
+        (Some(at(earliest_timestamp())), None),
+        (None, Some(at(latest_timestamp()))),
+    ] {
+        claims.expiration = exp;
+        claims.not_before = nbf;
+        for now in [f64::MIN, -1e300, 0.0, NOW, 1e300, f64::MAX, f64::NAN] {
+            for leeway in [zero, max] {
+                let _ = super::jwt::check_times(&claims, now, leeway, true);
+            }
+        }
+    }
+    claims.expiration = Some(at(latest_timestamp()));
+    claims.not_before = Some(at(earliest_timestamp()));
+    assert!(super::jwt::check_times(&claims, NOW, max, true).is_ok());
+    assert!(super::jwt::check_times(&claims, f64::MAX, max, true).is_err());
+    assert!(super::jwt::check_times(&claims, f64::MIN, max, true).is_err());
+}
+
+/// How the switchable issuer answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Issuer {
+    Healthy,
+    Status(u16),
+    /// 200 with a page that is no key set (a proxy's error page).
+    Html,
+    Timeout,
+}
+
+/// A platform whose issuer the test switches between healthy and failing; `sent()` counts its
+/// fetches. Every authenticator on the same platform shares its cache (the Cache API).
+fn switchable_issuer() -> (MemoryPlatform, std::rc::Rc<std::cell::Cell<Issuer>>) {
+    let state = std::rc::Rc::new(std::cell::Cell::new(Issuer::Healthy));
+    let answer = state.clone();
+    let document = jwks().to_string();
+    let platform = MemoryPlatform::new(move |_| match answer.get() {
+        Issuer::Healthy => Ok((200, vec![("content-type", "application/json".into())], document.clone().into_bytes())),
+        Issuer::Status(status) => Ok((status, vec![], b"{\"error\": \"down\"}".to_vec())),
+        Issuer::Html => Ok((200, vec![("content-type", "text/html".into())], b"<html>maintenance</html>".to_vec())),
+        Issuer::Timeout => Err(crate::http::FetchFailure::Timeout),
+    });
+    platform.clock.set(NOW);
+    (platform, state)
+}
+
+fn model_status(auth: &Authenticator, platform: &MemoryPlatform, token: &str) -> u16 {
+    let headers = [("authorization", bearer(token))];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    status(auth, platform, &[], &headers, MODEL)
+}
+
+#[test]
+fn backoff_doubles_from_five_seconds_up_to_five_minutes() {
+    use super::jwks::backoff_seconds;
+    let waits: Vec<f64> = (0..10).map(backoff_seconds).collect();
+    assert_eq!(waits, [0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]);
+    assert_eq!(backoff_seconds(u32::MAX), 300.0);
+}
+
+#[test]
+fn a_failing_issuer_is_asked_again_only_after_its_backoff() {
+    use super::jwks::backoff_seconds;
+    for failure in [Issuer::Status(500), Issuer::Status(503), Issuer::Status(404), Issuer::Html, Issuer::Timeout] {
+        let auth = authenticator("HS256");
+        let (platform, issuer) = switchable_issuer();
+        issuer.set(failure);
+        let token = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW + 30.0 * 3600.0})));
+        for _ in 0..6 {
+            assert_eq!(model_status(&auth, &platform, &token), 401, "{failure:?}");
+        }
+        assert_eq!(platform.sent().len(), 1, "{failure:?}: six requests asked a failing issuer more than once");
+        // Each further failure doubles the wait, up to five minutes.
+        for failures in 1..=10 {
+            let wait = backoff_seconds(failures);
+            platform.advance(wait - 0.5);
+            assert_eq!(model_status(&auth, &platform, &token), 401);
+            assert_eq!(model_status(&auth, &platform, &token), 401);
+            assert_eq!(platform.sent().len(), failures as usize, "{failure:?}: asked during backoff {failures}");
+            platform.advance(0.5);
+            assert_eq!(model_status(&auth, &platform, &token), 401);
+            assert_eq!(platform.sent().len(), failures as usize + 1, "{failure:?}: not asked after backoff {failures}");
+        }
+        // The issuer is back: the next try succeeds and the keys are cached again.
+        issuer.set(Issuer::Healthy);
+        platform.advance(300.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        let fetches = platform.sent().len();
+        for _ in 0..5 {
+            assert_eq!(model_status(&auth, &platform, &token), 200);
+        }
+        assert_eq!(platform.sent().len(), fetches);
+        // A later failure starts again from the shortest wait.
+        issuer.set(failure);
+        platform.advance(3601.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200, "the last good keys stand in");
+        assert_eq!(platform.sent().len(), fetches + 1);
+        platform.advance(4.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        assert_eq!(platform.sent().len(), fetches + 1);
+        platform.advance(1.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        assert_eq!(platform.sent().len(), fetches + 2);
+    }
+}
+
+#[test]
+fn the_last_good_key_set_stands_in_while_the_issuer_fails() {
+    let auth = authenticator("HS256");
+    let (platform, issuer) = switchable_issuer();
+    let token = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW + 30.0 * 3600.0})));
+    let es_token = access_token("ES256", "ec-1", access_claims(json!({"exp": NOW + 30.0 * 3600.0})));
+    assert_eq!(model_status(&auth, &platform, &token), 200);
+    assert_eq!(platform.sent().len(), 1);
+    issuer.set(Issuer::Status(500));
+    platform.advance(3601.0);
+    for _ in 0..6 {
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+        assert_eq!(model_status(&auth, &platform, &es_token), 200);
+    }
+    assert_eq!(platform.sent().len(), 2, "one refresh failed, then the backoff holds");
+    // A new isolate finds the last good set and the backoff in the shared cache.
+    let fresh_isolate = authenticator("HS256");
+    assert_eq!(model_status(&fresh_isolate, &platform, &token), 200);
+    assert_eq!(platform.sent().len(), 2, "a new isolate asked the failing issuer at once");
+    // A set is not used for ever: a day after its fetch it no longer stands in.
+    for _ in 0..(22 * 12) {
+        platform.advance(300.0);
+        assert_eq!(model_status(&auth, &platform, &token), 200);
+    }
+    platform.advance(3600.0);
+    assert_eq!(model_status(&auth, &platform, &token), 401);
+    assert_eq!(model_status(&authenticator("HS256"), &platform, &token), 401);
+    // Logs say what failed, never with a token or key.
+    let logs = platform.logs.borrow();
+    assert!(logs.iter().any(|line| line.contains("jwks_fetch_failed") && line.contains("status 500")));
+    let n = jwks()["keys"][0]["n"].as_str().unwrap().to_string();
+    for line in logs.iter() {
+        assert!(!line.contains(&token) && !line.contains(&token[..40]) && !line.contains(&n[..40]), "{line}");
+    }
+}
+
+#[test]
+fn an_unknown_kid_refetch_that_fails_keeps_the_keys_and_backs_off() {
+    let auth = authenticator("HS256");
+    let (platform, issuer) = switchable_issuer();
+    let good = access_token("RS256", "rsa-1", access_claims(json!({"exp": NOW + 7200.0})));
+    let rotated = access_token("RS256", "rsa-2", access_claims(json!({"exp": NOW + 7200.0})));
+    assert_eq!(model_status(&auth, &platform, &good), 200);
+    issuer.set(Issuer::Status(500));
+    platform.advance(3600.0 - 2.0);
+    assert_eq!(model_status(&auth, &platform, &rotated), 401);
+    assert_eq!(platform.sent().len(), 2, "an unknown kid refetches");
+    assert_eq!(model_status(&auth, &platform, &good), 200, "the failed refetch dropped the keys");
+    // The set is now past its TTL, but the issuer's backoff holds: no fetch, the keys stand in.
+    platform.advance(3.0);
+    assert_eq!(model_status(&auth, &platform, &good), 200);
+    assert_eq!(model_status(&auth, &platform, &rotated), 401);
+    assert_eq!(platform.sent().len(), 2);
+    platform.advance(2.0);
+    assert_eq!(model_status(&auth, &platform, &good), 200);
+    assert_eq!(platform.sent().len(), 3, "the backoff passed");
+    // Unknown kids wait for the backoff too, even past the refetch interval.
+    for _ in 0..4 {
+        platform.advance(61.0);
+        assert_eq!(model_status(&auth, &platform, &rotated), 401);
+    }
+    let waits: f64 = [10.0, 20.0, 40.0, 80.0].iter().sum();
+    assert!(platform.sent().len() <= 3 + (4.0 * 61.0 / waits).ceil() as usize + 1, "{}", platform.sent().len());
+}
+
+#[test]
+fn a_backoff_is_shared_with_other_isolates() {
+    let (platform, issuer) = switchable_issuer();
+    issuer.set(Issuer::Status(500));
+    let token = access_token("RS256", "rsa-1", access_claims(json!({})));
+    assert_eq!(model_status(&authenticator("HS256"), &platform, &token), 401);
+    assert_eq!(platform.sent().len(), 1);
+    platform.advance(1.0);
+    let other = authenticator("HS256");
+    for _ in 0..3 {
+        assert_eq!(model_status(&other, &platform, &token), 401);
+    }
+    assert_eq!(platform.sent().len(), 1, "another isolate ignored the recorded backoff");
+    issuer.set(Issuer::Healthy);
+    platform.advance(4.0);
+    assert_eq!(model_status(&other, &platform, &token), 200);
+    assert_eq!(platform.sent().len(), 2);
+}
+
+#[test]
+fn jwks_keys_are_pinned_to_their_declared_algorithm() {
+    use super::jwks::KeySet;
+    let rsa = &jwks()["keys"][0];
+    let mut as_ps256 = rsa.clone();
+    as_ps256["kid"] = json!("ps");
+    as_ps256["alg"] = json!("PS256");
+    let mut undeclared = rsa.clone();
+    undeclared["kid"] = json!("plain");
+    undeclared.as_object_mut().unwrap().remove("alg");
+    let mut encryption = rsa.clone();
+    encryption["kid"] = json!("enc");
+    encryption["use"] = json!("enc");
+    let odd = json!({"kty": "RSA", "kid": 7, "n": ["not", "base64"]});
+    let document = json!({"keys": [as_ps256, undeclared, encryption, odd, "text", rsa]}).to_string();
+    let set = KeySet::parse(document.as_bytes()).unwrap();
+    assert!(set.find(Some("ps"), "RS256").is_none());
+    assert!(set.find(Some("enc"), "RS256").is_none());
+    assert!(set.find(Some("plain"), "RS256").is_some());
+    assert!(set.find(Some("rsa-1"), "RS256").is_some());
+    assert!(set.find(Some("rsa-1"), "ES256").is_none());
+    for useless in [&br#"{"keys": []}"#[..], br#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#, b"<html></html>", b"{}"]
+    {
+        assert!(KeySet::parse(useless).is_none(), "{}", String::from_utf8_lossy(useless));
+    }
+}
+
+#[test]
+fn the_isolates_jwks_state() {
+    use super::jwks::{Backoff, JwksCache, KeySet};
+    let cache = JwksCache::default();
+    assert!(cache.may_fetch(NOW) && !cache.fetch_in_flight(NOW, 5.0) && cache.last_good(NOW).is_none());
+    // A fetch under way, and one whose request was dropped before it ended.
+    cache.begin_fetch(NOW);
+    assert!(cache.fetch_in_flight(NOW + 4.9, 5.0) && !cache.fetch_in_flight(NOW + 5.0, 5.0));
+    cache.end_fetch();
+    assert!(!cache.fetch_in_flight(NOW, 5.0));
+    // Another isolate's backoff is taken over when it lasts longer.
+    cache.adopt(Backoff { failures: 3, retry_at: NOW + 20.0 });
+    assert!(!cache.may_fetch(NOW + 19.9) && cache.may_fetch(NOW + 20.0));
+    cache.adopt(Backoff { failures: 1, retry_at: NOW + 5.0 });
+    assert!(!cache.may_fetch(NOW + 19.9));
+    assert_eq!(cache.failed(NOW + 20.0), Backoff { failures: 4, retry_at: NOW + 60.0 });
+    cache.succeeded();
+    assert!(cache.may_fetch(NOW + 20.0));
+    assert_eq!(cache.failed(NOW + 30.0), Backoff { failures: 1, retry_at: NOW + 35.0 });
+    // An older set (from the shared cache) never replaces a newer one.
+    let set = || KeySet::parse(jwks().to_string().as_bytes()).unwrap();
+    cache.store(set(), NOW);
+    cache.store(set(), NOW - 4000.0);
+    assert!(cache.fresh(NOW + 1.0).is_some());
+    assert!(cache.fresh(NOW + 3600.0).is_none() && cache.last_good(NOW + 3600.0).is_some());
+    assert!(cache.last_good(NOW + 24.0 * 3600.0).is_none());
 }

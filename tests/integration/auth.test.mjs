@@ -3,7 +3,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, json } from "../support/gateway.mjs";
-import { startIssuer, startRasa, startModel, mintJwt, now } from "../support/origins.mjs";
+import crypto from "node:crypto";
+import { startIssuer, startRasa, startModel, startOrigin, mintJwt, now } from "../support/origins.mjs";
 
 const SECRET = "jwt-secret-for-tests";
 const TOKEN = "shared-token-for-tests";
@@ -18,6 +19,7 @@ before(async () => {
         jwt: { secret: "${JWT_SECRET}", algorithm: "HS256" },
         oidc: { issuer: issuer.issuer, audience: "catsdogs-api", jwks_uri: issuer.url + "/.well-known/jwks.json" },
       },
+      dialog: [{ condition: "true", response: "Hello {{ dialog.user_id }}." }],
       extensions: { rest: { services: [
         { name: "rasa", base_url: rasa.url + "/", expose: "rasa" },
         { name: "catsdogs", base_url: model.url + "/", expose: "inference", scope: "get::prediction" },
@@ -103,7 +105,7 @@ test("OIDC access tokens: scope, issuer, audience, expiry; the JWKS is fetched o
     const response = await gateway.fetch("/models/catsdogs/health", { headers: bearer(token) });
     const body = await json(response);
     assert.equal(response.status, status, JSON.stringify(body));
-    if (status === 403) assert.equal(body.message, "Insufficient scope");
+    if (status === 403) assert.equal(body.message, "User has insufficient permissions.");
   }
   assert.equal(issuer.received.length - before, 1, "the JWKS is fetched once, then cached");
   const onRasa = await gateway.fetch("/status", { headers: bearer(access("RS256", "rsa-1")) });
@@ -119,4 +121,116 @@ test("client credentials never reach the origin", async () => {
   assert.equal(new URL(last.url, "http://x").searchParams.get("token"), null);
   assert.equal(last.headers["access_token"], undefined);
   assert.equal(last.headers["authorization"], undefined);
+});
+
+/** A gateway whose OIDC issuer is `issuerUrl`, with the catsdogs model and a one-node dialog. */
+const gatewayWith = (auth) =>
+  startGateway({
+    config: {
+      auth: { jwt: { secret: "${JWT_SECRET}", algorithm: "HS256" }, ...auth },
+      dialog: [{ condition: "true", response: "Hello {{ dialog.user_id }}." }],
+      extensions: { rest: { services: [{ name: "catsdogs", base_url: model.url + "/", expose: "inference", scope: "get::prediction" }] } },
+    },
+    vars: { JWT_SECRET: SECRET },
+  });
+
+test("a failing JWKS issuer is asked once, not on every request", async () => {
+  const failing = await startOrigin((_req, res) => {
+    res.writeHead(500, { "content-type": "text/plain" });
+    res.end("issuer down");
+  });
+  const down = await gatewayWith({ oidc: { issuer: issuer.issuer, audience: "catsdogs-api", jwks_uri: failing.url + "/jwks.json" } });
+  try {
+    const token = access("RS256", "rsa-1");
+    for (let i = 0; i < 6; i++) {
+      const response = await down.fetch("/models/catsdogs/health", { headers: bearer(token) });
+      assert.equal(response.status, 401);
+      await response.text();
+    }
+    const rotated = access("RS256", "rsa-2");
+    const unknownKid = await down.fetch("/models/catsdogs/health", { headers: bearer(rotated) });
+    assert.equal(unknownKid.status, 401);
+    await unknownKid.text();
+    assert.equal(failing.received.length, 1, "the failing issuer was asked again during its backoff");
+    // Its failure is logged, without the token.
+    assert.ok(down.logs.some((line) => line.includes("jwks_fetch_failed")), down.logs.join("\n"));
+    for (const line of down.logs) {
+      assert.ok(!line.includes(token.split(".")[1]) && !line.includes(rotated.split(".")[2]), line);
+    }
+  } finally {
+    await Promise.all([down.close(), failing.close()]);
+  }
+});
+
+test("a JWKS issuer that never answers costs one timeout, not one per request", async () => {
+  const hanging = await startOrigin(() => new Promise(() => {}));
+  const slow = await gatewayWith({ oidc: { issuer: issuer.issuer, audience: "catsdogs-api", jwks_uri: hanging.url + "/jwks.json" } });
+  try {
+    const token = access("RS256", "rsa-1");
+    const first = await slow.fetch("/models/catsdogs/health", { headers: bearer(token) });
+    assert.equal(first.status, 401);
+    await first.text();
+    const started = Date.now();
+    for (let i = 0; i < 5; i++) {
+      const response = await slow.fetch("/models/catsdogs/health", { headers: bearer(token) });
+      assert.equal(response.status, 401);
+      await response.text();
+    }
+    assert.ok(Date.now() - started < 2000, `five requests took ${Date.now() - started} ms`);
+    assert.equal(hanging.received.length, 1);
+  } finally {
+    await Promise.all([slow.close(), hanging.close()]);
+  }
+});
+
+test("a public webhook answers every caller as an anonymous one; a required one applies Rasa's rules", async () => {
+  const other = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const callers = {
+    "anonymous": {},
+    "a valid OIDC access token": bearer(access("RS256", "rsa-1")),
+    "an OIDC token without the scope": bearer(access("RS256", "rsa-1", { scope: "openid" })),
+    "a JWT with another role": bearer(hs({ username: "visitor-1", role: "guest" })),
+    "a JWT without a user claim": bearer(mintJwt({ alg: "HS256" }, { exp: now() + 600 }, SECRET)),
+    "a user JWT of another sender": bearer(hs({ username: "testuser", role: "user" })),
+    "a user JWT of this sender": bearer(hs({ username: "visitor-1", role: "user" })),
+    "an invalid JWT": bearer(mintJwt({ alg: "HS256" }, { user: { username: "visitor-1", role: "admin" } }, "guess")),
+    "a token signed by an unknown key": bearer(mintJwt({ alg: "RS256", kid: "rsa-1" }, { iss: issuer.issuer, aud: "catsdogs-api", exp: now() + 60 }, other.privateKey)),
+    "a wrong shared token": { access_token: "nope" },
+  };
+  const body = JSON.stringify({ sender: "visitor-1", message: "hi" });
+  const send = async (target, headers) => {
+    const response = await target.fetch("/webhooks/rest/webhook", { method: "POST", headers, body });
+    return [response.status, await json(response)];
+  };
+  const [anonymousStatus, anonymousBody] = await send(gateway, {});
+  assert.equal(anonymousStatus, 200);
+  assert.deepEqual(anonymousBody, [{ recipient_id: "visitor-1", text: "Hello visitor-1." }]);
+  for (const [name, headers] of Object.entries(callers)) {
+    assert.deepEqual(await send(gateway, headers), [anonymousStatus, anonymousBody], name);
+  }
+  const required = await gatewayWith({
+    webhook: "required",
+    oidc: { issuer: issuer.issuer, audience: "catsdogs-api", jwks_uri: issuer.url + "/.well-known/jwks.json" },
+  });
+  try {
+    const expected = {
+      "anonymous": 401,
+      "a valid OIDC access token": 403,
+      "an OIDC token without the scope": 403,
+      "a JWT with another role": 403,
+      "a JWT without a user claim": 403,
+      "a user JWT of another sender": 403,
+      "a user JWT of this sender": 200,
+      "an invalid JWT": 401,
+      "a token signed by an unknown key": 401,
+      "a wrong shared token": 401,
+    };
+    for (const [name, headers] of Object.entries(callers)) {
+      const [status, answer] = await send(required, headers);
+      assert.equal(status, expected[name], `${name}: ${JSON.stringify(answer)}`);
+      if (status === 403) assert.equal(answer.message, "User has insufficient permissions.", name);
+    }
+  } finally {
+    await required.close();
+  }
 });
