@@ -180,7 +180,10 @@ fn numbers(data: &[u8]) {
     };
     assert!(credentials.bearer.is_some());
 
-    let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----", b64(&rsa_spki(&MODULUS, &[1, 0, 1])));
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+        b64(&rsa_spki(&MODULUS, &[1, 0, 1]).expect("a valid RSA key"))
+    );
     let jwt_only = json!({"jwt": {"algorithm": "RS256", "public_key": pem, "leeway": jwt_leeway}});
     let oidc_only = json!({"oidc": {"issuer": "https://issuer.example/", "audience": "api",
                                     "jwks_uri": "https://issuer.example/jwks", "leeway": oidc_leeway}});
