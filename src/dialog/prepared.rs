@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
-use super::rest_call::{key_of_identity, RestCall};
+use super::rest_call::{key_of, RestCall};
 use crate::cache::CacheKey;
 use crate::config::RestConfig;
 
@@ -45,7 +45,7 @@ impl PreparedCalls {
         }
         let call = RestCall::prepare(&args, rest)?;
         let identity = call.identity();
-        let prepared = Arc::new(PreparedCall { key: key_of_identity(&identity), call });
+        let prepared = Arc::new(PreparedCall { key: key_of(&identity, &call.redact), call });
         if identity.len() <= MAX_REMEMBERED_BYTES {
             if recent.len() == REMEMBERED {
                 recent.pop_front();

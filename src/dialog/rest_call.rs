@@ -43,6 +43,8 @@ pub struct RestCall {
     pub timeout_seconds: f64,
     pub on_error: OnError,
     pub cache_seconds: Option<f64>,
+    /// JSON keys removed from the result: those of the service the call names (a Pi's secrets).
+    pub redact: Vec<String>,
 }
 
 /// A truthy argument, as Python's `args.get(name) or ...` sees it.
@@ -223,6 +225,7 @@ impl RestCall {
             timeout_seconds,
             on_error,
             cache_seconds,
+            redact: service.map(ServiceConfig::redacted_keys).unwrap_or_default(),
         })
     }
 
@@ -267,7 +270,7 @@ impl RestCall {
     /// MaxBot's cache key: method, URL, merged headers and parameters, body and auth, dict order
     /// irrelevant; timeout and on_error excluded.
     pub fn cache_key(&self) -> CacheKey {
-        key_of_identity(&self.identity())
+        key_of(&self.identity(), &self.redact)
     }
 
     /// What identifies the call in the cache: `{"a": auth, "b": body, "h": headers, "m": method,
@@ -302,9 +305,14 @@ impl RestCall {
     }
 }
 
-/// The cache key of a call whose [`RestCall::identity`] is `identity`.
-pub(super) fn key_of_identity(identity: &str) -> CacheKey {
-    CacheKey::new("rest", &[identity.as_bytes()])
+/// The cache key of a call whose [`RestCall::identity`] is `identity` and whose result loses the
+/// `redact` keys: a redacted result and an unredacted one of the same request never share an entry.
+pub(super) fn key_of(identity: &str, redact: &[String]) -> CacheKey {
+    if redact.is_empty() {
+        CacheKey::new("rest", &[identity.as_bytes()])
+    } else {
+        CacheKey::new("rest", &[identity.as_bytes(), redact.join("\n").as_bytes()])
+    }
 }
 
 /// What came back from the origin.
@@ -318,7 +326,9 @@ pub enum RestOutcome {
 pub fn rest_result(call: &RestCall, url: &str, outcome: &RestOutcome) -> Result<Value, String> {
     let (result, reason) = match outcome {
         RestOutcome::Answered { status, body } if (200..300).contains(status) => {
-            let parsed = serde_json::from_slice::<Value>(body).unwrap_or_else(|_| json!({}));
+            // Not JSON: MaxBot's empty `json`, so redaction cannot fail open here.
+            let mut parsed = serde_json::from_slice::<Value>(body).unwrap_or_else(|_| json!({}));
+            crate::redact::redact(&mut parsed, &call.redact);
             return Ok(json!({"ok": true, "status_code": status, "json": parsed}));
         }
         RestOutcome::Answered { status, .. } => {
