@@ -6,6 +6,7 @@
 
 mod duration;
 mod interpolate;
+pub mod paths;
 pub mod services;
 mod validate;
 

@@ -1,11 +1,12 @@
 //! MaxBot's `extensions.rest` block, field for field, plus the gateway's own service fields
-//! (`expose`, `scope`, `redact`, `max_body_bytes`).
+//! (`expose`, `scope`, `redact`, `max_body_bytes`, `paths`).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::paths::{self, PathPattern};
 use super::{TimeDelta, Timeout};
 
 /// The timeout used when neither the call, the service nor the extension sets one (MaxBot's 5 s).
@@ -66,6 +67,8 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub redact: Vec<String>,
     pub max_body_bytes: Option<u64>,
+    /// The paths below the service that the proxy forwards (all when unset; see [`paths`]).
+    pub paths: Option<Vec<PathPattern>>,
     /// `base_url` parsed, once at load (filled by [`Config::parse`](super::Config::parse) after
     /// validation): the proxy joins every request's path to it.
     #[serde(skip)]
@@ -122,6 +125,11 @@ impl ServiceConfig {
     pub fn secret_values(&self) -> impl Iterator<Item = &str> {
         let auth = self.auth.iter().flat_map(|auth| [auth.user.as_str(), auth.password.as_str()]);
         self.headers.values().chain(self.parameters.values()).map(String::as_str).chain(auth)
+    }
+
+    /// Whether the proxy may forward `path` (below the service, percent-encoded) to this service.
+    pub fn forwards(&self, path: &str) -> bool {
+        paths::allows(self.paths.as_deref(), path)
     }
 
     pub fn cache_seconds(&self) -> Option<f64> {

@@ -180,3 +180,31 @@ fn wrong_values_are_named_by_field_and_type_never_shown() {
         assert!(error.message.contains(field) && error.message.contains(message), "{raw}: {}", error.message);
     }
 }
+
+#[test]
+fn path_rules_are_checked_at_load_and_errors_name_the_field() {
+    let with_paths = |service: Value| {
+        Config::parse(json!({"extensions": {"rest": {"services": [service]}}}), &no_vars).map(|_| ()).unwrap_err()
+    };
+    let pi =
+        |paths: Value| json!({"name": "pi", "base_url": "http://pi.local/", "expose": "telemetry", "paths": paths});
+    for (paths, field, why) in [
+        (json!(["/system", "system"]), "extensions.rest.services[0].paths[1]", "must start with /"),
+        (json!(["/dns/**logs"]), "extensions.rest.services[0].paths[0]", "whole path segment"),
+        (json!(["/a//b"]), "extensions.rest.services[0].paths[0]", "empty segment"),
+        (json!("/system"), "extensions.rest.services[0].paths", "invalid type"),
+    ] {
+        let error = with_paths(pi(paths.clone()));
+        assert_eq!(error.body()["details"]["field"], field, "{paths}");
+        assert!(error.message.contains(why), "{paths}: {}", error.message);
+    }
+    let unexposed = with_paths(json!({"name": "api", "base_url": "http://a.example/", "paths": ["/x"]}));
+    assert_eq!(unexposed.body()["details"]["field"], "extensions.rest.services[0].paths");
+    let config =
+        Config::parse(json!({"extensions": {"rest": {"services": [pi(json!(["/system", "/clients/*"]))]}}}), &no_vars)
+            .unwrap();
+    let service = config.extensions.rest.service("pi").unwrap();
+    assert!(service.forwards("clients/wlan0"));
+    assert!(!service.forwards("openvpn/client"));
+    assert!(ServiceConfig::default().forwards("anything"));
+}

@@ -45,6 +45,12 @@ fn validate_services(config: &Config) -> Result<()> {
                 return Err(field_error(&format!("{field}.base_url"), "must be an http(s) URL".into()));
             }
         }
+        if service.paths.is_some() && service.expose.is_none() {
+            return Err(field_error(
+                &format!("{field}.paths"),
+                "only an exposed service forwards requests: add expose, or remove paths".into(),
+            ));
+        }
         if service.expose.is_some() {
             if service.base_url.is_none() {
                 return Err(field_error(&format!("{field}.base_url"), "an exposed service needs a base_url".into()));

@@ -1,5 +1,6 @@
-//! Proxying to registered origins, in Pingora-like phases, the same for every proxied route:
-//! [`limit_body`] → [`lookup`] → [`upstream_request`] → [`send`] → [`filter_response`] → [`store`].
+//! Proxying to registered origins, in Pingora-like phases, the same for every proxied route: the
+//! service's path rules → [`limit_body`] → [`lookup`] → [`upstream_request`] → [`send`] →
+//! [`filter_response`] → [`store`].
 //!
 //! Request bodies are streamed, never buffered (except for opt-in POST caching of inference, whose
 //! key needs the body's digest). Responses stream too, unless they must be redacted.
@@ -39,6 +40,10 @@ pub async fn proxy<P: Platform>(
     platform: &P,
 ) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
     let GatewayRequest { method, url: client_url, headers: client_headers, body } = request;
+    // The service's path rules, before anything is read or sent.
+    if !call.upstream.service.forwards(call.path) {
+        return Err(GatewayError::not_found("The path is not allowed by this gateway."));
+    }
     let body = limit_body(&call, &method, &client_headers, body, platform).await?;
     let service = &call.upstream.service;
     let base_url = service.base().ok_or_else(|| GatewayError::config("invalid base_url"))?;

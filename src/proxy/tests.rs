@@ -370,3 +370,49 @@ fn a_network_failure_shows_no_url_query_and_no_service_secret() {
     assert_eq!(response.status, 502);
     assert!(!body.contains("pi-key") && !body.contains("x=1"), "{body}");
 }
+
+#[test]
+fn paths_outside_a_services_rules_answer_404_and_are_never_sent() {
+    let config = json!({
+        "auth": {"token": TOKEN},
+        "extensions": {"rest": {"services": [
+            {"name": "livingroom", "base_url": "http://pi.local:8081/", "expose": "telemetry",
+             "paths": ["/system", "/clients/*", "/dns/**"]},
+            {"name": "rasa", "base_url": "http://127.0.0.1:5005/", "expose": "rasa", "paths": ["/status"]}
+        ]}}
+    });
+    let gateway = Ok(Gateway::load(config, &|_| None).unwrap());
+    let platform = MemoryPlatform::new(|_| ok_json(json!({"ok": true})));
+    let get = |path: &str| {
+        let request = MemoryPlatform::request("GET", &format!("https://gw.example{path}"), &[AUTH], b"");
+        block_on(serve(&gateway, request, &platform))
+    };
+    for path in [
+        "/pi/livingroom/openvpn/client",
+        "/pi/livingroom/dns",
+        "/pi/livingroom/system/",
+        "/pi/livingroom/clients/wlan0%2F..%2F..%2Fopenvpn",
+        "/pi/livingroom/clients/wlan0/x",
+        "/pi/livingroom/",
+        "/domain",
+        "/conversations/u1/tracker",
+    ] {
+        let response = get(path);
+        assert_eq!(response.status, 404, "{path}");
+        assert_eq!(body_json(&response)["reason"], "NotFound", "{path}");
+        assert!(platform.sent().is_empty(), "{path}");
+    }
+    for (path, url) in [
+        ("/pi/livingroom/system", "http://pi.local:8081/system"),
+        ("/pi/livingroom/sys%74em", "http://pi.local:8081/sys%74em"),
+        ("/pi/livingroom/clients/wlan0", "http://pi.local:8081/clients/wlan0"),
+        ("/pi/livingroom/dns/hosts/1", "http://pi.local:8081/dns/hosts/1"),
+        ("/status", "http://127.0.0.1:5005/status"),
+    ] {
+        assert_eq!(get(path).status, 200, "{path}");
+        assert_eq!(platform.sent().last().unwrap().url, url);
+    }
+    // Unauthenticated callers are refused before the path is looked at.
+    let request = MemoryPlatform::request("GET", "https://gw.example/pi/livingroom/openvpn", &[], b"");
+    assert_eq!(block_on(serve(&gateway, request, &platform)).status, 401);
+}
