@@ -1,14 +1,16 @@
-//! Turns a request's credentials into an [`Identity`]: token first, then a bearer token as a Rasa
-//! JWT, then as an OIDC access token (whose keys may need a JWKS fetch).
+//! Turns a request's credentials into an [`Identity`]: token first (the shared token or a
+//! consumer's key), then a bearer token as a Rasa JWT, then as an OIDC access token (whose keys may
+//! need a JWKS fetch).
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::credentials::Credentials;
 use super::jwks::{Backoff, JwksCache, KeySet, JWKS_MAX_STALE_SECONDS, JWKS_TTL_SECONDS};
 use super::jwt::JwtVerifier;
 use super::oidc::OidcVerifier;
-use super::token::SharedToken;
-use super::Identity;
+use super::token::{KeyRing, SharedToken};
+use super::{Consumer, Identity};
 use crate::cache::CacheKey;
 use crate::config::AuthConfig;
 use crate::error::Result;
@@ -22,8 +24,15 @@ const JWKS_TIMEOUT_SECONDS: f64 = 5.0;
 /// The header of a cached key set that says when the issuer gave it.
 const FETCHED_AT_HEADER: &str = "x-jwks-fetched-at";
 
+/// Whose key a presented token is.
+enum KeyOwner {
+    Admin,
+    Consumer(Arc<Consumer>),
+}
+
 pub struct Authenticator {
-    token: Option<SharedToken>,
+    /// `auth.token` and the consumers' keys.
+    keys: KeyRing<KeyOwner>,
     jwt: Option<JwtVerifier>,
     oidc: Option<OidcVerifier>,
     jwks: JwksCache,
@@ -33,8 +42,13 @@ impl Authenticator {
     /// `None` when the configuration has no `auth` section (every route open).
     pub fn from_config(config: Option<&AuthConfig>) -> Result<Option<Self>> {
         let Some(config) = config else { return Ok(None) };
+        let admin = config.token.as_deref().map(|token| (SharedToken::new(token), KeyOwner::Admin));
+        let consumers = config.consumers.iter().map(|consumer| {
+            let owner = Consumer { name: consumer.name.clone(), allow: consumer.allow.clone() };
+            (SharedToken::new(&consumer.key), KeyOwner::Consumer(Arc::new(owner)))
+        });
         Ok(Some(Authenticator {
-            token: config.token.as_deref().map(SharedToken::new),
+            keys: KeyRing::new(admin.into_iter().chain(consumers)),
             jwt: config.jwt.as_ref().map(JwtVerifier::from_config).transpose()?,
             oidc: config.oidc.clone().map(OidcVerifier::from_config).transpose()?,
             jwks: JwksCache::default(),
@@ -42,8 +56,10 @@ impl Authenticator {
     }
 
     pub async fn authenticate<P: Platform>(&self, credentials: &Credentials, platform: &P) -> Identity {
-        if self.token_is_valid(credentials) {
-            return Identity::Admin;
+        match self.token_owner(credentials) {
+            Some(KeyOwner::Admin) => return Identity::Admin,
+            Some(KeyOwner::Consumer(consumer)) => return Identity::Consumer(consumer.clone()),
+            None => {}
         }
         let Some(bearer) = credentials.bearer.as_deref() else { return Identity::Anonymous };
         let user = match &self.jwt {
@@ -63,11 +79,16 @@ impl Authenticator {
         }
     }
 
-    /// Every presented token must be the configured one: a second, different token (in the query
-    /// and a header, or twice) makes the request ambiguous, and ambiguity never authenticates.
-    fn token_is_valid(&self, credentials: &Credentials) -> bool {
-        let Some(expected) = &self.token else { return false };
-        !credentials.tokens.is_empty() && credentials.tokens.iter().all(|t| expected.matches(t))
+    /// The owner of the presented tokens. Every presented token must be a key of the same owner: a
+    /// second, different token (in the query and a header, or twice) makes the request ambiguous,
+    /// and ambiguity never authenticates. Each token is digested once, whatever the number of keys.
+    fn token_owner(&self, credentials: &Credentials) -> Option<&KeyOwner> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let mut owners = credentials.tokens.iter().map(|token| self.keys.owner(token));
+        let first = owners.next()??;
+        owners.all(|owner| owner.is_some_and(|owner| std::ptr::eq(owner, first))).then_some(first)
     }
 
     async fn verify_oidc<P: Platform>(&self, oidc: &OidcVerifier, bearer: &str, platform: &P) -> Option<Identity> {

@@ -5,6 +5,8 @@
 //! its role is `admin`, or `user` with the route's conversation id equal to its username, and is
 //! otherwise refused with 403; anything else is 401. OIDC access tokens pass only on exposed
 //! services whose `scope` they hold. A public chat webhook checks nothing, as Rasa's REST channel.
+//! A consumer (`auth.consumers`, a key presented as the token is) may call exactly what its `allow`
+//! names, and is refused with 403 everywhere else.
 
 mod authenticator;
 mod credentials;
@@ -20,6 +22,9 @@ pub use jwks::{JwksCache, JWKS_REFETCH_SECONDS};
 pub use jwt::{JwtVerifier, Leeway, RasaClaims, VerificationKey};
 pub use oidc::OidcVerifier;
 
+use std::sync::Arc;
+
+use crate::config::{Exposure, Grant};
 use crate::error::{GatewayError, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +39,25 @@ pub enum Identity {
     User { username: String, role: String },
     /// An OIDC access token.
     Client { subject: String, scopes: Vec<String> },
+    /// A consumer's key (shared by every request of that consumer, built once per isolate).
+    Consumer(Arc<Consumer>),
+}
+
+/// A named caller of `auth.consumers`, without its key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Consumer {
+    pub name: String,
+    pub allow: Vec<Grant>,
+}
+
+impl Identity {
+    /// The consumer's name, when a consumer is calling.
+    pub fn consumer(&self) -> Option<&str> {
+        match self {
+            Identity::Consumer(consumer) => Some(&consumer.name),
+            _ => None,
+        }
+    }
 }
 
 /// What a route demands.
@@ -50,11 +74,15 @@ pub enum Access<'a> {
         sender: &'a str,
         required: bool,
     },
-    /// An exposed service; OIDC clients need `scope` (and only inference services accept them).
+    /// An exposed service; OIDC clients need `scope` (and only inference services accept them);
+    /// consumers need an `allow` entry that covers it.
     Service {
+        exposure: Exposure,
+        name: &'a str,
         scope: Option<&'a str>,
-        accepts_oidc: bool,
     },
+    /// `GET /pi/`: the list of telemetry services (a consumer sees only its own).
+    TelemetryList,
 }
 
 /// The one authorization decision of the gateway.
@@ -75,9 +103,13 @@ pub fn authorize(identity: &Identity, access: Access<'_>) -> Result<()> {
         // as any `sender`.
         (_, Access::Webhook { required: false, .. }) => Ok(()),
         (Identity::Anonymous, _) => Err(GatewayError::not_authenticated()),
+        (Identity::Consumer(consumer), access) if consumer_may(consumer, access) => Ok(()),
         (_, Access::Rasa { conversation_id }) if owns(conversation_id) => Ok(()),
         (_, Access::Webhook { sender, required: true }) if owns(Some(sender)) => Ok(()),
-        (Identity::Client { scopes, .. }, Access::Service { scope: Some(scope), accepts_oidc: true }) => {
+        (
+            Identity::Client { scopes, .. },
+            Access::Service { exposure: Exposure::Inference, scope: Some(scope), .. },
+        ) => {
             if scopes.iter().any(|s| s == scope) {
                 Ok(())
             } else {
@@ -86,6 +118,20 @@ pub fn authorize(identity: &Identity, access: Access<'_>) -> Result<()> {
             }
         }
         _ => Err(GatewayError::not_authorized()),
+    }
+}
+
+/// What a consumer's `allow` names: the required webhook with `"webhook"`, a service with an entry
+/// that covers it, the list of telemetry services with any `pi/` entry. Nothing else.
+fn consumer_may(consumer: &Consumer, access: Access<'_>) -> bool {
+    let allow = &consumer.allow;
+    match access {
+        Access::Webhook { required: true, .. } => allow.contains(&Grant::Webhook),
+        Access::Service { exposure, name, .. } => allow.iter().any(|grant| grant.covers(exposure, name)),
+        Access::TelemetryList => {
+            allow.iter().any(|grant| matches!(grant, Grant::Service { exposure: Exposure::Telemetry, .. }))
+        }
+        Access::Public | Access::Webhook { required: false, .. } | Access::Rasa { .. } => false,
     }
 }
 

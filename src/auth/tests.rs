@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, Exposure};
 use crate::http::Headers;
 use crate::platform::memory::{block_on, MemoryPlatform};
 
@@ -151,8 +151,9 @@ fn bearer(token: &str) -> String {
 const STATUS: Access = Access::Rasa { conversation_id: None };
 const TRACKER_OF_TESTUSER: Access = Access::Rasa { conversation_id: Some("testuser") };
 const TRACKER_OF_TESTADMIN: Access = Access::Rasa { conversation_id: Some("testadmin") };
-const MODEL: Access = Access::Service { scope: Some("get::prediction"), accepts_oidc: true };
-const PI: Access = Access::Service { scope: None, accepts_oidc: false };
+const MODEL: Access =
+    Access::Service { exposure: Exposure::Inference, name: "catsdogs", scope: Some("get::prediction") };
+const PI: Access = Access::Service { exposure: Exposure::Telemetry, name: "livingroom", scope: None };
 
 #[test]
 fn attack_table() {
@@ -347,7 +348,8 @@ fn a_missing_scope_gets_rasas_exact_403_body() {
     assert_eq!(body["code"], 403);
     assert_eq!(body["details"]["required_scope"], "get::prediction");
     // Every other 403 of an OIDC client has the same message.
-    for access in [STATUS, PI, Access::Service { scope: None, accepts_oidc: true }] {
+    let unscoped_model = Access::Service { exposure: Exposure::Inference, name: "other", scope: None };
+    for access in [STATUS, PI, unscoped_model, Access::TelemetryList] {
         assert_eq!(authorize(&client, access).unwrap_err().body()["message"], "User has insufficient permissions.");
     }
 }
@@ -822,4 +824,83 @@ fn the_isolates_jwks_state() {
     assert!(cache.fresh(NOW + 1.0).is_some());
     assert!(cache.fresh(NOW + 3600.0).is_none() && cache.last_good(NOW + 3600.0).is_some());
     assert!(cache.last_good(NOW + 24.0 * 3600.0).is_none());
+}
+
+fn consumer(allow: &[&str]) -> Identity {
+    let allow = allow.iter().map(|entry| serde_json::from_value(json!(entry)).unwrap()).collect();
+    Identity::Consumer(std::sync::Arc::new(Consumer { name: "shop".into(), allow }))
+}
+
+#[test]
+fn a_consumer_may_call_exactly_what_it_is_allowed() {
+    let model = |name| Access::Service { exposure: Exposure::Inference, name, scope: Some("get::prediction") };
+    let pi = |name| Access::Service { exposure: Exposure::Telemetry, name, scope: None };
+    let webhook = |required| Access::Webhook { sender: "u1", required };
+    let conversation = Access::Rasa { conversation_id: Some("shop") };
+    let status_of = |identity: &Identity, access| match authorize(identity, access) {
+        Ok(()) => 200,
+        Err(error) => error.status(),
+    };
+    let shop = consumer(&["webhook", "models/catsdogs"]);
+    let wall = consumer(&["pi/*"]);
+    let nothing = consumer(&[]);
+    let cases = [
+        (&shop, model("catsdogs"), 200),
+        (&shop, model("CatsDogs"), 200),
+        (&shop, model("other"), 403),
+        (&shop, pi("catsdogs"), 403),
+        (&shop, pi("livingroom"), 403),
+        (&shop, Access::TelemetryList, 403),
+        (&shop, STATUS, 403),
+        (&shop, conversation, 403),
+        (&shop, webhook(true), 200),
+        (&shop, webhook(false), 200),
+        (&shop, Access::Public, 200),
+        (&wall, pi("livingroom"), 200),
+        (&wall, pi("kitchen"), 200),
+        (&wall, Access::TelemetryList, 200),
+        (&wall, model("catsdogs"), 403),
+        (&wall, webhook(true), 403),
+        (&wall, webhook(false), 200),
+        (&nothing, Access::TelemetryList, 403),
+        (&nothing, model("catsdogs"), 403),
+        (&nothing, webhook(false), 200),
+    ];
+    for (identity, access, expected) in cases {
+        assert_eq!(status_of(identity, access), expected, "{identity:?} {access:?}");
+    }
+    let refused = authorize(&shop, STATUS).unwrap_err().body();
+    assert_eq!(refused["message"], "User has insufficient permissions.");
+    assert_eq!(refused["reason"], "NotAuthorized");
+}
+
+#[test]
+fn a_consumers_key_names_the_consumer_and_never_mixes_with_another() {
+    let config: AuthConfig = serde_json::from_value(json!({
+        "token": TOKEN,
+        "consumers": [{"name": "shop", "key": "shop-key", "allow": ["models/*"]},
+                      {"name": "wall", "key": "wall-key", "allow": ["pi/*"]}]
+    }))
+    .unwrap();
+    let auth = Authenticator::from_config(Some(&config)).unwrap().unwrap();
+    let platform = platform();
+    let identity = |query: &[&str], header: Option<&str>| {
+        let headers: Headers = header.map(|h| ("access_token", h)).into_iter().collect();
+        let credentials = Credentials::from_request(query.iter().map(|t| t.to_string()).collect(), &headers);
+        block_on(auth.authenticate(&credentials, &platform))
+    };
+    assert_eq!(identity(&["shop-key"], None).consumer(), Some("shop"));
+    assert_eq!(identity(&[], Some("wall-key")).consumer(), Some("wall"));
+    assert_eq!(identity(&["shop-key"], Some("shop-key")).consumer(), Some("shop"));
+    assert_eq!(identity(&[TOKEN], None), Identity::Admin);
+    assert_eq!(identity(&["shop-key"], Some("wall-key")), Identity::Anonymous);
+    assert_eq!(identity(&["shop-key"], Some(TOKEN)), Identity::Anonymous);
+    assert_eq!(identity(&["shop-key", "wrong"], None), Identity::Anonymous);
+    assert_eq!(identity(&["Shop-key"], None), Identity::Anonymous);
+    // Consumers without a shared token.
+    let config: AuthConfig =
+        serde_json::from_value(json!({"consumers": [{"name": "shop", "key": "shop-key"}]})).unwrap();
+    let auth = Authenticator::from_config(Some(&config)).unwrap().unwrap();
+    let credentials = Credentials::from_request(vec!["shop-key".into()], &Headers::new());
+    assert_eq!(block_on(auth.authenticate(&credentials, &platform)).consumer(), Some("shop"));
 }

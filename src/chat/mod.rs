@@ -52,16 +52,18 @@ impl ChatChannel {
         self.upstream.is_some() || self.nlu.is_some()
     }
 
-    /// Answers `message`; `request` is the webhook request it came in (its body already read).
+    /// Answers `message`; `request` is the webhook request it came in (its body already read);
+    /// `consumer` the consumer who sent it, named to a Rasa server it is forwarded to.
     pub async fn answer<P: Platform>(
         &self,
         message: ChatMessage,
         request: GatewayRequest<P::Stream>,
+        consumer: Option<&str>,
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
         if let Some(upstream) = &self.upstream {
             let forwarded = GatewayRequest { body: Body::Bytes(message.raw), ..request };
-            return self.forward(upstream, "webhooks/rest/webhook", forwarded, platform).await;
+            return self.forward(upstream, "webhooks/rest/webhook", forwarded, consumer, platform).await;
         }
         let nlu = match &self.nlu {
             Some(upstream) => Some(self.understand(upstream, &message.text, platform).await?),
@@ -92,9 +94,10 @@ impl ChatChannel {
         upstream: &Upstream,
         path: &str,
         request: GatewayRequest<P::Stream>,
+        consumer: Option<&str>,
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
-        let call = ProxyCall { upstream, path, access_class: "chat", cache: &self.cache };
+        let call = ProxyCall { upstream, path, access_class: "chat", consumer, cache: &self.cache };
         Ok(proxy::proxy(call, request, platform).await?.0)
     }
 }

@@ -24,7 +24,7 @@ impl ChatChannel {
         let url = url::Url::parse("https://gateway.internal/model/parse").expect("static URL");
         let body = json!({ "text": text, "message_id": null }).to_string().into_bytes();
         let request = GatewayRequest { method: "POST".into(), url, headers, body: Body::Bytes(body) };
-        let response = self.forward(upstream, "model/parse", request, platform).await?;
+        let response = self.forward(upstream, "model/parse", request, None, platform).await?;
         let failed =
             |why: String| GatewayError::new(ErrorKind::BadGateway, format!("RASA POST /model/parse error: {why}"));
         if !(200..300).contains(&response.status) {

@@ -4,6 +4,7 @@
 //! ([`interpolate`]), the JSON is typed with unknown fields refused, and [`validate`] checks what
 //! types cannot (duplicate service names, references between sections). Every error names the field.
 
+mod consumers;
 mod duration;
 mod interpolate;
 pub mod paths;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use consumers::{ConsumerConfig, Grant};
 pub use duration::{TimeDelta, Timeout};
 pub use services::{BasicAuth, Exposure, RestConfig, ServiceConfig};
 
@@ -47,6 +49,9 @@ pub struct AuthConfig {
     pub oidc: Option<OidcConfig>,
     #[serde(default)]
     pub webhook: WebhookAuth,
+    /// Named callers with their own keys, each allowed part of the gateway.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

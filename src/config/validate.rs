@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{Config, Exposure, JwtAlgorithm};
+use super::{AuthConfig, Config, Exposure, Grant, JwtAlgorithm};
 use crate::error::{GatewayError, Result};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -87,6 +87,55 @@ fn validate_auth(config: &Config) -> Result<()> {
         for (name, value) in [("issuer", &oidc.issuer), ("jwks_uri", &oidc.jwks_url())] {
             if url::Url::parse(value).is_err() {
                 return Err(field_error(&format!("auth.oidc.{name}"), "not a valid URL".into()));
+            }
+        }
+    }
+    validate_consumers(config, auth)?;
+    Ok(())
+}
+
+/// Consumers: unique names, keys unique among themselves and distinct from `auth.token`, and
+/// `allow` entries that name exposed services of their kind. No message shows a key.
+fn validate_consumers(config: &Config, auth: &AuthConfig) -> Result<()> {
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (index, consumer) in auth.consumers.iter().enumerate() {
+        let field = format!("auth.consumers[{index}]");
+        let header_safe = consumer.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if consumer.name.is_empty() || !header_safe {
+            return Err(field_error(
+                &format!("{field}.name"),
+                "must be a non-empty name of letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        if let Some(first) = names.insert(consumer.name.to_lowercase(), index) {
+            return Err(field_error(
+                &format!("{field}.name"),
+                format!("duplicate consumer name (case-insensitive): auth.consumers[{first}] has it too"),
+            ));
+        }
+        let key_field = format!("{field}.key");
+        if consumer.key.is_empty() {
+            return Err(field_error(&key_field, "must not be empty".into()));
+        }
+        if auth.token.as_deref() == Some(consumer.key.as_str()) {
+            return Err(field_error(&key_field, "must differ from auth.token".into()));
+        }
+        if let Some(other) = auth.consumers[..index].iter().position(|c| c.key == consumer.key) {
+            return Err(field_error(&key_field, format!("must differ from the key of auth.consumers[{other}]")));
+        }
+        for (at, grant) in consumer.allow.iter().enumerate() {
+            let grant_field = format!("{field}.allow[{at}]");
+            if consumer.allow[..at].contains(grant) {
+                return Err(field_error(&grant_field, format!("duplicate entry '{grant}'")));
+            }
+            if let Grant::Service { exposure, service: Some(name) } = grant {
+                let service = config.extensions.rest.service(name);
+                if service.and_then(|s| s.expose) != Some(*exposure) {
+                    return Err(field_error(
+                        &grant_field,
+                        format!("'{name}' is not an exposed {} service", exposure.as_str()),
+                    ));
+                }
             }
         }
     }

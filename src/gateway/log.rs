@@ -11,6 +11,8 @@ pub struct RequestLog<'a> {
     pub duration_ms: f64,
     pub client_ip: Option<&'a str>,
     pub cache: Option<&'a str>,
+    /// The consumer's name, when a consumer called.
+    pub consumer: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
@@ -33,12 +35,13 @@ mod tests {
             duration_ms: 1.5,
             client_ip: Some("1.2.3.4"),
             cache: None,
+            consumer: Some("shop"),
             error: None,
         }
         .line();
         assert_eq!(
             line,
-            r#"{"method":"GET","path":"/pi/a\"b","status":200,"duration_ms":1.5,"client_ip":"1.2.3.4","cache":null,"error":null}"#
+            r#"{"method":"GET","path":"/pi/a\"b","status":200,"duration_ms":1.5,"client_ip":"1.2.3.4","cache":null,"consumer":"shop","error":null}"#
         );
     }
 }

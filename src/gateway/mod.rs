@@ -10,6 +10,8 @@ pub mod route;
 mod target;
 
 #[cfg(test)]
+mod consumer_tests;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

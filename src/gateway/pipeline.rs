@@ -17,7 +17,7 @@ use super::context::{RequestContext, RequestSummary};
 use super::route::{route, GuardedRoute, LocalRoute, Route};
 use super::target::Target;
 use super::{cors, log, Gateway};
-use crate::auth::{authorize, Credentials, Identity};
+use crate::auth::{authorize, Access, Credentials, Identity};
 use crate::cache::CacheStatus;
 use crate::chat::read_message;
 use crate::config::{Exposure, WebhookAuth};
@@ -114,6 +114,22 @@ impl Gateway {
         if context.identity == Identity::Anonymous && !route.admits_anonymous() {
             return Err(GatewayError::not_authenticated());
         }
+        if let Identity::Consumer(_) = &context.identity {
+            // A consumer learns nothing of the services it may not call: it is refused before the
+            // lookup too, by the same decision (a consumer's needs no scope).
+            let before_lookup = match &route {
+                GuardedRoute::Service { exposure, service, .. } => {
+                    Some(Access::Service { exposure: *exposure, name: service, scope: None })
+                }
+                GuardedRoute::Rasa { conversation_id } => {
+                    Some(Access::Rasa { conversation_id: conversation_id.as_deref() })
+                }
+                GuardedRoute::TelemetryList | GuardedRoute::Webhook => None,
+            };
+            if let Some(access) = before_lookup {
+                authorize(&context.identity, access)?;
+            }
+        }
         let target = self.resolve(route, &mut request, platform).await?;
         authorize(&context.identity, target.access())?;
         // Phase 5, limit: the rate limits and quotas that match this request go here.
@@ -147,7 +163,7 @@ impl Gateway {
                     self.exposed(exposure).find(|upstream| upstream.name().eq_ignore_ascii_case(&service)).ok_or_else(
                         || GatewayError::not_found(format!("No {} service named '{service}'.", exposure.as_str())),
                     )?;
-                Ok(Target::Service { upstream, path })
+                Ok(Target::Service { exposure, upstream, path })
             }
             GuardedRoute::Rasa { conversation_id } => {
                 let upstream = self
@@ -170,18 +186,36 @@ impl Gateway {
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
         match target {
-            Target::Chat { message, .. } => self.chat.answer(message, request, platform).await,
-            Target::Service { upstream, path } | Target::Rasa { upstream, path, .. } => {
-                // An open gateway's answers are never shared with authorized callers', nor the reverse.
-                let access_class = if context.identity == Identity::Open { "open" } else { "authorized" };
-                let call = ProxyCall { upstream, path: &path, access_class, cache: &self.cache };
+            Target::Chat { message, .. } => {
+                self.chat.answer(message, request, context.identity.consumer(), platform).await
+            }
+            Target::Service { upstream, path, .. } | Target::Rasa { upstream, path, .. } => {
+                // An open gateway's answers are never shared with authorized callers', nor the
+                // reverse; a consumer's are its own (its origin sees its name and may answer by it).
+                let consumer = context.identity.consumer();
+                let access_class = match (&context.identity, consumer) {
+                    (_, Some(name)) => format!("consumer/{}", name.to_lowercase()),
+                    (Identity::Open, None) => "open".to_string(),
+                    _ => "authorized".to_string(),
+                };
+                let call =
+                    ProxyCall { upstream, path: &path, access_class: &access_class, consumer, cache: &self.cache };
                 let (mut response, status) = proxy::proxy(call, request, platform).await?;
                 response.headers.set("x-cache-status", status.as_str());
                 context.cache_status = Some(status);
                 Ok(response)
             }
             Target::TelemetryList => {
-                let names: Vec<&str> = self.exposed(Exposure::Telemetry).map(|upstream| upstream.name()).collect();
+                // Only what the caller may call, by the same decision as the services' own routes.
+                let names: Vec<&str> = self
+                    .exposed(Exposure::Telemetry)
+                    .filter(|upstream| {
+                        let scope = upstream.service.scope.as_deref();
+                        let access = Access::Service { exposure: Exposure::Telemetry, name: upstream.name(), scope };
+                        authorize(&context.identity, access).is_ok()
+                    })
+                    .map(|upstream| upstream.name())
+                    .collect();
                 Ok(GatewayResponse::json(200, &json!({ "services": names })))
             }
         }
@@ -231,6 +265,7 @@ fn log<B, P: Platform>(
         duration_ms: ((platform.now() - summary.started) * 1000.0).max(0.0),
         client_ip: summary.client_ip.as_deref(),
         cache: context.cache_status.map(CacheStatus::as_str),
+        consumer: context.identity.consumer(),
         error: error.map(|e| e.message.as_str()),
     };
     platform.log(&line.line());

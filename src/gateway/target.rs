@@ -11,7 +11,7 @@ pub enum Target<'g> {
     /// The chat webhook; the message is read first because its `sender` decides access.
     Chat { message: ChatMessage, auth_required: bool },
     /// `/models/{service}/…` and `/pi/{service}/…`; `path` is below the service, percent-encoded.
-    Service { upstream: &'g Upstream, path: String },
+    Service { exposure: Exposure, upstream: &'g Upstream, path: String },
     /// Rasa's routes, proxied with their path unchanged.
     Rasa { upstream: &'g Upstream, path: String, conversation_id: Option<String> },
     /// `GET /pi/`: the telemetry services' names.
@@ -25,12 +25,11 @@ impl Target<'_> {
             Target::Chat { message, auth_required } => {
                 Access::Webhook { sender: &message.sender, required: *auth_required }
             }
-            Target::Service { upstream, .. } => Access::Service {
-                scope: upstream.service.scope.as_deref(),
-                accepts_oidc: upstream.service.expose == Some(Exposure::Inference),
-            },
+            Target::Service { exposure, upstream, .. } => {
+                Access::Service { exposure: *exposure, name: upstream.name(), scope: upstream.service.scope.as_deref() }
+            }
             Target::Rasa { conversation_id, .. } => Access::Rasa { conversation_id: conversation_id.as_deref() },
-            Target::TelemetryList => Access::Service { scope: None, accepts_oidc: false },
+            Target::TelemetryList => Access::TelemetryList,
         }
     }
 }

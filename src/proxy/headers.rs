@@ -19,8 +19,11 @@ const HOP_BY_HOP: [&str; 10] = [
     "content-length",
 ];
 
+/// The consumer's name, for the origin. Only the gateway sets it: a client's copy is dropped.
+pub const CONSUMER_HEADER: &str = "x-gateway-consumer";
+
 /// Headers of the client's that never reach an origin.
-const CLIENT_ONLY: [&str; 4] = ["authorization", "access_token", "cookie", "x-real-ip"];
+const CLIENT_ONLY: [&str; 5] = ["authorization", "access_token", "cookie", "x-real-ip", CONSUMER_HEADER];
 
 /// Query parameters that carry the client's credentials.
 pub const CREDENTIAL_PARAMETERS: [&str; 2] = ["token", "access_token"];
@@ -96,6 +99,7 @@ mod tests {
             ("CF-Connecting-IP", "1.2.3.4"),
             ("Accept", "application/json"),
             ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Gateway-Consumer", "admin"),
         ]
         .into_iter()
         .collect();
@@ -103,6 +107,7 @@ mod tests {
         assert_eq!(headers.get("access_token"), Some("pi-key"));
         assert_eq!(headers.get("authorization"), None);
         assert_eq!(headers.get("cookie"), None);
+        assert_eq!(headers.get("x-gateway-consumer"), None);
         assert_eq!(headers.get("x-secret"), None);
         assert_eq!(headers.get("cf-connecting-ip"), None);
         assert_eq!(headers.get("accept"), Some("application/json"));

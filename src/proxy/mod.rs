@@ -30,6 +30,8 @@ pub struct ProxyCall<'a> {
     pub path: &'a str,
     /// Distinguishes callers whose answers must never be shared (open gateway vs authorized).
     pub access_class: &'a str,
+    /// The consumer calling, whose name the origin receives (`x-gateway-consumer`).
+    pub consumer: Option<&'a str>,
     pub cache: &'a TieredCache,
 }
 
@@ -152,7 +154,10 @@ fn upstream_request<B>(
     body: Body<B>,
 ) -> OutboundRequest<B> {
     let client_ip = client_headers.get("cf-connecting-ip");
-    let headers = headers::upstream_headers(client_headers, &call.upstream.service, client_ip, client_scheme);
+    let mut headers = headers::upstream_headers(client_headers, &call.upstream.service, client_ip, client_scheme);
+    if let Some(consumer) = call.consumer {
+        headers.set(headers::CONSUMER_HEADER, consumer);
+    }
     OutboundRequest { method, url, headers, body }
 }
 
