@@ -275,7 +275,9 @@ pub fn rest_result(call: &RestCall, url: &str, outcome: &RestOutcome) -> Result<
         RestOutcome::Failed(FetchFailure::Timeout) => {
             (json!({"ok": false}), format!("timed out after {} s", call.timeout_seconds))
         }
-        RestOutcome::Failed(FetchFailure::Network(why)) => (json!({"ok": false}), why.clone()),
+        RestOutcome::Failed(FetchFailure::Network(why) | FetchFailure::InvalidRequest(why)) => {
+            (json!({"ok": false}), why.clone())
+        }
         RestOutcome::Failed(FetchFailure::BodyTooLarge) => (json!({"ok": false}), "request body too large".into()),
     };
     match call.on_error {
