@@ -178,6 +178,7 @@ async fn fetch_jwks<P: Platform>(url: &str, platform: &P) -> std::result::Result
         FetchFailure::Timeout => "timeout".to_string(),
         FetchFailure::BodyTooLarge => "request body too large".to_string(),
         FetchFailure::Network(message) => format!("network error: {message}"),
+        FetchFailure::InvalidRequest(why) => format!("request not sent: {why}"),
     })?;
     if response.status != 200 {
         return Err(format!("status {}", response.status));

@@ -74,6 +74,11 @@ impl<P: Platform> PlatformExecutor<'_, P> {
             headers.set("authorization", basic_authorization(&auth.user, &auth.password));
         }
         let request = OutboundRequest { method: call.method.to_uppercase(), url: url.to_string(), headers, body };
+        // A header built from the message or its metadata may hold a line break: such a call is an
+        // error of its own (on_error decides, as for any failed call), and nothing is sent.
+        if let Err(why) = request.check() {
+            return RestOutcome::Failed(FetchFailure::InvalidRequest(format!("{why}; the request was not sent")));
+        }
         let timeout_ms = (call.timeout_seconds * 1000.0).ceil() as u64;
         match self.platform.fetch(request, timeout_ms).await {
             Ok(response) => match self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await {
@@ -99,5 +104,90 @@ impl Recall for MemoryRecall {
         let fresh_for = call.cache_seconds?;
         let entry = self.cache.peek_json(key.as_str(), self.now)?;
         fresh_result(&entry, fresh_for, self.now).map(|result| Value::from(minijinja::value::Serde(result)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::gateway::{serve, Gateway};
+    use crate::http::Body;
+    use crate::platform::memory::{block_on, MemoryPlatform};
+
+    fn say(response: &str, message: Value, platform: &MemoryPlatform) -> (u16, Value) {
+        let config = json!({
+            "extensions": {"rest": {"services": [{"name": "api", "base_url": "http://api.example/", "headers": {"x-key": "k"}}]}},
+            "dialog": [{"condition": "true", "response": response}],
+        });
+        let gateway = Gateway::load(config, &|_| None);
+        let body = message.to_string();
+        let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body.as_bytes());
+        let answer = block_on(serve(&gateway, request, platform));
+        let bytes = match answer.body {
+            Body::Bytes(bytes) | Body::Stream(bytes) => bytes,
+            Body::Empty => Vec::new(),
+        };
+        (answer.status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    const INJECTED: &str = "hi\r\nAuthorization: Bearer evil";
+
+    #[test]
+    fn a_header_with_a_line_break_is_a_rest_call_error_and_nothing_is_sent() {
+        // From the message text, the metadata, as a value or as a name; CR, LF and NUL alike.
+        let cases = [
+            (r#"{% GET "api://x" headers {"x-note": message.text} %}{{ rest.ok }}"#, INJECTED, "x-note"),
+            (r#"{% GET "api://x" headers {"x-note": metadata.note} %}{{ rest.ok }}"#, "fine", "x-note"),
+            (r#"{% GET "api://x" headers {"x-note": message.text} %}{{ rest.ok }}"#, "a\nb", "x-note"),
+            (r#"{% GET "api://x" headers {"x-note": message.text} %}{{ rest.ok }}"#, "a\rb", "x-note"),
+            (r#"{% GET "api://x" headers {"x-note": message.text} %}{{ rest.ok }}"#, "a\0b", "x-note"),
+            (r#"{% GET "api://x" headers {"x-note": message.text} %}{{ rest.ok }}"#, "trailing\r\n", "x-note"),
+            (
+                r#"{{ rest_call(url="api://x", headers={message.text: "1"}).ok }}"#,
+                "x\r\nAuthorization",
+                "x\\r\\nauthorization",
+            ),
+            (r#"{{ rest_call(url="api://x", headers={message.text: "1"}).ok }}"#, "x y", "x y"),
+        ];
+        for (template, text, named) in cases {
+            let platform = MemoryPlatform::answering_json(json!({}));
+            let message = json!({"sender": "u1", "message": text, "metadata": {"note": INJECTED}});
+            let (status, body) = say(template, message.clone(), &platform);
+            assert_eq!((status, body["reason"].as_str()), (500, Some("RestCallFailed")), "{template} {text:?}: {body}");
+            let error = body["message"].as_str().unwrap();
+            assert!(error.starts_with("REST call failed: "), "{error}");
+            assert!(error.contains(&format!("'{named}'")), "{error}");
+            assert!(!error.contains("evil") && !error.contains('\n'), "the value is not shown: {error}");
+            assert!(platform.sent().is_empty(), "{template} {text:?}: nothing is sent");
+            // With on_error "continue", the template goes on with a failed result; still nothing sent.
+            let continuing =
+                template.replace("%}{{", "on_error \"continue\" %}{{").replace("}).ok", "}, on_error=\"continue\").ok");
+            let (status, body) = say(&continuing, message, &platform);
+            assert_eq!((status, body[0]["text"].as_str()), (200, Some("False")), "{continuing}: {body}");
+            assert!(platform.sent().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_method_that_is_not_a_token_is_refused_the_same_way() {
+        let platform = MemoryPlatform::answering_json(json!({}));
+        let template = r#"{{ rest_call(url="api://x", method=message.text).ok }}"#;
+        let (status, body) = say(template, json!({"message": "GET /admin HTTP/1.1\r\nX: y"}), &platform);
+        assert_eq!((status, body["reason"].as_str()), (500, Some("RestCallFailed")), "{body}");
+        assert!(body["message"].as_str().unwrap().contains("method"));
+        assert!(platform.sent().is_empty());
+    }
+
+    #[test]
+    fn valid_headers_are_sent_as_they_are() {
+        let platform = MemoryPlatform::answering_json(json!({}));
+        let template = r#"{% GET "api://x" headers {"x-note": message.text} %}{{ rest.ok }}"#;
+        let (status, body) = say(template, json!({"message": "a: b, c\td café"}), &platform);
+        assert_eq!((status, body[0]["text"].as_str()), (200, Some("True")), "{body}");
+        let sent = platform.sent();
+        assert_eq!(sent[0].headers.get("x-note"), Some("a: b, c\td café"));
+        assert_eq!(sent[0].headers.get("x-key"), Some("k"));
+        assert_eq!(sent[0].headers.get("authorization"), None);
     }
 }

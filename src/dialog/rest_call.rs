@@ -337,7 +337,9 @@ pub fn rest_result(call: &RestCall, url: &str, outcome: &RestOutcome) -> Result<
         RestOutcome::Failed(FetchFailure::Timeout) => {
             (json!({"ok": false}), format!("timed out after {} s", call.timeout_seconds))
         }
-        RestOutcome::Failed(FetchFailure::Network(why)) => (json!({"ok": false}), public_text(why, call.secrets())),
+        RestOutcome::Failed(FetchFailure::Network(why) | FetchFailure::InvalidRequest(why)) => {
+            (json!({"ok": false}), public_text(why, call.secrets()))
+        }
         RestOutcome::Failed(FetchFailure::BodyTooLarge) => (json!({"ok": false}), "request body too large".into()),
     };
     match call.on_error {

@@ -8,8 +8,8 @@ use wasm_bindgen::JsValue;
 use worker::{event, Context, Env};
 
 use super::body_first::{body_first_limit, serve_if_ready};
-use super::platform::{self, body_to_js, headers_from_js, WorkerPlatform};
-use super::runtime;
+use super::platform::{body_to_js, headers_from_js, WorkerPlatform};
+use super::{runtime, wire};
 use crate::error::{GatewayError, Result};
 use crate::gateway::route::path_of;
 use crate::gateway::{answers_immediately, serve, serve_immediately, Gateway, RequestSummary};
@@ -164,7 +164,8 @@ fn request_with_body(
 }
 
 fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web_sys::Response {
-    let headers = platform::headers_to_text(&response.headers);
+    // A header that may not be sent never leaves (the core builds none; this is the last check).
+    let (headers, _) = wire::to_js(&response.headers);
     // Text answers (the gateway's JSON, redacted telemetry) go out as a string: the runtime builds a
     // Response from a string for less than from bytes, and the bytes need no copy into a
     // Uint8Array. Only with a Content-Type, which a string body would otherwise set to text/plain.
@@ -176,5 +177,5 @@ fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web
         Some(text) => JsValue::from_str(text),
         None => body_to_js(response.body),
     };
-    runtime::respond(response.status, &headers, &body)
+    runtime::respond(response.status, &headers.text, &headers.ends, &body)
 }

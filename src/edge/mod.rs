@@ -4,8 +4,8 @@
 //! [`Platform`](crate::platform::Platform) on Fetch, the Cache API and Web Crypto, over the few
 //! JavaScript helpers of `runtime.js`.
 //!
-//! [`body_first`] is plain Rust (tested natively): the edge's shortcut for chat messages that need
-//! no I/O.
+//! [`body_first`] and [`wire`] are plain Rust (tested natively): the edge's shortcut for chat
+//! messages that need no I/O, and the form headers take between Rust and JavaScript.
 
 pub mod body_first;
 #[cfg(target_arch = "wasm32")]
@@ -14,3 +14,4 @@ mod entry;
 mod platform;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
+pub mod wire;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::runtime;
+use super::{runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
 use crate::platform::Platform;
 use crate::platform::SignatureAlgorithm;
@@ -29,20 +29,8 @@ impl<'a> WorkerPlatform<'a> {
     }
 }
 
-/// Headers as "name:value" lines, the form `runtime.js` reads and writes in one call.
-pub fn headers_to_text(headers: &Headers) -> String {
-    let mut text = String::new();
-    for (name, value) in headers.iter() {
-        text.push_str(name);
-        text.push(':');
-        text.push_str(value);
-        text.push('\n');
-    }
-    text
-}
-
 pub fn headers_from_js(headers: &web_sys::Headers) -> Headers {
-    runtime::header_text(headers).lines().filter_map(|line| line.split_once(':')).collect()
+    wire::from_js(&runtime::header_text(headers))
 }
 
 /// A body as the JavaScript value `fetch`, `Response` and the cache accept.
@@ -74,9 +62,12 @@ impl Platform for WorkerPlatform<'_> {
         request: OutboundRequest<Self::Stream>,
         timeout_ms: u64,
     ) -> Result<GatewayResponse<Self::Stream>, FetchFailure> {
-        let headers = headers_to_text(&request.headers);
+        // The core refuses such requests itself first; nothing invalid is ever handed to Fetch.
+        request.check().map_err(FetchFailure::InvalidRequest)?;
+        let (headers, _) = wire::to_js(&request.headers);
         let body = body_to_js(request.body);
-        let promise = runtime::send(&request.method, &request.url, &headers, &body, timeout_ms as f64);
+        let promise =
+            runtime::send(&request.method, &request.url, &headers.text, &headers.ends, &body, timeout_ms as f64);
         match JsFuture::from(promise).await {
             Ok(response) => Ok(response_from_js(response.unchecked_into())),
             Err(_) if self.body_exceeded_limit() => Err(FetchFailure::BodyTooLarge),
@@ -121,10 +112,12 @@ impl Platform for WorkerPlatform<'_> {
 
     async fn cache_put(&self, key: &str, response: GatewayResponse<Self::Stream>, ttl_seconds: u64) {
         // Stored after the answer is sent: the client never waits for the cache.
+        let (headers, _) = wire::to_js(&response.headers);
         let promise = runtime::cache_put(
             key,
             response.status,
-            &headers_to_text(&response.headers),
+            &headers.text,
+            &headers.ends,
             &body_to_js(response.body),
             ttl_seconds as f64,
         );

@@ -4,15 +4,16 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/edge/runtime.js")]
 extern "C" {
-    /// All headers as "name:value" lines.
+    /// All headers, each name and value preceded by its length (see `wire`).
     #[wasm_bindgen(js_name = headerText)]
     pub fn header_text(headers: &web_sys::Headers) -> String;
     /// The request's body, its declared length noted for `read_limited`.
     #[wasm_bindgen(js_name = requestBody)]
     pub fn request_body(request: &web_sys::Request) -> Option<web_sys::ReadableStream>;
-    pub fn respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
+    /// Headers as `wire::to_js` writes them: `text` and the `ends` of each name and value.
+    pub fn respond(status: u16, text: &str, ends: &[u32], body: &JsValue) -> web_sys::Response;
     /// Rejects with "timeout" or "network: ..." (a string).
-    pub fn send(method: &str, url: &str, headers: &str, body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
+    pub fn send(method: &str, url: &str, text: &str, ends: &[u32], body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
     /// Resolves to a `Uint8Array`; rejects with "too_large" or "broken: ...".
     #[wasm_bindgen(js_name = readLimited)]
     pub fn read_limited(stream: &JsValue, limit: f64) -> js_sys::Promise;
@@ -30,5 +31,12 @@ extern "C" {
     #[wasm_bindgen(js_name = verifySignature)]
     pub fn verify_signature(algorithm: &str, spki: &[u8], message: &[u8], signature: &[u8]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = cachePut)]
-    pub fn cache_put(key: &str, status: u16, headers: &str, body: &JsValue, ttl_seconds: f64) -> js_sys::Promise;
+    pub fn cache_put(
+        key: &str,
+        status: u16,
+        text: &str,
+        ends: &[u32],
+        body: &JsValue,
+        ttl_seconds: f64,
+    ) -> js_sys::Promise;
 }

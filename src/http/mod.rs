@@ -9,7 +9,7 @@ mod percent;
 mod public_text;
 
 pub use basic_auth::basic_authorization;
-pub use headers::Headers;
+pub use headers::{check_header, is_token, is_valid_value, value_scan, Headers, InvalidHeader};
 pub use message::{Body, BodyError, GatewayRequest, GatewayResponse};
 pub use outbound::{FetchFailure, OutboundRequest};
 pub use percent::percent_decode;

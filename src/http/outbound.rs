@@ -1,5 +1,6 @@
 //! What the gateway sends to an origin, and why a send can produce no response.
 
+use super::headers::is_token;
 use super::{Body, Headers};
 
 /// A request the gateway sends to an origin.
@@ -11,6 +12,19 @@ pub struct OutboundRequest<B> {
     pub body: Body<B>,
 }
 
+impl<B> OutboundRequest<B> {
+    /// Why this request may not be sent, if it may not: a method that is not an RFC 9110 token, or
+    /// a header that is not valid (see [`Headers::validate`]). The message names the method or the
+    /// header, never a header's value.
+    pub fn check(&self) -> Result<(), String> {
+        if !is_token(&self.method) {
+            let method: String = self.method.chars().take(32).flat_map(char::escape_debug).collect();
+            return Err(format!("the method '{method}' is not a valid HTTP token"));
+        }
+        self.headers.validate().map_err(|invalid| invalid.to_string())
+    }
+}
+
 /// Why an outbound request produced no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchFailure {
@@ -18,4 +32,6 @@ pub enum FetchFailure {
     /// The streamed request body passed its limit while being sent.
     BodyTooLarge,
     Network(String),
+    /// The request was refused before anything was sent (a header that may not be sent, say why).
+    InvalidRequest(String),
 }

@@ -98,6 +98,8 @@ impl Platform for MemoryPlatform {
         request: OutboundRequest<Vec<u8>>,
         timeout_ms: u64,
     ) -> Result<GatewayResponse<Vec<u8>>, FetchFailure> {
+        // As the Worker's platform does: an invalid request never reaches the origin.
+        request.check().map_err(FetchFailure::InvalidRequest)?;
         let received = Received {
             method: request.method,
             url: request.url,

@@ -161,14 +161,19 @@ fn upstream_request<B>(
     OutboundRequest { method, url, headers, body }
 }
 
-/// Phase 4: the send, within the service's timeout.
+/// Phase 4: the send, within the service's timeout. A request the core may not send (an invalid
+/// header) is refused here, before it reaches the platform.
 async fn send<P: Platform>(
     call: &ProxyCall<'_>,
     outbound: OutboundRequest<P::Stream>,
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let Upstream { timeout_ms, max_body_bytes, .. } = *call.upstream;
-    platform.fetch(outbound, timeout_ms).await.map_err(|failure| match failure {
+    let sent = match outbound.check() {
+        Ok(()) => platform.fetch(outbound, timeout_ms).await,
+        Err(why) => Err(FetchFailure::InvalidRequest(why)),
+    };
+    sent.map_err(|failure| match failure {
         FetchFailure::BodyTooLarge => payload_too_large(max_body_bytes),
         FetchFailure::Timeout => GatewayError::new(
             ErrorKind::GatewayTimeout,
@@ -179,6 +184,11 @@ async fn send<P: Platform>(
             format!("The service '{}' could not be reached.", call.upstream.name()),
         )
         .with_details(serde_json::json!({ "error": public_text(&why, call.upstream.service.secret_values()) })),
+        // The client's headers come through the runtime, which holds no invalid ones: this is the
+        // service's own configuration (a header or a secret with a line break).
+        FetchFailure::InvalidRequest(why) => {
+            GatewayError::config(format!("The request to the service '{}' was not sent: {why}.", call.upstream.name()))
+        }
     })
 }
 
