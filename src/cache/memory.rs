@@ -2,12 +2,14 @@
 //!
 //! The Cache API is shared by the isolates of a location but costs a round trip per lookup; an
 //! isolate serves many requests in a row, so small entries are also kept in its memory (bounded).
-//! Entries written through here record their absolute expiry, so a copy promoted from the Cache API
-//! into memory never outlives the original.
+//! Entries written through here record their [`Freshness`], so a copy promoted from the Cache API
+//! into memory never outlives the original, and one kept past its freshness (`stale_if_error`)
+//! answers only when asked for a stale copy.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::freshness::{Freshness, FRESHNESS_HEADER};
 use crate::http::{Body, GatewayResponse, Headers};
 use crate::platform::Platform;
 
@@ -15,11 +17,9 @@ use crate::platform::Platform;
 pub const MAX_MEMORY_ENTRY_BYTES: usize = 256 * 1024;
 /// Memory all entries of an isolate may take together.
 pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
-/// The header carrying an entry's absolute expiry (Unix seconds) in the Cache API copy.
-const EXPIRES_HEADER: &str = "x-gateway-expires";
 
 struct Entry {
-    expires: f64,
+    freshness: Freshness,
     status: u16,
     headers: Headers,
     body: Arc<Vec<u8>>,
@@ -49,58 +49,103 @@ impl TieredCache {
     /// rest_call reads the same entry on every message.
     pub fn peek_json(&self, key: &str, now: f64) -> Option<Arc<serde_json::Value>> {
         let memory = self.memory();
-        let entry = memory.entries.get(key).filter(|e| e.expires > now)?;
+        let entry = memory.entries.get(key).filter(|e| e.freshness.is_fresh(now))?;
         entry.json.get_or_init(|| serde_json::from_slice(&entry.body).ok().map(Arc::new)).clone()
     }
 
     /// A fresh entry from memory, else from the Cache API (promoted to memory when small).
     pub async fn get<P: Platform>(&self, platform: &P, key: &str) -> Option<GatewayResponse<P::Stream>> {
+        // An entry without a record (stored before records were kept) is fresh while the Cache
+        // API keeps it.
+        let fresh = |freshness: Option<&Freshness>, now| freshness.is_none_or(|f| f.is_fresh(now));
+        self.find(platform, key, fresh).await.map(|(response, _)| response)
+    }
+
+    /// An entry that may answer for a failed origin (fresh or expired at most `stale_if_error`
+    /// seconds ago), with its `Age` header.
+    pub async fn get_stale<P: Platform>(
+        &self,
+        platform: &P,
+        key: &str,
+        stale_if_error: f64,
+    ) -> Option<GatewayResponse<P::Stream>> {
+        let usable =
+            |freshness: Option<&Freshness>, now| freshness.is_some_and(|f| f.may_answer_error(now, stale_if_error));
+        let (mut response, freshness) = self.find(platform, key, usable).await?;
+        let age = freshness.map_or(0, |f| f.age(platform.now()));
+        response.headers.set("age", age.to_string());
+        Some(response)
+    }
+
+    /// An entry `usable` accepts, from memory, else from the Cache API. A small Cache API entry
+    /// with a record is promoted to memory whether or not it is usable now: an entry kept past
+    /// its freshness is read again when its origin fails.
+    async fn find<P: Platform>(
+        &self,
+        platform: &P,
+        key: &str,
+        usable: impl Fn(Option<&Freshness>, f64) -> bool,
+    ) -> Option<(GatewayResponse<P::Stream>, Option<Freshness>)> {
         let now = platform.now();
-        if let Some(entry) = self.memory().entries.get(key).filter(|e| e.expires > now) {
-            return Some(GatewayResponse {
+        if let Some(entry) = self.memory().entries.get(key).filter(|e| usable(Some(&e.freshness), now)) {
+            let response = GatewayResponse {
                 status: entry.status,
                 headers: entry.headers.clone(),
                 body: Body::Bytes(entry.body.to_vec()),
-            });
+            };
+            return Some((response, Some(entry.freshness)));
         }
         let mut found = platform.cache_get(key).await?;
-        let expires = found.headers.get(EXPIRES_HEADER).and_then(|v| v.parse::<f64>().ok());
-        found.headers.remove(EXPIRES_HEADER);
+        let freshness = found.headers.get(FRESHNESS_HEADER).and_then(Freshness::parse);
+        found.headers.remove(FRESHNESS_HEADER);
         found.headers.remove("cache-control");
         let small = found
             .headers
             .get("content-length")
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n <= MAX_MEMORY_ENTRY_BYTES);
-        if let (Some(expires), true) = (expires, small) {
+        if let (Some(freshness), true) = (freshness, small) {
             let bytes =
                 platform.read(std::mem::replace(&mut found.body, Body::Empty), MAX_MEMORY_ENTRY_BYTES).await.ok()?;
-            self.remember(key, expires, found.status, &found.headers, &bytes, now);
+            self.remember(key, freshness, found.status, &found.headers, &bytes, now);
             found.body = Body::Bytes(bytes);
         }
-        Some(found)
+        usable(freshness.as_ref(), now).then_some((found, freshness))
     }
 
     /// Stores in the Cache API for `ttl` seconds, and in memory when the body is small and in hand.
-    pub async fn put<P: Platform>(&self, platform: &P, key: &str, mut response: GatewayResponse<P::Stream>, ttl: u64) {
-        let now = platform.now();
-        let expires = now + ttl as f64;
-        if let Body::Bytes(bytes) = &response.body {
-            if bytes.len() <= MAX_MEMORY_ENTRY_BYTES {
-                self.remember(key, expires, response.status, &response.headers, bytes, now);
-            }
-        }
-        response.headers.set(EXPIRES_HEADER, format!("{expires}"));
-        platform.cache_put(key, response, ttl).await;
+    pub async fn put<P: Platform>(&self, platform: &P, key: &str, response: GatewayResponse<P::Stream>, ttl: u64) {
+        self.put_kept(platform, key, response, ttl, 0).await
     }
 
-    fn remember(&self, key: &str, expires: f64, status: u16, headers: &Headers, body: &[u8], now: f64) {
+    /// As [`put`](Self::put), fresh for `fresh` seconds and kept `stale` more to answer when the
+    /// origin fails ([`get_stale`](Self::get_stale)).
+    pub async fn put_kept<P: Platform>(
+        &self,
+        platform: &P,
+        key: &str,
+        mut response: GatewayResponse<P::Stream>,
+        fresh: u64,
+        stale: u64,
+    ) {
+        let now = platform.now();
+        let freshness = Freshness::new(now, fresh, stale);
+        if let Body::Bytes(bytes) = &response.body {
+            if bytes.len() <= MAX_MEMORY_ENTRY_BYTES {
+                self.remember(key, freshness, response.status, &response.headers, bytes, now);
+            }
+        }
+        response.headers.set(FRESHNESS_HEADER, freshness.header_value());
+        platform.cache_put(key, response, fresh + stale).await;
+    }
+
+    fn remember(&self, key: &str, freshness: Freshness, status: u16, headers: &Headers, body: &[u8], now: f64) {
         let mut memory = self.memory();
         if let Some(old) = memory.entries.remove(key) {
             memory.used -= old.body.len();
         }
         if memory.used + body.len() > MAX_MEMORY_BYTES {
-            memory.entries.retain(|_, e| e.expires > now);
+            memory.entries.retain(|_, e| e.freshness.is_kept(now));
             memory.used = memory.entries.values().map(|e| e.body.len()).sum();
             if memory.used + body.len() > MAX_MEMORY_BYTES {
                 memory.entries.clear();
@@ -109,7 +154,7 @@ impl TieredCache {
         }
         memory.used += body.len();
         let entry = Entry {
-            expires,
+            freshness,
             status,
             headers: headers.clone(),
             body: Arc::new(body.to_vec()),
@@ -137,7 +182,7 @@ mod tests {
         block_on(cache.put(&platform, "https://k/1", response(b"one"), 10));
         let hit = block_on(cache.get(&platform, "https://k/1")).unwrap();
         assert!(matches!(hit.body, Body::Bytes(ref b) if b == b"one"));
-        assert_eq!(hit.headers.get(EXPIRES_HEADER), None);
+        assert_eq!(hit.headers.get(FRESHNESS_HEADER), None);
         platform.advance(11.0);
         assert!(block_on(cache.get(&platform, "https://k/1")).is_none());
     }
@@ -165,6 +210,6 @@ mod tests {
         let reader = TieredCache::default(); // another isolate
         platform.advance(5.0);
         assert!(block_on(reader.get(&platform, "https://k/2")).is_some());
-        assert_eq!(reader.memory().entries.get("https://k/2").unwrap().expires, platform.now() + 5.0);
+        assert_eq!(reader.memory().entries.get("https://k/2").unwrap().freshness.fresh_until, platform.now() + 5.0);
     }
 }

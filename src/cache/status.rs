@@ -5,6 +5,8 @@ pub enum CacheStatus {
     Hit,
     Miss,
     Bypass,
+    /// A stored answer given because the origin failed (`stale_if_error`).
+    Stale,
 }
 
 impl CacheStatus {
@@ -13,6 +15,7 @@ impl CacheStatus {
             CacheStatus::Hit => "HIT",
             CacheStatus::Miss => "MISS",
             CacheStatus::Bypass => "BYPASS",
+            CacheStatus::Stale => "STALE",
         }
     }
 }

@@ -97,7 +97,7 @@ impl ChatChannel {
         consumer: Option<&str>,
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
-        let call = ProxyCall { upstream, path, access_class: "chat", consumer, cache: &self.cache };
+        let call = ProxyCall { upstream, path, access_class: "chat", consumer, cache: &self.cache, in_flight: None };
         Ok(proxy::proxy(call, request, platform).await?.0)
     }
 }

@@ -1,5 +1,5 @@
 //! MaxBot's `extensions.rest` block, field for field, plus the gateway's own service fields
-//! (`expose`, `scope`, `redact`, `max_body_bytes`, `paths`).
+//! (`expose`, `scope`, `redact`, `max_body_bytes`, `paths`, `stale_if_error`).
 
 use std::collections::BTreeMap;
 
@@ -69,6 +69,9 @@ pub struct ServiceConfig {
     pub max_body_bytes: Option<u64>,
     /// The paths below the service that the proxy forwards (all when unset; see [`paths`]).
     pub paths: Option<Vec<PathPattern>>,
+    /// How long after its `cache` expired a stored answer may still answer when the origin fails
+    /// (RFC 5861; needs `cache`).
+    pub stale_if_error: Option<TimeDelta>,
     /// `base_url` parsed, once at load (filled by [`Config::parse`](super::Config::parse) after
     /// validation): the proxy joins every request's path to it.
     #[serde(skip)]
@@ -134,5 +137,11 @@ impl ServiceConfig {
 
     pub fn cache_seconds(&self) -> Option<f64> {
         self.cache.map(|c| c.as_seconds()).filter(|s| *s > 0.0)
+    }
+
+    /// `stale_if_error` in seconds, when the service caches and sets one.
+    pub fn stale_if_error_seconds(&self) -> Option<f64> {
+        self.cache_seconds()?;
+        self.stale_if_error.map(|s| s.as_seconds()).filter(|s| *s > 0.0)
     }
 }

@@ -254,3 +254,19 @@ fn limits_are_checked_at_load_and_errors_name_the_field() {
         assert!(error.message.contains(why), "{limits}: {}", error.message);
     }
 }
+
+#[test]
+fn stale_if_error_needs_cache_and_the_error_names_the_field() {
+    let service = |extra: Value| {
+        let mut service = json!({"name": "pi", "base_url": "http://pi.local/", "expose": "telemetry"});
+        service.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({"extensions": {"rest": {"services": [service]}}})
+    };
+    let error = parse(service(json!({"stale_if_error": 60}))).unwrap_err();
+    assert_eq!(error.body()["details"]["field"], "extensions.rest.services[0].stale_if_error");
+    assert!(error.message.contains("cache"), "{}", error.message);
+    let config = parse(service(json!({"cache": 10, "stale_if_error": {"hours": 1}}))).unwrap();
+    assert_eq!(config.extensions.rest.services[0].stale_if_error_seconds(), Some(3600.0));
+    let config = parse(service(json!({"cache": 10}))).unwrap();
+    assert_eq!(config.extensions.rest.services[0].stale_if_error_seconds(), None);
+}

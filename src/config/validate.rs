@@ -46,6 +46,12 @@ fn validate_services(config: &Config) -> Result<()> {
                 return Err(field_error(&format!("{field}.base_url"), "must be an http(s) URL".into()));
             }
         }
+        if service.stale_if_error.is_some() && service.cache_seconds().is_none() {
+            return Err(field_error(
+                &format!("{field}.stale_if_error"),
+                "a stale answer needs a stored one: add cache, or remove stale_if_error".into(),
+            ));
+        }
         if service.paths.is_some() && service.expose.is_none() {
             return Err(field_error(
                 &format!("{field}.paths"),

@@ -1,6 +1,7 @@
 //! Sends a prepared [`RestCall`] through the platform's Fetch, with MaxBot's caching in the Cache
 //! API: the key is the call's identity, the entry records when it was made, and the caller's
-//! `cache` seconds decide whether it is still fresh. Entries live for the longer of that and
+//! `cache` seconds decide whether it is still fresh. Entries live for the longer of that (plus the
+//! service's `stale_if_error`, during which an expired result answers when the origin fails) and
 //! `garbage_collector_timeout`. Only successful JSON results are stored.
 
 use std::sync::Arc;
@@ -25,6 +26,13 @@ fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<&Json> {
     (now <= created + fresh_for).then(|| &entry["result"])
 }
 
+/// A stored result found for a call.
+enum Stored {
+    Fresh(Json),
+    /// Expired, within the service's `stale_if_error`: it answers if the origin fails.
+    Stale(Json),
+}
+
 pub struct PlatformExecutor<'a, P: Platform> {
     pub platform: &'a P,
     pub cache: &'a TieredCache,
@@ -34,18 +42,25 @@ pub struct PlatformExecutor<'a, P: Platform> {
 impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
     async fn execute(&self, PreparedCall { call, key }: &PreparedCall) -> Result<Json, String> {
         let url = call.final_url()?;
+        let mut stale = None;
         if let Some(fresh_for) = call.cache_seconds {
-            if let Some(hit) = self.cached(key.as_str(), fresh_for).await {
-                return Ok(hit);
+            match self.cached(key.as_str(), fresh_for, call.stale_if_error).await {
+                Some(Stored::Fresh(hit)) => return Ok(hit),
+                Some(Stored::Stale(result)) => stale = Some(result),
+                None => {}
             }
         }
         let outcome = self.send(call, &url).await;
+        if let (Some(result), true) = (stale, outcome.is_origin_failure()) {
+            return Ok(result);
+        }
         let result = rest_result(call, &url, &outcome)?;
         if let (Some(seconds), true) = (call.cache_seconds, is_cacheable(&outcome)) {
             let entry = json!({ "created": self.platform.now(), "result": result });
             let mut stored = GatewayResponse::json(200, &entry);
             stored.headers.set("content-type", "application/json");
-            let ttl = seconds.max(self.garbage_collector_seconds).ceil() as u64;
+            let kept = seconds + call.stale_if_error.unwrap_or(0.0);
+            let ttl = kept.max(self.garbage_collector_seconds).ceil() as u64;
             self.cache.put(self.platform, key.as_str(), stored, ttl).await;
         }
         Ok(result)
@@ -53,10 +68,15 @@ impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
 }
 
 impl<P: Platform> PlatformExecutor<'_, P> {
-    async fn cached(&self, key: &str, fresh_for: f64) -> Option<Json> {
+    async fn cached(&self, key: &str, fresh_for: f64, stale_if_error: Option<f64>) -> Option<Stored> {
         let response = self.cache.get(self.platform, key).await?;
         let bytes = self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await.ok()?;
-        fresh_result(&serde_json::from_slice(&bytes).ok()?, fresh_for, self.platform.now()).cloned()
+        let entry = serde_json::from_slice(&bytes).ok()?;
+        let now = self.platform.now();
+        if let Some(fresh) = fresh_result(&entry, fresh_for, now) {
+            return Some(Stored::Fresh(fresh.clone()));
+        }
+        fresh_result(&entry, fresh_for + stale_if_error?, now).cloned().map(Stored::Stale)
     }
 
     async fn send(&self, call: &RestCall, url: &str) -> RestOutcome {

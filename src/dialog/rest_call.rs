@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use super::python_json;
 use crate::cache::CacheKey;
 use crate::config::{services::DEFAULT_TIMEOUT_SECONDS, BasicAuth, RestConfig, ServiceConfig};
-use crate::http::{percent_decode, public_text, public_url, FetchFailure};
+use crate::http::{is_origin_failure_status, percent_decode, public_text, public_url, FetchFailure};
 
 /// The arguments `rest_call` accepts.
 pub const ARGUMENTS: [&str; 11] =
@@ -43,6 +43,9 @@ pub struct RestCall {
     pub timeout_seconds: f64,
     pub on_error: OnError,
     pub cache_seconds: Option<f64>,
+    /// The service's `stale_if_error`: how long after `cache_seconds` a stored result still
+    /// answers when the origin fails.
+    pub stale_if_error: Option<f64>,
     /// JSON keys removed from the result: those of the service the call names (a Pi's secrets).
     pub redact: Vec<String>,
 }
@@ -225,6 +228,7 @@ impl RestCall {
             timeout_seconds,
             on_error,
             cache_seconds,
+            stale_if_error: service.and_then(ServiceConfig::stale_if_error_seconds),
             redact: service.map(ServiceConfig::redacted_keys).unwrap_or_default(),
         })
     }
@@ -320,6 +324,16 @@ pub(super) fn key_of(identity: &str, redact: &[String]) -> CacheKey {
 pub enum RestOutcome {
     Answered { status: u16, body: Vec<u8> },
     Failed(FetchFailure),
+}
+
+impl RestOutcome {
+    /// Whether the origin failed in CONTRACT section 7's sense (a stale result may answer).
+    pub fn is_origin_failure(&self) -> bool {
+        match self {
+            RestOutcome::Answered { status, .. } => is_origin_failure_status(*status),
+            RestOutcome::Failed(failure) => failure.is_origin_failure(),
+        }
+    }
 }
 
 /// The `rest` value, or the error that breaks the flow.

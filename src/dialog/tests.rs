@@ -106,6 +106,7 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
             timeout_seconds: 5.0,
             on_error: OnError::BreakFlow,
             cache_seconds: Some(60.0),
+            stale_if_error: None,
             redact: vec![],
         },
         RestCall {
@@ -118,6 +119,7 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
             timeout_seconds: 5.0,
             on_error: OnError::Continue,
             cache_seconds: Some(1.0),
+            stale_if_error: None,
             redact: vec![],
         },
     ];

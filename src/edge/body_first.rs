@@ -93,6 +93,10 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
         std::future::pending().await
     }
 
+    async fn sleep(&self, _: u64) {
+        std::future::pending().await
+    }
+
     fn give_back(&self, counted: Vec<(String, f64)>) {
         self.0.give_back(counted);
     }

@@ -188,6 +188,11 @@ impl Platform for WorkerPlatform<'_> {
         });
     }
 
+    async fn sleep(&self, ms: u64) {
+        // A timer of this request's own: nothing of another request runs in it.
+        let _ = JsFuture::from(runtime::sleep(ms as f64)).await;
+    }
+
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
     }

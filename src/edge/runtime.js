@@ -159,6 +159,10 @@ export function limitStream(stream, limit, state) {
   );
 }
 
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export function tee(stream) {
   return stream.tee();
 }

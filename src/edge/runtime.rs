@@ -24,6 +24,8 @@ extern "C" {
         state: &js_sys::Object,
     ) -> web_sys::ReadableStream;
     pub fn tee(stream: &web_sys::ReadableStream) -> js_sys::Array;
+    /// Resolves after `ms` milliseconds.
+    pub fn sleep(ms: f64) -> js_sys::Promise;
     /// Resolves to a `Response` or null.
     #[wasm_bindgen(js_name = cacheGet)]
     pub fn cache_get(key: &str) -> js_sys::Promise;

@@ -26,7 +26,7 @@ use crate::chat::ChatChannel;
 use crate::config::{Config, Exposure};
 use crate::error::Result;
 use crate::limits::Limits;
-use crate::proxy::Upstream;
+use crate::proxy::{InFlightAnswers, Upstream};
 
 pub use context::RequestSummary;
 pub use pipeline::{answers_immediately, serve, serve_immediately};
@@ -41,6 +41,8 @@ pub struct Gateway {
     upstreams: Vec<Upstream>,
     /// The isolate's cache tiers (memory in front of the Cache API).
     cache: Arc<TieredCache>,
+    /// The proxied cache misses at their origins, which identical requests wait for.
+    in_flight: InFlightAnswers,
     /// Rate limits and quotas (their counts live in the runtime's counters).
     limits: Limits,
 }
@@ -59,7 +61,7 @@ impl Gateway {
             .map(|service| Upstream::new(service, &config))
             .collect();
         let limits = Limits::new(config.limits.clone());
-        Ok(Gateway { config, auth, chat, upstreams, cache, limits })
+        Ok(Gateway { config, auth, chat, upstreams, cache, in_flight: InFlightAnswers::default(), limits })
     }
 
     /// Parses and builds a gateway from `GATEWAY_CONFIG` (text or already-parsed JSON).

@@ -245,8 +245,14 @@ impl Gateway {
                     (Identity::Open, None) => "open".to_string(),
                     _ => "authorized".to_string(),
                 };
-                let call =
-                    ProxyCall { upstream, path: &path, access_class: &access_class, consumer, cache: &self.cache };
+                let call = ProxyCall {
+                    upstream,
+                    path: &path,
+                    access_class: &access_class,
+                    consumer,
+                    cache: &self.cache,
+                    in_flight: Some(&self.in_flight),
+                };
                 let (mut response, status) = proxy::proxy(call, request, platform).await?;
                 response.headers.set("x-cache-status", status.as_str());
                 context.cache_status = Some(status);

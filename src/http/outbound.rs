@@ -35,3 +35,18 @@ pub enum FetchFailure {
     /// The request was refused before anything was sent (a header that may not be sent, say why).
     InvalidRequest(String),
 }
+
+/// The origin failures CONTRACT section 7 answers with another try, a fallback origin or a stale
+/// copy: the origin was unreachable or did not answer in time. A request the gateway refused to
+/// send, or whose body was too large, is not the origin's failure.
+impl FetchFailure {
+    pub fn is_origin_failure(&self) -> bool {
+        matches!(self, FetchFailure::Timeout | FetchFailure::Network(_))
+    }
+}
+
+/// An answer that says the origin failed, in the same sense as [`FetchFailure::is_origin_failure`]:
+/// 502, 503 or 504 (a proxy in front of it, or the origin itself, could not serve).
+pub fn is_origin_failure_status(status: u16) -> bool {
+    matches!(status, 502..=504)
+}

@@ -47,6 +47,10 @@ pub struct MemoryPlatform {
     pub charges: RefCell<Vec<CounterCharge>>,
     /// When set, no counter can be reached (as a Durable Object that errors or times out).
     pub counters_unreachable: Cell<bool>,
+    /// When set, the origin cannot be reached: every fetch fails, and nothing is received.
+    pub origin_down: Cell<bool>,
+    /// While set, a fetch waits (its request not yet received): requests are in flight together.
+    pub origin_held: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -60,6 +64,8 @@ impl MemoryPlatform {
             counters: RefCell::new(HashMap::new()),
             charges: RefCell::new(Vec::new()),
             counters_unreachable: Cell::new(false),
+            origin_down: Cell::new(false),
+            origin_held: Cell::new(false),
         }
     }
 
@@ -109,6 +115,12 @@ impl Platform for MemoryPlatform {
     ) -> Result<GatewayResponse<Vec<u8>>, FetchFailure> {
         // As the Worker's platform does: an invalid request never reaches the origin.
         request.check().map_err(FetchFailure::InvalidRequest)?;
+        while self.origin_held.get() {
+            yield_once().await;
+        }
+        if self.origin_down.get() {
+            return Err(FetchFailure::Network("connection refused".into()));
+        }
         let received = Received {
             method: request.method,
             url: request.url,
@@ -203,7 +215,45 @@ impl Platform for MemoryPlatform {
         }
     }
 
+    async fn sleep(&self, ms: u64) {
+        self.advance(ms as f64 / 1000.0);
+        yield_once().await;
+    }
+
     fn log(&self, line: &str) {
         self.logs.borrow_mut().push(line.to_string());
     }
+}
+
+/// Pending once, then ready: lets the other futures of a test run (see [`run_together`]).
+fn yield_once() -> impl Future<Output = ()> {
+    let mut yielded = false;
+    std::future::poll_fn(move |context| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        context.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+}
+
+/// Runs futures together, in turns, until all are done: requests in flight at the same time.
+/// `between` runs after each round (a test releasing a held origin, say).
+pub fn run_together<F: Future>(futures: Vec<F>, mut between: impl FnMut(usize)) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    for round in 0..10_000 {
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()).filter(|(_, o)| o.is_none()) {
+            if let std::task::Poll::Ready(done) = future.as_mut().poll(&mut context) {
+                *output = Some(done);
+            }
+        }
+        if outputs.iter().all(Option::is_some) {
+            return outputs.into_iter().flatten().collect();
+        }
+        between(round);
+    }
+    panic!("futures run together did not finish");
 }

@@ -66,6 +66,9 @@ pub trait Platform {
     /// the refused answer does not wait for it.
     fn give_back(&self, counted: Vec<(String, f64)>);
 
+    /// Resolves after `ms` milliseconds (a request waiting for another's answer checks on it so).
+    async fn sleep(&self, ms: u64);
+
     /// Writes one line to the log.
     fn log(&self, line: &str);
 }

@@ -1,22 +1,29 @@
 //! Proxying to registered origins, in Pingora-like phases, the same for every proxied route: the
-//! service's path rules → [`limit_body`] → [`lookup`] → [`upstream_request`] → [`send`] →
-//! [`filter_response`] → [`store`].
+//! service's path rules → [`limit_body`] → [`lookup`] → (one request per miss: [`coalesce`]) →
+//! [`upstream_request`] → [`send`] → ([`stale`] when the origin failed) → [`filter_response`] →
+//! [`store`].
 //!
 //! Request bodies are streamed, never buffered (except for opt-in POST caching of inference, whose
-//! key needs the body's digest). Responses stream too, unless they must be redacted.
+//! key needs the body's digest). Responses stream too, unless they must be redacted, or are shared
+//! with identical requests waiting for them.
 
+mod coalesce;
 mod headers;
 mod target;
 mod upstream;
 
+pub use coalesce::{InFlightAnswers, SharedAnswer, MAX_SHARED_BYTES};
 pub use headers::CREDENTIAL_PARAMETERS;
 pub use target::upstream_url;
 pub use upstream::Upstream;
 
-use crate::cache::{CacheKey, CacheStatus, TieredCache};
+use crate::cache::{CacheKey, CacheStatus, TieredCache, Turn};
 use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
+use crate::http::{
+    is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse,
+    OutboundRequest,
+};
 use crate::platform::Platform;
 use crate::redact::Redacted;
 
@@ -33,6 +40,9 @@ pub struct ProxyCall<'a> {
     /// The consumer calling, whose name the origin receives (`x-gateway-consumer`).
     pub consumer: Option<&'a str>,
     pub cache: &'a TieredCache,
+    /// The isolate's cache misses at the origin, shared by identical requests (`None`: this
+    /// caller's requests are never shared, as a forwarded chat message's).
+    pub in_flight: Option<&'a InFlightAnswers>,
 }
 
 /// Proxies `request` to the call's origin; the answer and how the cache took part in it.
@@ -62,18 +72,63 @@ pub async fn proxy<P: Platform>(
             return Ok((hit, CacheStatus::Hit));
         }
     }
-    let is_head = method == "HEAD";
-    let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
-    // Retries, fallbacks and the circuit breaker go around this phase.
-    let response = send(&call, outbound, platform).await?;
-    let response = filter_response(&call, response, platform).await?;
+    // One origin request per miss: a plain GET waits for the identical one at the origin.
+    let mut lead = None;
+    let joins = key.as_ref().zip(call.in_flight).filter(|_| coalesce::takes_part(&method, &client_headers, refresh));
+    if let Some((key, in_flight)) = joins {
+        match in_flight.join(key.as_str()) {
+            Turn::Lead(leading) => lead = Some(leading),
+            Turn::Wait(wait) => {
+                let timeout_ms = call.upstream.timeout_ms;
+                match coalesce::wait(wait, call.upstream.name(), timeout_ms, platform).await {
+                    Some(Ok(shared)) => return Ok(shared.into_response()),
+                    Some(Err(error)) => {
+                        return stale_or(&call, key, error, client_headers.get("if-none-match"), platform).await
+                    }
+                    // The leader had nothing to share: this request goes on its own.
+                    None => {}
+                }
+            }
+        }
+    }
     let status = match (&key, refresh) {
         (Some(_), false) => CacheStatus::Miss,
         _ => CacheStatus::Bypass,
     };
+    let if_none_match = client_headers.get("if-none-match").map(str::to_string);
+    let is_head = method == "HEAD";
+    let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
+    let outcome = exchange(&call, key, status, outbound, is_head, if_none_match.as_deref(), platform).await;
+    match lead {
+        Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, platform).await,
+        _ => outcome,
+    }
+}
+
+/// The origin's part: [`send`], then a stale copy if the origin failed, else [`filter_response`]
+/// and [`store`].
+async fn exchange<P: Platform>(
+    call: &ProxyCall<'_>,
+    key: Option<CacheKey>,
+    status: CacheStatus,
+    outbound: OutboundRequest<P::Stream>,
+    is_head: bool,
+    if_none_match: Option<&str>,
+    platform: &P,
+) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
+    // Retries, fallbacks and the circuit breaker go around this phase.
+    let sent = send(call, outbound, platform).await;
+    let sent = match (&key, call.upstream.stale_if_error) {
+        (Some(key), Some(_)) if origin_failed(&sent) => match stale(call, key, if_none_match, platform).await {
+            Some(stale) => return Ok((stale, CacheStatus::Stale)),
+            None => sent,
+        },
+        _ => sent,
+    };
+    let response = filter_response(call, sent?, platform).await?;
     match key {
         // A HEAD may be answered from a stored GET, but its own answer has no body to store.
-        Some(key) if !is_head => Ok((store(&call, key, response, platform).await, status)),
+        Some(key) if !is_head => Ok((store(call, key, response, platform).await, status)),
         _ => Ok((response, status)),
     }
 }
@@ -135,12 +190,61 @@ async fn lookup<P: Platform>(
     platform: &P,
 ) -> Option<GatewayResponse<P::Stream>> {
     let cached = cache.get(platform, key.as_str()).await?;
-    if let Some(etag) = cached.headers.get("etag").filter(|etag| etag_matches(if_none_match, etag)) {
-        let mut not_modified = GatewayResponse::empty(304);
-        not_modified.headers.set("etag", etag);
-        return Some(not_modified);
+    Some(not_modified(cached, if_none_match))
+}
+
+/// A stored answer whose ETag the client already has becomes a 304 (keeping its `Age`).
+fn not_modified<B>(stored: GatewayResponse<B>, if_none_match: Option<&str>) -> GatewayResponse<B> {
+    let Some(etag) = stored.headers.get("etag").filter(|etag| etag_matches(if_none_match, etag)) else { return stored };
+    let mut not_modified = GatewayResponse::empty(304);
+    not_modified.headers.set("etag", etag);
+    if let Some(age) = stored.headers.get("age") {
+        not_modified.headers.set("age", age);
     }
-    Some(cached)
+    not_modified
+}
+
+/// The stored answer for a failed origin, when the service has `stale_if_error` and one expired at
+/// most that long ago (RFC 5861), with its `Age`; a 304 when the client has its ETag.
+async fn stale<P: Platform>(
+    call: &ProxyCall<'_>,
+    key: &CacheKey,
+    if_none_match: Option<&str>,
+    platform: &P,
+) -> Option<GatewayResponse<P::Stream>> {
+    let window = call.upstream.stale_if_error?;
+    let stored = call.cache.get_stale(platform, key.as_str(), window).await?;
+    Some(not_modified(stored, if_none_match))
+}
+
+/// `error`, or the stale copy when the service has one and the error is an origin failure.
+async fn stale_or<P: Platform>(
+    call: &ProxyCall<'_>,
+    key: &CacheKey,
+    error: GatewayError,
+    if_none_match: Option<&str>,
+    platform: &P,
+) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
+    if failed_at_origin(&error) {
+        if let Some(stale) = stale(call, key, if_none_match, platform).await {
+            return Ok((stale, CacheStatus::Stale));
+        }
+    }
+    Err(error)
+}
+
+/// Whether the send phase's outcome is an origin failure in CONTRACT section 7's sense: the errors
+/// [`send`] makes of [`FetchFailure::is_origin_failure`] failures (and of an open circuit), or an
+/// answer of [`is_origin_failure_status`].
+fn origin_failed<B>(sent: &Result<GatewayResponse<B>>) -> bool {
+    match sent {
+        Ok(response) => is_origin_failure_status(response.status),
+        Err(error) => failed_at_origin(error),
+    }
+}
+
+fn failed_at_origin(error: &GatewayError) -> bool {
+    matches!(error.kind, ErrorKind::BadGateway | ErrorKind::GatewayTimeout | ErrorKind::ServiceUnavailable)
 }
 
 /// Phase 3: the request the origin receives: the client's, less its credentials and hop-by-hop
@@ -220,6 +324,7 @@ async fn store<P: Platform>(
     platform: &P,
 ) -> GatewayResponse<P::Stream> {
     let Some(ttl) = call.upstream.service.cache_seconds().map(|s| s.ceil() as u64) else { return response };
+    let kept = call.upstream.stale_if_error.map_or(0, |s| s.ceil() as u64);
     if !storable(&response) {
         return response;
     }
@@ -232,17 +337,22 @@ async fn store<P: Platform>(
         Body::Bytes(bytes) => (Body::Bytes(bytes.clone()), Body::Bytes(bytes)),
         Body::Empty => (Body::Empty, Body::Empty),
     };
-    call.cache
-        .put(platform, key.as_str(), GatewayResponse { status, headers: headers.clone(), body: stored }, ttl)
-        .await;
+    let stored = GatewayResponse { status, headers: headers.clone(), body: stored };
+    call.cache.put_kept(platform, key.as_str(), stored, ttl, kept).await;
     GatewayResponse { status, headers, body: client }
 }
 
-/// What the Cache API would refuse or must not share: partial, cookie-setting, private answers,
-/// and answers that vary by a request header. The entries are keyed by URL and caller only, so an
-/// answer chosen by `Accept` or `Accept-Language` would be served to clients that asked for
-/// another; only `Accept-Encoding`, which the runtime negotiates itself, is let through.
+/// Answers that are stored: successful ones that may be shared.
 fn storable<B>(response: &GatewayResponse<B>) -> bool {
+    (200..300).contains(&response.status) && shareable(response)
+}
+
+/// What the Cache API would refuse or must not share with other requests: partial, not-modified,
+/// cookie-setting, private answers, and answers that vary by a request header. The entries are
+/// keyed by URL and caller only, so an answer chosen by `Accept` or `Accept-Language` would be
+/// served to clients that asked for another; only `Accept-Encoding`, which the runtime negotiates
+/// itself, is let through.
+fn shareable<B>(response: &GatewayResponse<B>) -> bool {
     let headers = &response.headers;
     let cache_control = headers.get("cache-control").unwrap_or_default().to_ascii_lowercase();
     let varies = headers
@@ -250,8 +360,8 @@ fn storable<B>(response: &GatewayResponse<B>) -> bool {
         .flat_map(|value| value.split(','))
         .map(str::trim)
         .any(|name| !name.is_empty() && !name.eq_ignore_ascii_case("accept-encoding"));
-    (200..300).contains(&response.status)
-        && response.status != 206
+    response.status != 206
+        && response.status != 304
         && headers.get("set-cookie").is_none()
         && !cache_control.contains("no-store")
         && !cache_control.contains("private")

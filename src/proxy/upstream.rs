@@ -8,6 +8,8 @@ pub struct Upstream {
     pub service: ServiceConfig,
     pub timeout_ms: u64,
     pub max_body_bytes: u64,
+    /// Seconds a stored answer may answer after it expired, when the origin fails.
+    pub stale_if_error: Option<f64>,
 }
 
 impl Upstream {
@@ -16,6 +18,7 @@ impl Upstream {
             service: service.clone(),
             timeout_ms: config.extensions.rest.timeout_ms(service),
             max_body_bytes: config.max_body_bytes(service),
+            stale_if_error: service.stale_if_error_seconds(),
         }
     }
 
