@@ -92,6 +92,12 @@ impl Gateway {
         &self.limits
     }
 
+    /// Whether no proxied request is at its origin (the in-flight map holds nothing else).
+    #[cfg(test)]
+    pub fn in_flight_is_empty(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
     /// The exposed services of one kind, in configuration order.
     fn exposed(&self, exposure: Exposure) -> impl Iterator<Item = &Upstream> {
         self.upstreams.iter().filter(move |upstream| upstream.service.expose == Some(exposure))

@@ -50,3 +50,18 @@ impl FetchFailure {
 pub fn is_origin_failure_status(status: u16) -> bool {
     matches!(status, 502..=504)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_failures_are_unreachable_late_or_502_to_504() {
+        assert!(FetchFailure::Network("refused".into()).is_origin_failure());
+        assert!(FetchFailure::Timeout.is_origin_failure());
+        assert!(!FetchFailure::BodyTooLarge.is_origin_failure());
+        assert!(!FetchFailure::InvalidRequest("bad header".into()).is_origin_failure());
+        let failing: Vec<u16> = (100..600).filter(|status| is_origin_failure_status(*status)).collect();
+        assert_eq!(failing, [502, 503, 504]);
+    }
+}

@@ -80,6 +80,21 @@ impl MemoryPlatform {
         self.clock.set(self.clock.get() + seconds);
     }
 
+    /// The keys of the Cache API's entries, in no order.
+    pub fn cache_keys(&self) -> Vec<String> {
+        self.cache.borrow().keys().cloned().collect()
+    }
+
+    /// A header of the Cache API's copy of `key`.
+    pub fn cached_header(&self, key: &str, name: &str) -> Option<String> {
+        self.cache.borrow().get(key).and_then(|(_, headers, _, _)| headers.get(name).map(str::to_string))
+    }
+
+    /// Empties the Cache API (the isolate's memory tier keeps what it holds).
+    pub fn clear_cache(&self) {
+        self.cache.borrow_mut().clear();
+    }
+
     pub fn sent(&self) -> Vec<Received> {
         self.received.borrow().clone()
     }

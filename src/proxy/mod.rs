@@ -405,4 +405,8 @@ fn payload_too_large(limit: u64) -> GatewayError {
 }
 
 #[cfg(test)]
+mod coalesce_tests;
+#[cfg(test)]
+mod stale_tests;
+#[cfg(test)]
 mod tests;
