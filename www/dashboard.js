@@ -3,7 +3,9 @@
 //
 // The key may be the gateway's token (every Pi) or a consumer's key: `GET /pi/` answers per caller,
 // so the page shows what this key may read and never guesses at the rest. A 429 is honoured: the
-// page says when it will try again and sends nothing before `Retry-After` has passed.
+// page says when it will try again and sends nothing before `Retry-After` has passed. A reading the
+// gateway answers from its store because the Pi did not (`x-cache-status: STALE`, with its `Age`)
+// is shown as stale, with its age, and not charted again; the next live reading clears that.
 import { LineChart } from "/charts.js";
 
 const TOKEN_KEY = "edge-gateway:dashboard-token";
@@ -36,11 +38,20 @@ function retryAfterSeconds(value) {
   return DEFAULT_RETRY_SECONDS;
 }
 
+/** The answer's JSON body, and its `Age` in seconds when it is a stale copy (else null). */
 async function api(path) {
   const response = await fetch(path, { headers: { access_token: token(), "cache-control": "no-cache" } });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response, body);
-  return body;
+  const stale = response.headers.get("x-cache-status") === "STALE";
+  return { body, staleFor: stale ? Math.max(0, Number(response.headers.get("age")) || 0) : null };
+}
+
+/** "45 s", "3 min", "2 h" */
+function duration(seconds) {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h`;
 }
 
 function later(run, fn, ms) {
@@ -67,7 +78,7 @@ async function start() {
     return;
   }
   try {
-    const { services } = await api("/pi/");
+    const { services } = (await api("/pi/")).body;
     if (run !== generation) return;
     $("status").textContent = services.length
       ? `This key may read: ${services.join(", ")}.`
@@ -105,20 +116,25 @@ function watch(name, run) {
   const poll = async () => {
     let wait = interval;
     try {
-      const system = await api(`/pi/${encodeURIComponent(name)}/system`);
+      const { body: system, staleFor } = await api(`/pi/${encodeURIComponent(name)}/system`);
       if (run !== generation) return;
-      charts.temperature.push(Number(system.systemTemperature));
-      charts.load.push(Number(system.systemLoadPercentage));
-      charts.memory.push(Number(system.usedMemory));
+      const stale = staleFor !== null;
+      section.classList.toggle("stale", stale);
+      if (!stale) {
+        charts.temperature.push(Number(system.systemTemperature));
+        charts.load.push(Number(system.systemLoadPercentage));
+        charts.memory.push(Number(system.usedMemory));
+      }
       section.querySelector(".hostname").textContent = system.hostname ?? "—";
       section.querySelector(".uptime").textContent = system.uptime ?? "—";
       const up = Number(system.hostapdStatus) === 1 || system.hostapdStatus === true;
       const hostapd = section.querySelector(".hostapd");
       hostapd.textContent = up ? "running" : "stopped";
       hostapd.className = "hostapd " + (up ? "up" : "down");
-      section.querySelector(".updated").textContent = new Date().toLocaleTimeString();
+      const readAt = new Date(Date.now() - (staleFor ?? 0) * 1000).toLocaleTimeString();
+      section.querySelector(".updated").textContent = stale ? `${readAt} (stale)` : readAt;
       error.hidden = true;
-      state.textContent = "";
+      state.textContent = stale ? `Stale: ${name} is not answering; showing its reading from ${duration(staleFor)} ago.` : "";
     } catch (e) {
       if (run !== generation) return;
       if (e.status === 429) {

@@ -9,7 +9,9 @@
 //! With nobody waiting the leader does nothing more than any miss.
 
 use crate::cache::{CacheStatus, InFlight, Lead, Wait};
-use crate::error::{ErrorKind, GatewayError, Result};
+use std::task::Poll;
+
+use crate::error::Result;
 use crate::http::{Body, GatewayResponse, Headers};
 use crate::platform::Platform;
 
@@ -49,27 +51,29 @@ pub fn takes_part(method: &str, client_headers: &Headers, refresh: bool) -> bool
     method == "GET" && !refresh && !PERSONAL.iter().any(|name| client_headers.get(name).is_some())
 }
 
+/// How a wait for the leader ended.
+pub enum Waited {
+    /// A copy of the leader's outcome (its answer, its stale copy, or its error).
+    Shared(Result<SharedAnswer>),
+    /// The leader had nothing to share: this request goes on its own.
+    Alone,
+    /// The leader took longer than the service's timeout.
+    TimedOut,
+}
+
 /// Waits for the leader, at most `timeout_ms` (the service's timeout, which bounds the leader's
-/// own exchange). `None` when the leader had nothing to share: this request then goes on its own.
-pub async fn wait<P: Platform>(
-    wait: Wait<Result<SharedAnswer>>,
-    service: &str,
-    timeout_ms: u64,
-    platform: &P,
-) -> Option<Result<SharedAnswer>> {
-    for _ in 0..timeout_ms.div_ceil(CHECK_EVERY_MS) {
-        if let std::task::Poll::Ready(outcome) = wait.check() {
-            return outcome;
+/// own exchange).
+pub async fn wait<P: Platform>(wait: Wait<Result<SharedAnswer>>, timeout_ms: u64, platform: &P) -> Waited {
+    let checks = timeout_ms.div_ceil(CHECK_EVERY_MS);
+    for check in 0..=checks {
+        match wait.check() {
+            Poll::Ready(Some(outcome)) => return Waited::Shared(outcome),
+            Poll::Ready(None) => return Waited::Alone,
+            Poll::Pending if check < checks => platform.sleep(CHECK_EVERY_MS).await,
+            Poll::Pending => {}
         }
-        platform.sleep(CHECK_EVERY_MS).await;
     }
-    match wait.check() {
-        std::task::Poll::Ready(outcome) => outcome,
-        std::task::Poll::Pending => Some(Err(GatewayError::new(
-            ErrorKind::GatewayTimeout,
-            format!("The service '{service}' did not answer within {timeout_ms} ms."),
-        ))),
-    }
+    Waited::TimedOut
 }
 
 /// Gives the waiting requests a copy of the leader's outcome, when it may be shared; the leader's

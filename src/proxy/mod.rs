@@ -26,6 +26,7 @@ use crate::http::{
 };
 use crate::platform::Platform;
 use crate::redact::Redacted;
+use coalesce::Waited;
 
 /// Largest JSON answer read for redaction.
 const MAX_REDACTED_BYTES: usize = 8 * 1024 * 1024;
@@ -78,17 +79,19 @@ pub async fn proxy<P: Platform>(
     if let Some((key, in_flight)) = joins {
         match in_flight.join(key.as_str()) {
             Turn::Lead(leading) => lead = Some(leading),
-            Turn::Wait(wait) => {
-                let timeout_ms = call.upstream.timeout_ms;
-                match coalesce::wait(wait, call.upstream.name(), timeout_ms, platform).await {
-                    Some(Ok(shared)) => return Ok(shared.into_response()),
-                    Some(Err(error)) => {
-                        return stale_or(&call, key, error, client_headers.get("if-none-match"), platform).await
-                    }
-                    // The leader had nothing to share: this request goes on its own.
-                    None => {}
+            Turn::Wait(wait) => match coalesce::wait(wait, call.upstream.timeout_ms, platform).await {
+                Waited::Shared(Ok(shared)) => return Ok(shared.into_response()),
+                Waited::Shared(Err(error)) => return Err(error),
+                Waited::TimedOut => {
+                    let if_none_match = client_headers.get("if-none-match");
+                    return match stale(&call, Some(key), if_none_match, platform).await {
+                        Some(stale) => Ok((stale, CacheStatus::Stale)),
+                        None => Err(timed_out(&call)),
+                    };
                 }
-            }
+                // The leader had nothing to share: this request goes on its own.
+                Waited::Alone => {}
+            },
         }
     }
     let status = match (&key, refresh) {
@@ -118,13 +121,11 @@ async fn exchange<P: Platform>(
 ) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
     // Retries, fallbacks and the circuit breaker go around this phase.
     let sent = send(call, outbound, platform).await;
-    let sent = match (&key, call.upstream.stale_if_error) {
-        (Some(key), Some(_)) if origin_failed(&sent) => match stale(call, key, if_none_match, platform).await {
-            Some(stale) => return Ok((stale, CacheStatus::Stale)),
-            None => sent,
-        },
-        _ => sent,
-    };
+    if origin_failed(&sent) {
+        if let Some(stale) = stale(call, key.as_ref(), if_none_match, platform).await {
+            return Ok((stale, CacheStatus::Stale));
+        }
+    }
     let response = filter_response(call, sent?, platform).await?;
     match key {
         // A HEAD may be answered from a stored GET, but its own answer has no body to store.
@@ -208,29 +209,13 @@ fn not_modified<B>(stored: GatewayResponse<B>, if_none_match: Option<&str>) -> G
 /// most that long ago (RFC 5861), with its `Age`; a 304 when the client has its ETag.
 async fn stale<P: Platform>(
     call: &ProxyCall<'_>,
-    key: &CacheKey,
+    key: Option<&CacheKey>,
     if_none_match: Option<&str>,
     platform: &P,
 ) -> Option<GatewayResponse<P::Stream>> {
     let window = call.upstream.stale_if_error?;
-    let stored = call.cache.get_stale(platform, key.as_str(), window).await?;
+    let stored = call.cache.get_stale(platform, key?.as_str(), window).await?;
     Some(not_modified(stored, if_none_match))
-}
-
-/// `error`, or the stale copy when the service has one and the error is an origin failure.
-async fn stale_or<P: Platform>(
-    call: &ProxyCall<'_>,
-    key: &CacheKey,
-    error: GatewayError,
-    if_none_match: Option<&str>,
-    platform: &P,
-) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
-    if failed_at_origin(&error) {
-        if let Some(stale) = stale(call, key, if_none_match, platform).await {
-            return Ok((stale, CacheStatus::Stale));
-        }
-    }
-    Err(error)
 }
 
 /// Whether the send phase's outcome is an origin failure in CONTRACT section 7's sense: the errors
@@ -239,12 +224,10 @@ async fn stale_or<P: Platform>(
 fn origin_failed<B>(sent: &Result<GatewayResponse<B>>) -> bool {
     match sent {
         Ok(response) => is_origin_failure_status(response.status),
-        Err(error) => failed_at_origin(error),
+        Err(error) => {
+            matches!(error.kind, ErrorKind::BadGateway | ErrorKind::GatewayTimeout | ErrorKind::ServiceUnavailable)
+        }
     }
-}
-
-fn failed_at_origin(error: &GatewayError) -> bool {
-    matches!(error.kind, ErrorKind::BadGateway | ErrorKind::GatewayTimeout | ErrorKind::ServiceUnavailable)
 }
 
 /// Phase 3: the request the origin receives: the client's, less its credentials and hop-by-hop
@@ -279,10 +262,7 @@ async fn send<P: Platform>(
     };
     sent.map_err(|failure| match failure {
         FetchFailure::BodyTooLarge => payload_too_large(max_body_bytes),
-        FetchFailure::Timeout => GatewayError::new(
-            ErrorKind::GatewayTimeout,
-            format!("The service '{}' did not answer within {timeout_ms} ms.", call.upstream.name()),
-        ),
+        FetchFailure::Timeout => timed_out(call),
         FetchFailure::Network(why) => GatewayError::new(
             ErrorKind::BadGateway,
             format!("The service '{}' could not be reached.", call.upstream.name()),
@@ -294,6 +274,15 @@ async fn send<P: Platform>(
             GatewayError::config(format!("The request to the service '{}' was not sent: {why}.", call.upstream.name()))
         }
     })
+}
+
+/// The error of an origin that did not answer within the service's timeout.
+fn timed_out(call: &ProxyCall<'_>) -> GatewayError {
+    let Upstream { timeout_ms, .. } = *call.upstream;
+    GatewayError::new(
+        ErrorKind::GatewayTimeout,
+        format!("The service '{}' did not answer within {timeout_ms} ms.", call.upstream.name()),
+    )
 }
 
 /// Phase 5: the response filter: hop-by-hop and CORS headers dropped, secrets redacted. A service
