@@ -1,8 +1,9 @@
 // A/B of two builds of the gateway in one run (not a test): is a change free on the hot routes?
 // Builds `--before` (a git revision) in a temporary worktree, takes the current build as "after",
 // serves both under bare `workerd serve` with the same configuration and origins, and measures the
-// token-authenticated GET and the chat webhook in alternation, ROUNDS times each, keeping the round
-// with the median ratio after/before (the machine's load drifts; neighbouring runs compare well).
+// token-authenticated GET, a cached GET answered from the isolate (HIT) and the chat webhook in
+// alternation, ROUNDS times each, keeping the round with the median ratio after/before (the
+// machine's load drifts; neighbouring runs compare well).
 //
 //   node tests/bench/ab.mjs --before <rev> [--label "what changed"] [--seconds 5] [--rounds 5] [--no-build] [--write]
 //
@@ -49,6 +50,7 @@ const config = {
   extensions: { rest: { services: [
     { name: "model", base_url: model.url + "/", expose: "inference", timeout: 30 },
     { name: "api", base_url: api.url + "/" },
+    { name: "cached", base_url: api.url + "/", expose: "telemetry", cache: 3600 },
   ] } },
   dialog: [{ condition: "true", response: "{% GET \"api://a\" cache 3600 %}{% set a = rest.json.temperature %}{% GET \"api://b\" cache 3600 %}It is {{ a }} and {{ rest.json.temperature }}." }],
 };
@@ -60,10 +62,12 @@ const chatBody = path.join(os.tmpdir(), "ab-chat.json");
 fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));
 const routes = [
   ["token GET /models/{svc}/health, uncached", (w) => wrk(w.url + "/models/model/health", { seconds: SECONDS, headers: { access_token: TOKEN } })],
+  ["token GET /pi/{svc}/system, HIT", (w) => wrk(w.url + "/pi/cached/system", { seconds: SECONDS, headers: { access_token: TOKEN } })],
   ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", bodyFile: chatBody, headers: { "content-type": "application/json" } })],
 ];
 for (const worker of [before, after]) {
   await fetch(worker.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
+  await fetch(worker.url + "/pi/cached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());
 }
 
 const rows = [];
