@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 
-use super::{CounterCharge, Platform, SignatureAlgorithm, Spent, Window};
+use super::{ConversationLease, ConversationStore, CounterCharge, Platform, SignatureAlgorithm, Spent, Window};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
 /// Runs a future whose awaits all complete at once (everything here is in memory).
@@ -47,6 +47,10 @@ pub struct MemoryPlatform {
     pub charges: RefCell<Vec<CounterCharge>>,
     /// When set, no counter can be reached (as a Durable Object that errors or times out).
     pub counters_unreachable: Cell<bool>,
+    /// The conversations, as the Worker's Durable Objects hold them.
+    pub conversations: RefCell<ConversationStore>,
+    /// When set, no conversation can be reached.
+    pub conversations_unreachable: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -60,6 +64,8 @@ impl MemoryPlatform {
             counters: RefCell::new(HashMap::new()),
             charges: RefCell::new(Vec::new()),
             counters_unreachable: Cell::new(false),
+            conversations: RefCell::new(ConversationStore::default()),
+            conversations_unreachable: Cell::new(false),
         }
     }
 
@@ -201,6 +207,29 @@ impl Platform for MemoryPlatform {
                 window.give_back(counted_at);
             }
         }
+    }
+
+    async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String> {
+        if self.conversations_unreachable.get() {
+            return Err("unreachable".into());
+        }
+        self.conversations.borrow_mut().begin(id, self.now())
+    }
+
+    async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool {
+        let expires = self.now() + retention_seconds as f64;
+        self.conversations.borrow_mut().commit(lease, record, expires)
+    }
+
+    fn conversation_abort(&self, lease: ConversationLease) {
+        self.conversations.borrow_mut().abort(&lease);
+    }
+
+    async fn conversation_read(&self, id: &str) -> Result<Option<String>, String> {
+        if self.conversations_unreachable.get() {
+            return Err("unreachable".into());
+        }
+        Ok(self.conversations.borrow().read(id, self.now()))
     }
 
     fn log(&self, line: &str) {

@@ -5,12 +5,14 @@
 //! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
 //! single-threaded.
 
+mod conversation;
 mod counter;
 #[cfg(test)]
 pub mod memory;
 mod poll;
 mod signature;
 
+pub use conversation::{ConversationLease, ConversationStore};
 pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
 pub use poll::poll_once;
 pub use signature::SignatureAlgorithm;
@@ -65,6 +67,21 @@ pub trait Platform {
     /// Gives back requests counted for a request that another limit refused, in the background:
     /// the refused answer does not wait for it.
     fn give_back(&self, counted: Vec<(String, f64)>);
+
+    /// Waits until the conversation `id` has no turn in progress, then holds it for this turn and
+    /// answers its stored record (`None` for a new or forgotten conversation). `Err` when the
+    /// conversation could not be reached.
+    async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String>;
+
+    /// Stores the turn's record (kept `retention_seconds` after this turn) and ends the turn.
+    /// False when it could not be stored: the turn's reply must not be sent.
+    async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool;
+
+    /// Ends a turn that stores nothing, in the background.
+    fn conversation_abort(&self, lease: ConversationLease);
+
+    /// The stored record, without waiting for a turn in progress.
+    async fn conversation_read(&self, id: &str) -> Result<Option<String>, String>;
 
     /// Writes one line to the log.
     fn log(&self, line: &str);
