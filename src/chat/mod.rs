@@ -190,3 +190,6 @@ impl ChatChannel {
         Ok(proxy::proxy(call, request, platform).await?.0)
     }
 }
+
+#[cfg(test)]
+mod tests;

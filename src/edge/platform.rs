@@ -8,25 +8,41 @@ use wasm_bindgen_futures::JsFuture;
 use super::{runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
 use crate::platform::Platform;
-use crate::platform::{CounterCharge, SignatureAlgorithm, Spent};
+use crate::platform::{ConversationLease, CounterCharge, SignatureAlgorithm, Spent};
+
+/// How long a turn waits for its sender's previous turn: a little more than a turn may hold the
+/// conversation (`TURN_HOLD_MS` in conversation.mjs).
+const CONVERSATION_BEGIN_TIMEOUT_MS: f64 = 65_000.0;
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,
     /// The Durable Object namespace of the rate-limit counters (`RATE_LIMITS`), when bound.
     counters: Option<JsValue>,
+    /// The Durable Object namespace of the conversations (`CONVERSATIONS`), when bound.
+    conversations: Option<JsValue>,
     /// The state objects of request bodies put under a byte limit (see `limit_stream`).
     limits: RefCell<Vec<js_sys::Object>>,
 }
 
 impl<'a> WorkerPlatform<'a> {
     pub fn new(ctx: &'a worker::Context) -> Self {
-        WorkerPlatform { ctx, counters: None, limits: RefCell::new(Vec::new()) }
+        WorkerPlatform { ctx, counters: None, conversations: None, limits: RefCell::new(Vec::new()) }
     }
 
     /// The platform with the rate-limit counters' namespace.
     pub fn with_counters(mut self, namespace: Option<JsValue>) -> Self {
         self.counters = namespace;
         self
+    }
+
+    /// The platform with the conversations' namespace.
+    pub fn with_conversations(mut self, namespace: Option<JsValue>) -> Self {
+        self.conversations = namespace;
+        self
+    }
+
+    fn conversations(&self) -> Result<&JsValue, String> {
+        self.conversations.as_ref().ok_or_else(|| "no conversations binding".to_string())
     }
 
     fn body_exceeded_limit(&self) -> bool {
@@ -186,6 +202,37 @@ impl Platform for WorkerPlatform<'_> {
                 worker::console_log!("{}", serde_json::json!({"event": "limit_give_back_failed"}));
             }
         });
+    }
+
+    async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String> {
+        let promise = runtime::conversation_begin(self.conversations()?, id, CONVERSATION_BEGIN_TIMEOUT_MS);
+        let answer = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
+        let answer = js_sys::Array::from(&answer);
+        let token = answer.get(0).as_string().ok_or("the conversation answered no token")?;
+        Ok((ConversationLease { id: id.to_string(), token }, answer.get(1).as_string()))
+    }
+
+    async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool {
+        let Ok(namespace) = self.conversations() else { return false };
+        let promise =
+            runtime::conversation_commit(namespace, &lease.id, &lease.token, record, retention_seconds as f64);
+        JsFuture::from(promise).await.is_ok_and(|stored| stored.is_truthy())
+    }
+
+    fn conversation_abort(&self, lease: ConversationLease) {
+        let Ok(namespace) = self.conversations() else { return };
+        let promise = runtime::conversation_abort(namespace, &lease.id, &lease.token);
+        self.ctx.wait_until(async move {
+            if JsFuture::from(promise).await.is_err() {
+                worker::console_log!("{}", serde_json::json!({"event": "conversation_abort_failed"}));
+            }
+        });
+    }
+
+    async fn conversation_read(&self, id: &str) -> Result<Option<String>, String> {
+        let promise = runtime::conversation_read(self.conversations()?, id);
+        let record = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
+        Ok(record.as_string())
     }
 
     fn log(&self, line: &str) {

@@ -227,6 +227,31 @@ export function giveBack(namespace, names, countedAt) {
   );
 }
 
+// Conversations: one Durable Object per sender (conversation.mjs), asked over RPC. Failures reject
+// (the core answers 503); a begin() that does not answer within `timeoutMs` too.
+function conversation(namespace, id) {
+  return namespace.get(namespace.idFromName(id));
+}
+
+// Resolves to [token, record or null] once the sender's previous turn has ended.
+export function conversationBegin(namespace, id, timeoutMs) {
+  return withTimeout(conversation(namespace, id).begin(), timeoutMs);
+}
+
+// Resolves to whether the record was stored.
+export async function conversationCommit(namespace, id, token, record, retentionSeconds) {
+  return (await conversation(namespace, id).commit(token, record, retentionSeconds)) === true;
+}
+
+export function conversationAbort(namespace, id, token) {
+  return conversation(namespace, id).abort(token);
+}
+
+// Resolves to the record or null.
+export function conversationRead(namespace, id) {
+  return conversation(namespace, id).read();
+}
+
 function withTimeout(promise, timeoutMs) {
   let timer;
   const timeout = new Promise((_, reject) => {

@@ -41,6 +41,23 @@ extern "C" {
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = giveBack)]
     pub fn give_back(namespace: &JsValue, names: &str, counted_at: &[f64]) -> js_sys::Promise;
+    /// Resolves to `[token, record or null]`.
+    #[wasm_bindgen(js_name = conversationBegin)]
+    pub fn conversation_begin(namespace: &JsValue, id: &str, timeout_ms: f64) -> js_sys::Promise;
+    /// Resolves to a boolean: whether the record was stored.
+    #[wasm_bindgen(js_name = conversationCommit)]
+    pub fn conversation_commit(
+        namespace: &JsValue,
+        id: &str,
+        token: &str,
+        record: &str,
+        retention_seconds: f64,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = conversationAbort)]
+    pub fn conversation_abort(namespace: &JsValue, id: &str, token: &str) -> js_sys::Promise;
+    /// Resolves to the record or null.
+    #[wasm_bindgen(js_name = conversationRead)]
+    pub fn conversation_read(namespace: &JsValue, id: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = cachePut)]
     pub fn cache_put(
         key: &str,
