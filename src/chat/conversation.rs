@@ -20,7 +20,7 @@ pub const MAX_RECORD_BYTES: usize = 128 * 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
-    /// `slots` and `user` (nested rather than flattened: serde's flatten costs wasm size).
+    /// `slots` and `user`.
     #[serde(default)]
     pub state: StateValues,
     /// The node that answered last and has followups, matched first on the next message.
