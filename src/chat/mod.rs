@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::dialog::{to_messages, CallLog, Dialog, MemoryRecall, PlatformExecutor, TurnInput, MAX_CALLS_PER_MESSAGE};
 use crate::error::{GatewayError, Result};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 use crate::proxy::{self, ProxyCall, Upstream};
 
 /// The channel, built once per isolate from the configuration.
@@ -65,8 +65,10 @@ impl ChatChannel {
             let forwarded = GatewayRequest { body: Body::Bytes(message.raw), ..request };
             return self.forward(upstream, "webhooks/rest/webhook", forwarded, consumer, platform).await;
         }
+        // One deadline for the whole message: NLU, then every call of the turn.
+        let deadline = Deadline::after(platform.now(), self.dialog.message_timeout_ms());
         let nlu = match &self.nlu {
-            Some(upstream) => Some(self.understand(upstream, &message.text, platform).await?),
+            Some(upstream) => Some(self.understand(upstream, &message.text, deadline, platform).await?),
             None => None,
         };
         let input = TurnInput {
@@ -83,6 +85,7 @@ impl ChatChannel {
             platform,
             cache: &self.cache,
             garbage_collector_seconds: self.dialog.rest.garbage_collector_seconds(),
+            deadline,
         };
         let text = self.dialog.respond(&input, &log, &executor).await?;
         Ok(GatewayResponse::json(200, &to_messages(&text, &input.sender)))
