@@ -7,7 +7,8 @@
 //! 2. [`config`]: `GATEWAY_CONFIG`, parsed and validated once;
 //! 3. [`auth`] (who is calling, and may they), [`cache`] (keys and tiers) and [`redact`] (secrets
 //!    removed from answers);
-//! 4. [`dialog`] (MaxBot templates with `rest_call`) and [`proxy`] (forwarding to origins);
+//! 4. [`dialog`] (MaxBot templates with `rest_call`), [`proxy`] (forwarding to origins) and
+//!    [`limits`] (rate limits and quotas on the runtime's counters);
 //! 5. [`chat`]: the Rasa REST channel, on the dialog or forwarded;
 //! 6. [`gateway`]: the request pipeline that ties them together;
 //! 7. [`edge`]: the Worker adapter, the only code that knows it runs in a Worker.
@@ -23,6 +24,7 @@ pub mod cache;
 pub mod redact;
 
 pub mod dialog;
+pub mod limits;
 pub mod proxy;
 
 pub mod chat;

@@ -7,6 +7,7 @@
 mod consumers;
 mod duration;
 mod interpolate;
+mod limits;
 pub mod paths;
 pub mod services;
 mod validate;
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 pub use consumers::{ConsumerConfig, Grant};
 pub use duration::{TimeDelta, Timeout};
+pub use limits::{FailMode, LimitConfig, LimitKey, RouteWord};
 pub use services::{BasicAuth, Exposure, RestConfig, ServiceConfig};
 
 use crate::error::{GatewayError, Result};
@@ -39,6 +41,9 @@ pub struct Config {
     pub chat: ChatConfig,
     #[serde(default)]
     pub dialog: Vec<DialogNodeConfig>,
+    /// Rate limits and quotas, checked after authorization.
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -208,3 +208,49 @@ fn path_rules_are_checked_at_load_and_errors_name_the_field() {
     assert!(!service.forwards("openvpn/client"));
     assert!(ServiceConfig::default().forwards("anything"));
 }
+
+#[test]
+fn limits_are_checked_at_load_and_errors_name_the_field() {
+    let base = |limits: Value| {
+        json!({
+            "auth": {"token": "t", "consumers": [{"name": "shop", "key": "k", "allow": ["webhook"]}]},
+            "extensions": {"rest": {"services": [
+                {"name": "catsdogs", "base_url": "http://m.local/", "expose": "inference"}
+            ]}},
+            "limits": limits
+        })
+    };
+    let limit = |extra: Value| {
+        let mut limit = json!({"name": "chat", "key": "ip", "requests": 5, "period": 60});
+        limit.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        limit
+    };
+    let contract = json!([
+        { "name": "chat",   "routes": ["webhook"],       "key": "sender",   "requests": 20,    "period": 60 },
+        { "name": "per-ip", "key": "ip",                  "requests": 600,   "period": 60 },
+        { "name": "shop",   "consumers": ["shop"],        "key": "consumer", "requests": 10000, "period": 86400 },
+        { "name": "model",  "routes": ["models/catsdogs"], "key": "identity", "requests": 100,   "period": 3600 },
+        { "name": "burst", "key": "ip", "requests": 10, "period": 10, "approximate": true, "fail": "closed" }
+    ]);
+    assert_eq!(parse(base(contract)).unwrap().limits.len(), 5);
+    for (limits, field, why) in [
+        (json!([limit(json!({"requests": 0}))]), "limits[0].requests", "positive integer"),
+        (json!([limit(json!({"requests": -3}))]), "limits[0].requests", "invalid value"),
+        (json!([limit(json!({"period": 1.5}))]), "limits[0].period", "invalid type"),
+        (json!([limit(json!({"period": "60"}))]), "limits[0].period", "invalid type"),
+        (json!([limit(json!({"key": "cookie"}))]), "limits[0].key", "unknown variant"),
+        (json!([limit(json!({"routes": ["models"]}))]), "limits[0].routes[0]", "must be one of"),
+        (json!([limit(json!({"routes": ["models/unknown"]}))]), "limits[0].routes[0]", "not an exposed inference"),
+        (json!([limit(json!({"routes": []}))]), "limits[0].routes", "must not be empty"),
+        (json!([limit(json!({"consumers": ["nobody"]}))]), "limits[0].consumers[0]", "not the name of a consumer"),
+        (json!([limit(json!({})), limit(json!({}))]), "limits[1].name", "duplicate limit name"),
+        (json!([limit(json!({"name": "a b"}))]), "limits[0].name", "letters, digits"),
+        (json!([limit(json!({"approximate": true, "period": 30}))]), "limits[0].period", "10 or 60"),
+        (json!([limit(json!({"fail": "sometimes"}))]), "limits[0].fail", "unknown variant"),
+        (json!([limit(json!({"burst": 3}))]), "limits[0].burst", "unknown field"),
+    ] {
+        let error = parse(base(limits.clone())).unwrap_err();
+        assert_eq!(error.body()["details"]["field"], field, "{limits}");
+        assert!(error.message.contains(why), "{limits}: {}", error.message);
+    }
+}

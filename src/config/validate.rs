@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{AuthConfig, Config, Exposure, Grant, JwtAlgorithm};
+use super::{AuthConfig, Config, Exposure, Grant, JwtAlgorithm, LimitConfig, RouteWord};
 use crate::error::{GatewayError, Result};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -11,6 +11,7 @@ pub fn validate(config: &Config) -> Result<()> {
     validate_services(config)?;
     validate_auth(config)?;
     validate_chat(config)?;
+    validate_limits(config)?;
     Ok(())
 }
 
@@ -128,14 +129,84 @@ fn validate_consumers(config: &Config, auth: &AuthConfig) -> Result<()> {
             if consumer.allow[..at].contains(grant) {
                 return Err(field_error(&grant_field, format!("duplicate entry '{grant}'")));
             }
-            if let Grant::Service { exposure, service: Some(name) } = grant {
-                let service = config.extensions.rest.service(name);
-                if service.and_then(|s| s.expose) != Some(*exposure) {
-                    return Err(field_error(
-                        &grant_field,
-                        format!("'{name}' is not an exposed {} service", exposure.as_str()),
-                    ));
-                }
+            validate_grant(config, grant, &grant_field)?;
+        }
+    }
+    Ok(())
+}
+
+/// A grant that names a service names an exposed service of its kind.
+fn validate_grant(config: &Config, grant: &Grant, field: &str) -> Result<()> {
+    if let Grant::Service { exposure, service: Some(name) } = grant {
+        let service = config.extensions.rest.service(name);
+        if service.and_then(|s| s.expose) != Some(*exposure) {
+            return Err(field_error(field, format!("'{name}' is not an exposed {} service", exposure.as_str())));
+        }
+    }
+    Ok(())
+}
+
+/// Limits: unique names fit for counters, positive budgets, routes that exist, consumers that are
+/// consumers, and the Rate Limiting binding's periods for approximate ones.
+fn validate_limits(config: &Config) -> Result<()> {
+    for (index, limit) in config.limits.iter().enumerate() {
+        let field = format!("limits[{index}]");
+        let name_ok = !limit.name.is_empty()
+            && limit.name.len() <= 64
+            && limit.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !name_ok {
+            return Err(field_error(
+                &format!("{field}.name"),
+                "must be a name of 1 to 64 letters, digits, '-', '_' and '.'".into(),
+            ));
+        }
+        if let Some(first) = config.limits[..index].iter().position(|other| other.name == limit.name) {
+            return Err(field_error(
+                &format!("{field}.name"),
+                format!("duplicate limit name: limits[{first}] has it too"),
+            ));
+        }
+        for (number, name) in [(limit.requests, "requests"), (limit.period, "period")] {
+            if number == 0 {
+                return Err(field_error(&format!("{field}.{name}"), "must be a positive integer".into()));
+            }
+        }
+        if limit.approximate && !matches!(limit.period, 10 | 60) {
+            return Err(field_error(
+                &format!("{field}.period"),
+                "an approximate limit's period must be 10 or 60".into(),
+            ));
+        }
+        validate_limit_scope(config, limit, &field)?;
+    }
+    Ok(())
+}
+
+fn validate_limit_scope(config: &Config, limit: &LimitConfig, field: &str) -> Result<()> {
+    if let Some(routes) = &limit.routes {
+        if routes.is_empty() {
+            return Err(field_error(&format!("{field}.routes"), "must not be empty: omit it for every route".into()));
+        }
+        for (at, word) in routes.iter().enumerate() {
+            if let RouteWord::Grant(grant) = word {
+                validate_grant(config, grant, &format!("{field}.routes[{at}]"))?;
+            }
+        }
+    }
+    if let Some(consumers) = &limit.consumers {
+        if consumers.is_empty() {
+            return Err(field_error(
+                &format!("{field}.consumers"),
+                "must not be empty: omit it for every caller".into(),
+            ));
+        }
+        let known = config.auth.as_ref().map_or(&[][..], |auth| &auth.consumers[..]);
+        for (at, name) in consumers.iter().enumerate() {
+            if !known.iter().any(|consumer| consumer.name.eq_ignore_ascii_case(name)) {
+                return Err(field_error(
+                    &format!("{field}.consumers[{at}]"),
+                    "is not the name of a consumer in auth.consumers".into(),
+                ));
             }
         }
     }

@@ -13,15 +13,17 @@ use crate::error::Result;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::{poll_once, Deadline, Platform, SignatureAlgorithm};
+use crate::platform::{poll_once, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
 /// request should go straight to the asynchronous handler: not a chat message, or a chat that
-/// always needs the network (forwarded to Rasa, or NLU).
+/// always needs the network (forwarded to Rasa, NLU, or a rate limit's counter).
 pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str) -> Option<usize> {
     let Ok(gateway) = gateway else { return None };
-    let eligible =
-        route(method, path) == Route::Guarded(GuardedRoute::Webhook) && !gateway.chat().always_needs_network();
+    // A rate-limited chat message always waits for its counters.
+    let eligible = route(method, path) == Route::Guarded(GuardedRoute::Webhook)
+        && !gateway.chat().always_needs_network()
+        && !gateway.limits().cover_webhook();
     eligible.then_some(MAX_WEBHOOK_BYTES)
 }
 
@@ -98,6 +100,14 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
 
     async fn verify_signature(&self, _: SignatureAlgorithm, _: &[u8], _: &[u8], _: &[u8]) -> bool {
         std::future::pending().await
+    }
+
+    async fn spend(&self, _: &[CounterCharge], _: u64) -> Vec<Option<Spent>> {
+        std::future::pending().await
+    }
+
+    fn give_back(&self, counted: Vec<(String, f64)>) {
+        self.0.give_back(counted);
     }
 
     fn log(&self, line: &str) {

@@ -11,6 +11,9 @@
 // message `fetch_read` (synchronous, its body read here), and only then the asynchronous `fetch`.
 import Gateway from "./index.js";
 
+// The rate-limit counters' Durable Object class, bound as RATE_LIMITS in wrangler.toml.
+export { RateLimitCounter } from "./counter.mjs";
+
 // wasm-bindgen's futures executor schedules every task wake-up through the global queueMicrotask,
 // which the runtime implements with bookkeeping of its own on each call. A resolved promise's then()
 // queues the same kind of job on the same microtask queue, at a fraction of the cost: proxied

@@ -104,7 +104,7 @@ async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
         panic!("test panic requested");
     }
-    let platform = WorkerPlatform::new(&ctx);
+    let platform = WorkerPlatform::new(&ctx).with_counters(counters_binding(&env));
     let request = match to_gateway_request(&request, &url) {
         Ok(request) => request,
         Err(error) => return Ok(to_worker_response(GatewayResponse::from(error))),
@@ -128,7 +128,15 @@ fn load(env: &Env) -> Result<Gateway> {
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| GatewayError::config("GATEWAY_CONFIG must be a JSON string or an object"))?,
     };
-    let loaded = Gateway::load(raw, &lookup);
+    let loaded = Gateway::load(raw, &lookup).and_then(|gateway| {
+        if !gateway.limits().is_empty() && counters_binding(env).is_none() {
+            return Err(GatewayError::config(format!(
+                "limits need the {COUNTERS_BINDING} Durable Object binding (class RateLimitCounter, see wrangler.toml)"
+            ))
+            .with_details(serde_json::json!({"field": "limits"})));
+        }
+        Ok(gateway)
+    });
     match &loaded {
         Ok(gateway) => {
             gateway.warnings().iter().for_each(|w| worker::console_warn!("{}", serde_json::json!({"warning": w})))
@@ -136,6 +144,13 @@ fn load(env: &Env) -> Result<Gateway> {
         Err(error) => worker::console_error!("{}", serde_json::json!({"config_error": error.message})),
     }
     loaded
+}
+
+/// The binding of the rate-limit counters' Durable Object namespace.
+const COUNTERS_BINDING: &str = "RATE_LIMITS";
+
+fn counters_binding(env: &Env) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(COUNTERS_BINDING)).ok().filter(|v| !v.is_undefined())
 }
 
 /// Logs panics with their message (console_error_panic_hook), then lets the worker crate's own

@@ -4,10 +4,14 @@
 //! [`Platform`](crate::platform::Platform) on Fetch, the Cache API and Web Crypto, over the few
 //! JavaScript helpers of `runtime.js`.
 //!
+//! `counter` is the rate-limit counter's logic, exported for its Durable Object (`counter.mjs`).
+//!
 //! [`body_first`] and [`wire`] are plain Rust (tested natively): the edge's shortcut for chat
 //! messages that need no I/O, and the form headers take between Rust and JavaScript.
 
 pub mod body_first;
+#[cfg(target_arch = "wasm32")]
+mod counter;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]

@@ -5,16 +5,23 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::{runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::platform::SignatureAlgorithm;
-use crate::platform::{Deadline, Platform};
+use crate::platform::{CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,
+    /// The Durable Object namespace of the rate-limit counters (`RATE_LIMITS`), when bound.
+    counters: Option<JsValue>,
 }
 
 impl<'a> WorkerPlatform<'a> {
     pub fn new(ctx: &'a worker::Context) -> Self {
-        WorkerPlatform { ctx }
+        WorkerPlatform { ctx, counters: None }
+    }
+
+    /// The platform with the rate-limit counters' namespace.
+    pub fn with_counters(mut self, namespace: Option<JsValue>) -> Self {
+        self.counters = namespace;
+        self
     }
 
     /// [`Platform::read`] within `timeout_ms` (infinite: no deadline).
@@ -153,7 +160,46 @@ impl Platform for WorkerPlatform<'_> {
         JsFuture::from(promise).await.map(|v| v.is_truthy()).unwrap_or(false)
     }
 
+    async fn spend(&self, charges: &[CounterCharge], timeout_ms: u64) -> Vec<Option<Spent>> {
+        // The edge refuses to load limits without the binding; unbound, every counter is unreachable.
+        let Some(namespace) = &self.counters else { return vec![None; charges.len()] };
+        let names = counter_names(charges.iter().map(|charge| charge.counter.as_str()));
+        let requests: Vec<u32> = charges.iter().map(|charge| charge.requests).collect();
+        let periods: Vec<u32> = charges.iter().map(|charge| charge.period).collect();
+        let promise = runtime::spend_limits(namespace, &names, &requests, &periods, timeout_ms as f64);
+        let Ok(flat) = JsFuture::from(promise).await else { return vec![None; charges.len()] };
+        let flat = js_sys::Float64Array::new(&flat).to_vec();
+        let answers = flat.chunks_exact(4).map(|answer| {
+            (!answer.iter().any(|n| n.is_nan())).then(|| Spent {
+                allowed: answer[0] == 1.0,
+                remaining: answer[1] as u32,
+                reset: answer[2] as u64,
+                counted_at: answer[3],
+            })
+        });
+        let mut answers: Vec<Option<Spent>> = answers.collect();
+        answers.resize(charges.len(), None);
+        answers
+    }
+
+    fn give_back(&self, counted: Vec<(String, f64)>) {
+        let Some(namespace) = &self.counters else { return };
+        let names = counter_names(counted.iter().map(|(name, _)| name.as_str()));
+        let counted_at: Vec<f64> = counted.iter().map(|&(_, at)| at).collect();
+        let promise = runtime::give_back(namespace, &names, &counted_at);
+        self.ctx.wait_until(async move {
+            if JsFuture::from(promise).await.is_err() {
+                worker::console_log!("{}", serde_json::json!({"event": "limit_give_back_failed"}));
+            }
+        });
+    }
+
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
     }
+}
+
+/// Counter names as `runtime.js` takes them: one string, joined by "\n" (which no name holds).
+fn counter_names<'n>(names: impl Iterator<Item = &'n str>) -> String {
+    names.collect::<Vec<_>>().join("\n")
 }

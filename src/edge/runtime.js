@@ -294,3 +294,37 @@ export async function verifySignature(algorithm, spki, message, signature) {
     return false;
   }
 }
+
+// Rate-limit counters: one Durable Object per counter name (a limit and a key), asked over RPC.
+// All of a request's counters at once; each answer is [allowed, remaining, reset, countedAt], or
+// NaNs when its object failed or did not answer within `timeoutMs` (the limit's `fail` decides).
+// `names` come joined by "\n" (the core's counter names never hold one).
+export async function spendLimits(namespace, names, requests, periods, timeoutMs) {
+  const list = names.split("\n");
+  const answers = await Promise.all(
+    list.map((name, i) => {
+      const stub = namespace.get(namespace.idFromName(name));
+      return withTimeout(stub.spend(requests[i], periods[i]), timeoutMs).catch(() => null);
+    }),
+  );
+  const flat = new Float64Array(list.length * 4).fill(NaN);
+  answers.forEach((answer, i) => {
+    if (Array.isArray(answer) && answer.length === 4) flat.set(answer, i * 4);
+  });
+  return flat;
+}
+
+// Gives back requests counted for a request another limit refused.
+export function giveBack(namespace, names, countedAt) {
+  return Promise.all(
+    names.split("\n").map((name, i) => namespace.get(namespace.idFromName(name)).giveBack(countedAt[i])),
+  );
+}
+
+function withTimeout(promise, timeoutMs) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

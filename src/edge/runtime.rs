@@ -30,6 +30,17 @@ extern "C" {
     /// Resolves to a boolean.
     #[wasm_bindgen(js_name = verifySignature)]
     pub fn verify_signature(algorithm: &str, spki: &[u8], message: &[u8], signature: &[u8]) -> js_sys::Promise;
+    /// Resolves to a `Float64Array` of four numbers per counter (NaN for one that failed).
+    #[wasm_bindgen(js_name = spendLimits)]
+    pub fn spend_limits(
+        namespace: &JsValue,
+        names: &str,
+        requests: &[u32],
+        periods: &[u32],
+        timeout_ms: f64,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = giveBack)]
+    pub fn give_back(namespace: &JsValue, names: &str, counted_at: &[f64]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = cachePut)]
     pub fn cache_put(
         key: &str,

@@ -36,6 +36,8 @@ pub struct RequestContext {
     pub route: Route,
     /// Phase authenticate: who is calling (anonymous until then).
     pub identity: Identity,
+    /// Phase limit: the `RateLimit-*` headers every answer of a limited route carries.
+    pub rate_limit_headers: Vec<(&'static str, String)>,
     /// Phase handle: how the cache took part in a proxied answer.
     pub cache_status: Option<CacheStatus>,
 }
@@ -43,6 +45,12 @@ pub struct RequestContext {
 impl RequestContext {
     pub fn new(summary: RequestSummary) -> Self {
         let route = route(&summary.method, &summary.path);
-        RequestContext { summary, route, identity: Identity::Anonymous, cache_status: None }
+        RequestContext {
+            summary,
+            route,
+            identity: Identity::Anonymous,
+            rate_limit_headers: Vec::new(),
+            cache_status: None,
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The top of the core: the [`Gateway`] built once per isolate from the configuration, and the
 //! [`pipeline`] every request takes through it, in named phases:
-//! route → authenticate → resolve → authorize → handle → respond (CORS) → log.
+//! route → authenticate → resolve → authorize → limit → handle → respond (CORS) → log.
 
 mod context;
 mod cors;
@@ -11,6 +11,8 @@ mod target;
 
 #[cfg(test)]
 mod consumer_tests;
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;
 
@@ -23,6 +25,7 @@ use crate::cache::TieredCache;
 use crate::chat::ChatChannel;
 use crate::config::{Config, Exposure};
 use crate::error::Result;
+use crate::limits::Limits;
 use crate::proxy::Upstream;
 
 pub use context::RequestSummary;
@@ -38,6 +41,8 @@ pub struct Gateway {
     upstreams: Vec<Upstream>,
     /// The isolate's cache tiers (memory in front of the Cache API).
     cache: Arc<TieredCache>,
+    /// Rate limits and quotas (their counts live in the runtime's counters).
+    limits: Limits,
 }
 
 impl Gateway {
@@ -53,7 +58,8 @@ impl Gateway {
             .filter(|service| service.expose.is_some())
             .map(|service| Upstream::new(service, &config))
             .collect();
-        Ok(Gateway { config, auth, chat, upstreams, cache })
+        let limits = Limits::new(config.limits.clone());
+        Ok(Gateway { config, auth, chat, upstreams, cache, limits })
     }
 
     /// Parses and builds a gateway from `GATEWAY_CONFIG` (text or already-parsed JSON).
@@ -77,6 +83,11 @@ impl Gateway {
     /// The chat channel (the edge asks it whether a message can be answered without I/O).
     pub fn chat(&self) -> &ChatChannel {
         &self.chat
+    }
+
+    /// The rate limits (the edge asks whether a chat message must wait for a counter).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The exposed services of one kind, in configuration order.

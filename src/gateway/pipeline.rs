@@ -6,7 +6,8 @@
 //! 2. **authenticate**: the caller's credentials become an [`Identity`], once;
 //! 3. **resolve**: the route's [`Target`] is looked up (the service, or the chat message);
 //! 4. **authorize**: one decision from the target's access rule;
-//! 5. **limit** (to come): the rate limits that match spend from their budgets;
+//! 5. **limit**: the rate limits that match spend from their budgets (a request refused earlier
+//!    spends only from those keyed by the client's address);
 //! 6. **handle**: the chat channel answers, or the proxy forwards;
 //! 7. **respond**: errors get Rasa's body, answers get the CORS headers;
 //! 8. **log**: one line.
@@ -23,6 +24,7 @@ use crate::chat::read_message;
 use crate::config::{Exposure, WebhookAuth};
 use crate::error::{ErrorKind, GatewayError, Result, VERSION};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
+use crate::limits::{LimitedRoute, RequestFacts};
 use crate::platform::Platform;
 use crate::proxy::{self, ProxyCall};
 
@@ -109,7 +111,33 @@ impl Gateway {
         mut request: GatewayRequest<P::Stream>,
         platform: &P,
     ) -> Result<GatewayResponse<P::Stream>> {
-        context.identity = self.authenticate(&request, platform).await;
+        if self.limits.is_empty() {
+            let target = self.admit(context, route, &mut request, platform).await?;
+            return self.handle(context, target, request, platform).await;
+        }
+        let limited = route.limited();
+        match self.admit(context, route, &mut request, platform).await {
+            Ok(target) => {
+                self.limit(context, &limited, target.sender(), false, platform).await?;
+                self.handle(context, target, request, platform).await
+            }
+            Err(refusal) => {
+                // Guessing keys or names is limited too, by the client's address.
+                self.limit(context, &limited, None, true, platform).await?;
+                Err(refusal)
+            }
+        }
+    }
+
+    /// Phases 2 to 4: who calls, what they address, and whether they may.
+    async fn admit<P: Platform>(
+        &self,
+        context: &mut RequestContext,
+        route: GuardedRoute,
+        request: &mut GatewayRequest<P::Stream>,
+        platform: &P,
+    ) -> Result<Target<'_>> {
+        context.identity = self.authenticate(request, platform).await;
         // Before anything is looked up: an anonymous caller learns nothing of which services exist.
         if context.identity == Identity::Anonymous && !route.admits_anonymous() {
             return Err(GatewayError::not_authenticated());
@@ -130,10 +158,29 @@ impl Gateway {
                 authorize(&context.identity, access)?;
             }
         }
-        let target = self.resolve(route, &mut request, platform).await?;
+        let target = self.resolve(route, request, platform).await?;
         authorize(&context.identity, target.access())?;
-        // Phase 5, limit: the rate limits and quotas that match this request go here.
-        self.handle(context, target, request, platform).await
+        Ok(target)
+    }
+
+    /// Phase 5: spends from the matching limits; the answer carries their headers, or is a 429.
+    async fn limit<P: Platform>(
+        &self,
+        context: &mut RequestContext,
+        route: &LimitedRoute,
+        sender: Option<&str>,
+        refused: bool,
+        platform: &P,
+    ) -> Result<()> {
+        let facts = RequestFacts {
+            route,
+            identity: &context.identity,
+            client_ip: context.summary.client_ip.as_deref(),
+            sender,
+        };
+        let verdict = self.limits.check(&facts, refused, platform).await;
+        context.rate_limit_headers = verdict.headers;
+        verdict.refusal.map_or(Ok(()), Err)
     }
 
     /// Phase 2: who is calling. Without an `auth` section, everyone is [`Identity::Open`].
@@ -244,6 +291,9 @@ fn respond<B>(
         Ok(response) => (response, None),
         Err(error) => (GatewayResponse::from(error.clone()), Some(error)),
     };
+    for (name, value) in &context.rate_limit_headers {
+        response.headers.set(name, value.clone());
+    }
     if let Ok(gateway) = gateway {
         cors::decorate(&gateway.config.cors, context.summary.origin.as_deref(), &mut response);
     }

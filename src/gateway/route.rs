@@ -4,6 +4,7 @@
 
 use crate::config::Exposure;
 use crate::http::percent_decode;
+use crate::limits::LimitedRoute;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -52,6 +53,17 @@ impl GuardedRoute {
     /// it is public is the access rule's to say).
     pub fn admits_anonymous(&self) -> bool {
         matches!(self, GuardedRoute::Webhook)
+    }
+
+    /// The route as rate limits name it.
+    pub fn limited(&self) -> LimitedRoute {
+        match self {
+            GuardedRoute::Webhook => LimitedRoute::Webhook,
+            GuardedRoute::Service { exposure, service, .. } => {
+                LimitedRoute::Service { exposure: *exposure, name: service.clone() }
+            }
+            GuardedRoute::Rasa { .. } | GuardedRoute::TelemetryList => LimitedRoute::Other,
+        }
     }
 }
 

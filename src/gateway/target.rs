@@ -32,4 +32,13 @@ impl Target<'_> {
             Target::TelemetryList => Access::TelemetryList,
         }
     }
+
+    /// Whose conversation the request belongs to: the key of `sender` rate limits.
+    pub fn sender(&self) -> Option<&str> {
+        match self {
+            Target::Chat { message, .. } => Some(&message.sender),
+            Target::Rasa { conversation_id, .. } => conversation_id.as_deref(),
+            Target::Service { .. } | Target::TelemetryList => None,
+        }
+    }
 }

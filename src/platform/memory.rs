@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 
-use super::{Deadline, Platform, SignatureAlgorithm};
+use super::{CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent, Window};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
 /// Runs a future whose awaits all complete at once (everything here is in memory).
@@ -75,6 +75,12 @@ pub struct MemoryPlatform {
     pub received: RefCell<Vec<Received>>,
     cache: RefCell<HashMap<String, CachedEntry>>,
     pub logs: RefCell<Vec<String>>,
+    /// Rate-limit counters by name, as the Worker's Durable Objects hold them.
+    counters: RefCell<HashMap<String, Window>>,
+    /// Every charge a counter received, in order.
+    pub charges: RefCell<Vec<CounterCharge>>,
+    /// When set, no counter can be reached (as a Durable Object that errors or times out).
+    pub counters_unreachable: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -85,6 +91,9 @@ impl MemoryPlatform {
             received: RefCell::new(Vec::new()),
             cache: RefCell::new(HashMap::new()),
             logs: RefCell::new(Vec::new()),
+            counters: RefCell::new(HashMap::new()),
+            charges: RefCell::new(Vec::new()),
+            counters_unreachable: Cell::new(false),
         }
     }
 
@@ -249,6 +258,30 @@ impl Platform for MemoryPlatform {
                 let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(spki) else { return false };
                 let Ok(signature) = p256::ecdsa::Signature::from_slice(signature) else { return false };
                 key.verify(message, &signature).is_ok()
+            }
+        }
+    }
+
+    async fn spend(&self, charges: &[CounterCharge], _: u64) -> Vec<Option<Spent>> {
+        self.charges.borrow_mut().extend(charges.iter().cloned());
+        if self.counters_unreachable.get() {
+            return vec![None; charges.len()];
+        }
+        let mut counters = self.counters.borrow_mut();
+        let now = self.clock.get();
+        charges
+            .iter()
+            .map(|charge| {
+                Some(counters.entry(charge.counter.clone()).or_default().spend(now, charge.requests, charge.period))
+            })
+            .collect()
+    }
+
+    fn give_back(&self, counted: Vec<(String, f64)>) {
+        let mut counters = self.counters.borrow_mut();
+        for (counter, counted_at) in counted {
+            if let Some(window) = counters.get_mut(&counter) {
+                window.give_back(counted_at);
             }
         }
     }

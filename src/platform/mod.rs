@@ -5,12 +5,14 @@
 //! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
 //! single-threaded.
 
+mod counter;
 mod deadline;
 #[cfg(test)]
 pub mod memory;
 mod poll;
 mod signature;
 
+pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
 pub use deadline::Deadline;
 pub use poll::poll_once;
 pub use signature::SignatureAlgorithm;
@@ -71,6 +73,14 @@ pub trait Platform {
         message: &[u8],
         signature: &[u8],
     ) -> bool;
+
+    /// Spends one request from each rate-limit counter, all at once (one Durable Object each in a
+    /// Worker), each answer within `timeout_ms`. `None` for a counter that could not be reached.
+    async fn spend(&self, charges: &[CounterCharge], timeout_ms: u64) -> Vec<Option<Spent>>;
+
+    /// Gives back requests counted for a request that another limit refused, in the background:
+    /// the refused answer does not wait for it.
+    fn give_back(&self, counted: Vec<(String, f64)>);
 
     /// Writes one line to the log.
     fn log(&self, line: &str);

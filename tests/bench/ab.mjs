@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, workerdServe, gatewayModules, root, updateBenchmarks } from "./workers.mjs";
+import { wrk, serveGateway, root, updateBenchmarks } from "./workers.mjs";
 import { startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -53,8 +53,8 @@ const config = {
   dialog: [{ condition: "true", response: "{% GET \"api://a\" cache 3600 %}{% set a = rest.json.temperature %}{% GET \"api://b\" cache 3600 %}It is {{ a }} and {{ rest.json.temperature }}." }],
 };
 const bindings = { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN };
-const before = await workerdServe(gatewayModules(beforeBuild), bindings);
-const after = await workerdServe(gatewayModules(), bindings);
+const before = await serveGateway(beforeBuild, bindings);
+const after = await serveGateway(undefined, bindings);
 
 const chatBody = path.join(os.tmpdir(), "ab-chat.json");
 fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));

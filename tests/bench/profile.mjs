@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
-import { wrk, workerdServe, gatewayModules, forwardingJs, updateBenchmarks, root } from "./workers.mjs";
+import { wrk, workerdServe, serveGateway, forwardingJs, updateBenchmarks, root } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -60,7 +60,7 @@ if (route.body) {
 }
 
 async function startGateway() {
-  return workerdServe(gatewayModules(path.join(root, "build-profiling")), { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN },
+  return serveGateway(path.join(root, "build-profiling"), { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN },
     { inspector: true });
 }
 

@@ -1,18 +1,19 @@
 // Benchmarks (not tests): the release Worker against JavaScript baselines measured in the same run,
 // because these machines are shared and noisy, so only ratios are comparable between runs.
 //
-//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick]
+//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits]
 //
 // Every Worker runs under its own bare `workerd serve` config, loaded by wrk; only the startup time
 // is taken through Miniflare. Results: printed, and written to BENCHMARKS.md. --quick stops after
-// the /health and proxied-GET rows.
+// the /health and proxied-GET rows. --only limits runs only the rate-limit rows and rewrites only
+// BENCHMARKS.md's "Rate limits" section.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startWorker, workerdServe, gatewayModules, forwardingJs, contractJs, rssKb, updateBenchmarks } from "./workers.mjs";
+import { wrk as runWrk, startWorker, workerdServe, serveGateway, forwardingJs, contractJs, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -21,6 +22,8 @@ const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name
 const SECONDS = Number(option("--seconds", 5));
 const CONNECTIONS = Number(option("--connections", 32));
 const ROUNDS = Number(option("--rounds", 3));
+const ONLY = option("--only", null);
+if (ONLY !== null && ONLY !== "limits") throw new Error(`--only: unknown row group ${ONLY} (known: limits)`);
 const TOKEN = "bench-token";
 const SECRET = "bench-jwt-secret";
 
@@ -47,7 +50,7 @@ async function compare(name, measureRoute, baselineName, measureBaseline, target
   rounds.sort((a, b) => a.ratio - b.ratio);
   const median = rounds[Math.floor(rounds.length / 2)];
   record(name, median.measured, baselineName, median.baseline, target);
-  return median.measured;
+  return median;
 }
 
 const results = [];
@@ -92,22 +95,94 @@ async function firstRequestMs(kind, options) {
   }
   return times.sort((a, b) => a - b)[1];
 }
-const startup = { gateway: await firstRequestMs("gateway", { config: baseConfig, vars }), empty: await firstRequestMs("js", { script: EMPTY_JS }) };
-console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(1)} ms, empty JS ${startup.empty.toFixed(1)} ms`);
+const startup = ONLY ? null : { gateway: await firstRequestMs("gateway", { config: baseConfig, vars }), empty: await firstRequestMs("js", { script: EMPTY_JS }) };
+if (startup) console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(1)} ms, empty JS ${startup.empty.toFixed(1)} ms`);
 
 // Every Worker below runs under its own bare `workerd serve` config, as the toolchain notes
 // prescribe: no Miniflare in front, no Cache API behind (the gateway's memory tier still answers
 // its small cached entries).
 const scriptFile = (name, text) => { const file = path.join(os.tmpdir(), name); fs.writeFileSync(file, text); return file; };
 const serveJs = (name, text) => workerdServe([["worker.js", scriptFile(name, text), "esModule"]]);
-const serveGateway = (config, bindings = {}) => workerdServe(gatewayModules(), { GATEWAY_CONFIG: JSON.stringify(config), ...bindings });
+const gatewayWith = (config, bindings = {}, options = {}) => serveGateway(undefined, { GATEWAY_CONFIG: JSON.stringify(config), ...bindings }, options);
+
+// The rate-limit rows: the token GET on /pi/pi/system with one limit, keyed by the client address and
+// too large to refuse during the run, so every request pays its counter's Durable Object round trip,
+// against the same GET on a gateway without limits (the counters bound in both, as in wrangler.toml).
+// Every request carries one client address (CF-Connecting-IP), so one counter object takes them all.
+// The counters' storage is in memory, then on local disk as `wrangler dev` keeps it.
+const gateway = await gatewayWith(baseConfig, vars);
+const limitedConfig = { ...baseConfig, limits: [{ name: "bench", key: "ip", requests: 1000000000, period: 60 }] };
+const limited = await gatewayWith(limitedConfig, vars);
+const limitedOnDisk = await gatewayWith(limitedConfig, vars, { objectStorage: "disk" });
+const piClient = { access_token: TOKEN, "cf-connecting-ip": "203.0.113.7" };
+const limitsRows = [];
+async function rateLimitRow(name, worker) {
+  // What the limit says is left; it also proves the counter answered (one that fails open sends no RateLimit headers).
+  const remaining = async () => {
+    const answer = await fetch(worker.url + "/pi/pi/system", { headers: piClient });
+    await answer.text();
+    const left = answer.headers.get("ratelimit-remaining");
+    if (answer.status !== 200 || left === null) throw new Error(`${name}: answered ${answer.status} without RateLimit headers`);
+    return Number(left);
+  };
+  let answered = 0;
+  const run = (target) => async () => {
+    const result = await wrk(target.url + "/pi/pi/system", { headers: piClient });
+    if (result.errors) throw new Error(`${name}: ${result.errors} errors or non-2xx answers`);
+    if (target === worker) answered += result.requests;
+    return result;
+  };
+  const before = await remaining();
+  const median = await compare(name, run(worker), "the same GET without limits", run(gateway));
+  // Every answered request was counted (the requests wrk cuts off at each run's end may add a few).
+  const counted = before - (await remaining()) - 1;
+  if (counted < answered) throw new Error(`${name}: the counter counted ${counted} of ${answered} requests`);
+  console.log(`  counter: ${counted} requests counted, ${answered} answered`);
+  limitsRows.push({ name, ...median, counted, answered });
+}
+async function rateLimitRows() {
+  await rateLimitRow("token GET /pi/{svc}/system, one rate limit", limited);
+  await rateLimitRow("  same, counters on local disk", limitedOnDisk);
+}
+
+// BENCHMARKS.md's "Rate limits" section, from the rows above.
+function writeLimitsSection() {
+  const [memory, disk] = limitsRows;
+  const line = ({ name, measured: m, baseline: b, ratio }) =>
+    `| ${name.trim()} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.errors} | ${b.rps.toFixed(0)} | ${b.p50.toFixed(2)} | **${ratio.toFixed(2)}** |`;
+  updateBenchmarks("Rate limits", `## Rate limits
+
+\`node tests/bench/run.mjs${ONLY ? " --only limits" : ""}\` on ${new Date().toISOString().slice(0, 10)} (wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds in
+alternation, the round with the median ratio): the token GET \`/pi/pi/system\` (uncached) with one matching
+limit (\`"key": "ip"\`, too large to refuse during the run), against the same GET on a gateway without
+limits; all requests come from one client address, so one counter object counts them all.
+
+| route | req/s | p50 ms | p99 ms | errors | without limits req/s | without limits p50 ms | ratio |
+|---|---|---|---|---|---|---|---|
+${limitsRows.map(line).join("\n")}
+
+The cost is one Durable Object RPC round trip on the request's path (the counter object's \`spend\`)
+before the origin is called; a request matching no limit pays nothing. With the counters in memory the
+ratio is **${memory.ratio.toFixed(2)}**. On local disk (as \`wrangler dev\` keeps them) workerd syncs the object's
+write to disk before each answer, one at a time for one hot key, and the ratio is **${disk.ratio.toFixed(2)}**: that
+row measures this machine's disk syncs, not Cloudflare's storage. Every answer was a 200 with RateLimit headers,
+and the counter counted every request (in memory ${memory.counted} counted, ${memory.answered} answered; on disk ${disk.counted}, ${disk.answered}).`);
+}
+
+if (ONLY === "limits") {
+  await rateLimitRows();
+  writeLimitsSection();
+  for (const worker of [gateway, limited, limitedOnDisk]) worker.close();
+  for (const origin of [pi, model, api, issuer]) await origin.close();
+  console.log("\nwritten: BENCHMARKS.md (Rate limits)");
+  process.exit(0);
+}
 
 const empty = await serveJs("bench-empty.js", EMPTY_JS);
 const forwardModel = await serveJs("bench-forward-model.js", forwardingJs(model.url));
 const forwardPi = await serveJs("bench-forward-pi.js", forwardingJs(pi.url));
 const contract = await serveJs("bench-contract.js", contractJs(model.url, TOKEN));
-const gateway = await serveGateway(baseConfig, vars);
-const rsGateway = await serveGateway(rsConfig);
+const rsGateway = await gatewayWith(rsConfig);
 
 const healthRun = () => wrk(gateway.url + "/health");
 await compare("GET /health", healthRun, "empty JS Worker", () => wrk(empty.url + "/health"), 0.8);
@@ -123,6 +198,7 @@ if (args.includes("--quick")) process.exit(0); // only the rows above, for quick
 const forwardPiGet = () => wrk(forwardPi.url + "/pi/pi/system", { headers: { access_token: "pi-key" } });
 await compare("token GET /pi/{svc}/system (redacted), uncached", () => wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }),
   "forwarding JS Worker", forwardPiGet, 0.8);
+await rateLimitRows();
 await fetch(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());
 await new Promise((r) => setTimeout(r, 300));
 await compare("token GET /pi/{svc}/system, HIT", () => wrk(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }), "forwarding JS Worker", forwardPiGet, 0.8);
@@ -158,7 +234,7 @@ for (let i = 0; i < 3; i++) {
 clearInterval(sampler);
 console.log(`workerd RSS during 20 MB uploads: idle ${(idleRss / 1024).toFixed(0)} MB, peak ${(peakRss / 1024).toFixed(0)} MB (+${((peakRss - idleRss) / 1024).toFixed(0)} MB)`);
 
-for (const worker of [empty, forwardModel, forwardPi, contract, gateway, rsGateway]) worker.close();
+for (const worker of [empty, forwardModel, forwardPi, contract, gateway, limited, limitedOnDisk, rsGateway]) worker.close();
 for (const origin of [pi, model, api, issuer]) await origin.close();
 
 // --- BENCHMARKS.md ---------------------------------------------------------------------------
@@ -200,4 +276,5 @@ timeout, one JSON log line): it shows what those duties cost any Worker. Every W
 config (no Cache API: the gateway's in-isolate memory tier answers the HIT row).
 ${dutiesSummary()}`;
 updateBenchmarks(null, report);
+writeLimitsSection();
 console.log("\nwritten: BENCHMARKS.md");

@@ -75,8 +75,8 @@ export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds
 export async function startWorker(kind, { config, vars = {}, script } = {}) {
   const worker = kind === "gateway"
     ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
-          { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
-        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars } }
+          { type: "ESModule", path: path.join(root, "build/counter.mjs") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
+        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars }, durableObjects: { RATE_LIMITS: { className: "RateLimitCounter", useSQLite: true } } }
     : { modules: true, script };
   const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     // Drain the Worker's log lines: an unread pipe would stall workerd.
@@ -86,10 +86,20 @@ export async function startWorker(kind, { config, vars = {}, script } = {}) {
   return { url, close: () => mf.dispose() };
 }
 
-/** The gateway's modules for `workerdServe`, from a build directory. */
+/** The gateway's modules for `workerdServe`, from a build directory (with the rate-limit counter's
+ *  module when the build has one: builds from before the rate limits do not). */
 export function gatewayModules(buildDir = path.join(root, "build")) {
-  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ["index.js", path.join(buildDir, "index.js"), "esModule"],
+  const counter = fs.existsSync(path.join(buildDir, "counter.mjs")) ? [["counter.mjs", path.join(buildDir, "counter.mjs"), "esModule"]] : [];
+  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...counter, ["index.js", path.join(buildDir, "index.js"), "esModule"],
     ["index_bg.wasm", path.join(buildDir, "index_bg.wasm"), "wasm"]];
+}
+
+/** The gateway from a build directory under `workerdServe`, its rate-limit counters bound as
+ *  RATE_LIMITS (as wrangler.toml binds them) when the build has them. */
+export function serveGateway(buildDir, bindings, options = {}) {
+  const modules = gatewayModules(buildDir);
+  const counters = modules.some(([name]) => name === "counter.mjs");
+  return workerdServe(modules, bindings, { ...options, durableObjects: counters ? { RATE_LIMITS: "RateLimitCounter" } : {} });
 }
 
 async function freePort() {
@@ -101,9 +111,13 @@ const served = new Set();
 process.on("exit", () => { for (const child of served) child.kill(); });
 
 /** A Worker under a bare, generated `workerd serve` config (no Miniflare): `modules` are
- *  [name, file, "esModule" | "wasm"], `bindings` text variables. `inspector` opens the inspector
- *  protocol on a free port (returned as `inspectorPort`). */
-export async function workerdServe(modules, bindings = {}, { inspector = false } = {}) {
+ *  [name, file, "esModule" | "wasm"], `bindings` text variables. `durableObjects` binds namespaces of
+ *  the Worker's own classes ({ BINDING: "ClassName" }), SQLite-backed, their storage in memory or,
+ *  with `objectStorage: "disk"`, in SQLite files in the run's directory (as `wrangler dev` keeps
+ *  them: workerd then syncs each object's writes to disk before the answer leaves). `inspector`
+ *  opens the inspector protocol on a free port (returned as `inspectorPort`). Fails with workerd's
+ *  own words when it does not start. */
+export async function workerdServe(modules, bindings = {}, { inspector = false, durableObjects = {}, objectStorage = "memory" } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-workerd-"));
   const port = await freePort();
   const moduleLines = modules.map(([name, file, type]) => {
@@ -111,27 +125,47 @@ export async function workerdServe(modules, bindings = {}, { inspector = false }
     return `(name = "${name}", ${type} = embed "${name}")`;
   });
   const bindingLines = Object.entries(bindings).map(([name, value]) => `(name = "${name}", text = ${JSON.stringify(value)})`);
+  const classes = [...new Set(Object.values(durableObjects))];
+  let objects = "", objectService = "";
+  if (classes.length) {
+    for (const [name, className] of Object.entries(durableObjects)) bindingLines.push(`(name = "${name}", durableObjectNamespace = (className = "${className}"))`);
+    const namespaces = classes.map((className) => `(className = "${className}", uniqueKey = "bench-${className}", enableSql = true)`);
+    const storage = objectStorage === "disk" ? `localDisk = "objects"` : "inMemory = void";
+    objects = `\n  durableObjectNamespaces = [ ${namespaces.join(", ")} ],\n  durableObjectStorage = (${storage}),`;
+    if (objectStorage === "disk") {
+      fs.mkdirSync(path.join(dir, "objects"));
+      objectService = `, (name = "objects", disk = (path = ${JSON.stringify(path.join(dir, "objects"))}, writable = true))`;
+    }
+  }
   fs.writeFileSync(path.join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .w), (name = "internet", network = (allow = ["public", "private", "local"])) ],
+  services = [ (name = "main", worker = .w), (name = "internet", network = (allow = ["public", "private", "local"]))${objectService} ],
   sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ]
 );
 const w :Workerd.Worker = (
   modules = [ ${moduleLines.join(", ")} ],
   compatibilityDate = "${COMPAT}",
   bindings = [ ${bindingLines.join(", ")} ],
-  globalOutbound = "internet",
+  globalOutbound = "internet",${objects}
 );`);
   const inspectorPort = inspector ? await freePort() : undefined;
   const extra = inspector ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [];
-  const child = spawn(WORKERD, ["serve", ...extra, path.join(dir, "config.capnp")], { stdio: "ignore" });
+  // stderr is read (an unread pipe would stall workerd) and its tail kept for the failure message.
+  const child = spawn(WORKERD, ["serve", ...extra, path.join(dir, "config.capnp")], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => { stderr = (stderr + chunk).slice(-4000); });
   served.add(child);
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
+  let ok = false;
+  for (let i = 0; i < 100 && !ok && child.exitCode === null; i++) {
+    ok = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+    if (!ok) await new Promise((r) => setTimeout(r, 100));
   }
-  return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid, close: () => { child.kill(); served.delete(child); fs.rmSync(dir, { recursive: true, force: true }); } };
+  const close = () => { child.kill(); served.delete(child); fs.rmSync(dir, { recursive: true, force: true }); };
+  if (!ok) {
+    close();
+    throw new Error(`workerd serve did not start:\n${stderr}`);
+  }
+  return { url: `http://127.0.0.1:${port}`, inspectorPort, pid: child.pid, close };
 }
 
 /** Replaces one part of BENCHMARKS.md and keeps the others: `heading` null is the part before the

@@ -91,7 +91,7 @@ test("new conversation starts afresh with a new sender id", async () => {
 test("the dashboard charts the Pi's values", async () => {
   const page = await browser.newPage();
   await page.goto(gateway.url + "/dashboard?interval=250");
-  await page.getByLabel("Gateway token").fill(TOKEN);
+  await page.getByLabel("Gateway token or consumer key").fill(TOKEN);
   await page.getByRole("button", { name: "Connect" }).click();
   const section = page.getByRole("region", { name: "Pi livingroom" });
   await section.getByText("raspberrypi").waitFor();
@@ -110,6 +110,15 @@ test("/docs lists the routes", async () => {
   for (const route of ["/webhooks/rest/webhook", "/models/{service}/{path}", "/pi/{service}/{path}", "/conversations/{id}/{path}"]) {
     await page.getByRole("heading", { name: new RegExp(route.replace(/[{}/]/g, "\\$&")) }).first().waitFor();
   }
+  await page.getByRole("heading", { name: "Consumers" }).waitFor();
+  await page.getByRole("heading", { name: "Rate limits" }).waitFor();
+  // The 429 of a limited route, with its headers, comes from /openapi.json; /health has none.
+  const webhook = page.locator("section.route", { has: page.getByRole("heading", { name: "/webhooks/rest/webhook" }) });
+  const row = webhook.getByRole("row").filter({ has: page.getByRole("cell", { name: "429", exact: true }) });
+  await row.getByText(/TooManyRequests/).waitFor();
+  await row.getByText("Headers: Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset").waitFor();
+  const health = page.locator("section.route", { has: page.getByRole("heading", { name: "/health" }) });
+  assert.equal(await health.getByRole("cell", { name: "429", exact: true }).count(), 0);
   await screenshot(page, "docs");
   await page.close();
 });

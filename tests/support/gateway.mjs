@@ -16,28 +16,64 @@ export function assertBuilt() {
   }
 }
 
+// Rate-limit counters that fail, for the tests of what a limit does when its counter cannot be
+// reached: real Durable Objects in workerd, in a worker of their own, that throw or never answer.
+const FAILING_COUNTERS = `
+import { DurableObject } from "cloudflare:workers";
+export class RateLimitCounter extends DurableObject {
+  spend() { if (this.env.MODE === "hang") return new Promise(() => {}); throw new Error("counter storage failed"); }
+  giveBack() {}
+}
+export default { fetch() { return new Response("counters only"); } };
+`;
+
 /**
  * Starts a gateway. `config` is an object (sent as a JSON string, as `wrangler secret`/[vars] would)
- * or a string taken as is; `vars` become Worker variables/secrets. Returns `{ url, fetch, logs, close }`.
+ * or a string taken as is; `vars` become Worker variables/secrets. The rate-limit counters are the
+ * Worker's own Durable Objects, kept in `stateDir` when given (a restart with the same directory
+ * keeps the counts, as `wrangler dev` does), or failing ones with `failingCounters: "throw" | "hang"`.
+ * Returns `{ url, fetch, logs, close }`.
  */
-export async function startGateway({ config, vars = {}, objectConfig = false } = {}) {
+export async function startGateway({ config, vars = {}, objectConfig = false, stateDir, failingCounters } = {}) {
   assertBuilt();
   const logs = [];
   const bindings = { ...vars };
   if (config !== undefined) {
     bindings.GATEWAY_CONFIG = objectConfig || typeof config === "string" ? config : JSON.stringify(config);
   }
-  const mf = new Miniflare({
+  const gateway = {
+    name: "gateway",
     modules: [
       { type: "ESModule", path: path.join(build, "entry.mjs") },
+      { type: "ESModule", path: path.join(build, "counter.mjs") },
       { type: "ESModule", path: path.join(build, "index.js") },
       { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
     ],
     modulesRoot: build,
     compatibilityDate: "2026-04-01",
     bindings,
+    durableObjects: {
+      RATE_LIMITS: failingCounters
+        ? { className: "RateLimitCounter", scriptName: "failing-counters" }
+        : { className: "RateLimitCounter", useSQLite: true },
+    },
     cache: true,
     assets: { directory: path.join(root, "www"), routerConfig: { has_user_worker: true } },
+  };
+  const workers = [gateway];
+  if (failingCounters) {
+    workers.push({
+      name: "failing-counters",
+      modules: true,
+      script: FAILING_COUNTERS,
+      compatibilityDate: "2026-04-01",
+      bindings: { MODE: failingCounters },
+      durableObjects: { COUNTERS: { className: "RateLimitCounter", useSQLite: true } },
+    });
+  }
+  const mf = new Miniflare({
+    workers,
+    ...(stateDir ? { durableObjectsPersist: stateDir } : {}),
     host: "127.0.0.1",
     port: 0,
     handleRuntimeStdio(stdout, stderr) {
