@@ -30,7 +30,7 @@ use crate::dialog::{
 };
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 use crate::proxy::{self, ProxyCall, Upstream};
 
 /// The channel, built once per isolate from the configuration.
@@ -130,8 +130,10 @@ impl ChatChannel {
         conversation: Option<Conversation>,
         platform: &P,
     ) -> Result<(Vec<RasaMessage>, Option<Conversation>)> {
+        // One deadline for the whole message: NLU, then every call of the turn.
+        let deadline = Deadline::after(platform.now(), self.dialog.message_timeout_ms());
         let nlu = match &self.nlu {
-            Some(upstream) => Some(self.understand(upstream, &message.text, platform).await?),
+            Some(upstream) => Some(self.understand(upstream, &message.text, deadline, platform).await?),
             None => None,
         };
         let (start, followup) =
@@ -152,6 +154,7 @@ impl ChatChannel {
             platform,
             cache: &self.cache,
             garbage_collector_seconds: self.dialog.rest.garbage_collector_seconds(),
+            deadline,
         };
         let answer = self.dialog.respond(&input, &log, &executor).await?;
         let messages = to_messages(&answer.text, &input.sender);

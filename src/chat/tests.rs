@@ -4,8 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
-use crate::http::Body;
-use crate::platform::memory::{block_on, MemoryPlatform};
+use crate::platform::memory::{block_on, bytes_of, MemoryPlatform};
 
 type Loaded = crate::error::Result<Gateway>;
 
@@ -28,10 +27,7 @@ fn send(gateway: &Loaded, platform: &MemoryPlatform, method: &str, path: &str, b
     let url = format!("https://gw.example{path}");
     let request = MemoryPlatform::request(method, &url, &[], body.as_bytes());
     let response = block_on(serve(gateway, request, platform));
-    let bytes = match response.body {
-        Body::Bytes(b) | Body::Stream(b) => b,
-        Body::Empty => Vec::new(),
-    };
+    let bytes = bytes_of(response.body);
     (response.status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 

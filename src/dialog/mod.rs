@@ -24,7 +24,7 @@ use serde_json::{json, Value as Json};
 pub use executor::{MemoryRecall, PlatformExecutor};
 pub use messages::{to_messages, Button, RasaMessage};
 pub use nlu::parse_nlu;
-pub use replay::{CallExecutor, CallLog, Recall, TurnError};
+pub use replay::{CallError, CallExecutor, CallLog, Recall, TurnError};
 pub use state::{StateValues, TurnState};
 pub use tags::rewrite_tags;
 
@@ -37,6 +37,10 @@ pub const FUEL_PER_RENDER: u64 = 200_000;
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 /// Outbound calls one message may make, well below the Workers subrequest limit (50 on the free plan).
 pub const MAX_CALLS_PER_MESSAGE: usize = 20;
+/// The least time a message is given to be answered, all its calls included (see
+/// [`Dialog::message_timeout_ms`]). Each call keeps its own timeout within it: without a bound of
+/// their own, 20 calls of 5 s would hold a reply for 100 s.
+pub const MESSAGE_TIMEOUT_MS: u64 = 30_000;
 
 pub struct Dialog {
     env: Environment<'static>,
@@ -97,6 +101,20 @@ impl Dialog {
         Ok(Dialog { env, nodes, rest })
     }
 
+    /// How long a message may take, all its calls included: 30 s, or the longest timeout the
+    /// `rest` configuration gives a call when that is longer (so that a slow service keeps its
+    /// one call's worth of time).
+    pub fn message_timeout_ms(&self) -> u64 {
+        MESSAGE_TIMEOUT_MS.max(self.rest.longest_timeout_ms())
+    }
+
+    /// The error of a message whose deadline passed.
+    pub fn out_of_time(&self) -> GatewayError {
+        let seconds = self.message_timeout_ms() as f64 / 1000.0;
+        GatewayError::new(ErrorKind::GatewayTimeout, format!("The message was not answered within {seconds} s."))
+            .with_details(json!({ "timeout_ms": self.message_timeout_ms() }))
+    }
+
     /// The first node whose condition holds, among the followups waiting and then the top level;
     /// its rendered text ("" when no node matches).
     pub async fn respond<E: CallExecutor>(
@@ -128,6 +146,7 @@ impl Dialog {
         };
         let text = replay::run(log, render, executor).await.map_err(|error| match error {
             TurnError::RestCallFailed(message) => GatewayError::new(ErrorKind::RestCallFailed, message),
+            TurnError::OutOfTime => self.out_of_time(),
             TurnError::TooManyCalls(limit) => {
                 GatewayError::new(ErrorKind::LimitExceeded, format!("A message may make at most {limit} REST calls."))
             }

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::{poll_once, ConversationLease, CounterCharge, Platform, SignatureAlgorithm, Spent};
+use crate::platform::{poll_once, ConversationLease, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
 /// request should go straight to the asynchronous handler: not a chat message, or a chat that
@@ -69,8 +69,21 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
         }
     }
 
+    async fn read_by(
+        &self,
+        body: Body<P::Stream>,
+        limit: usize,
+        _: Deadline,
+    ) -> std::result::Result<Vec<u8>, BodyError> {
+        self.read(body, limit).await
+    }
+
     fn limit(&self, stream: P::Stream, limit: u64) -> P::Stream {
         self.0.limit(stream, limit)
+    }
+
+    fn cut_when_idle(&self, stream: P::Stream, idle_ms: u64) -> P::Stream {
+        self.0.cut_when_idle(stream, idle_ms)
     }
 
     fn tee(&self, stream: P::Stream) -> (P::Stream, P::Stream) {
@@ -124,7 +137,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::platform::memory::{block_on, MemoryPlatform};
+    use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
 
     /// A gateway whose chat keeps no conversations, unless `chat` says otherwise.
     fn gateway(mut chat: serde_json::Value) -> Result<Gateway> {
@@ -141,16 +154,18 @@ mod tests {
         )
     }
 
-    fn message() -> GatewayRequest<Vec<u8>> {
+    fn message() -> GatewayRequest<MemoryStream> {
         let body = br#"{"sender": "u1", "message": "temperature?"}"#;
         let mut request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body);
         request.body = Body::Bytes(body.to_vec());
         request
     }
 
-    fn text(response: &GatewayResponse<Vec<u8>>) -> String {
+    fn text(response: &GatewayResponse<MemoryStream>) -> String {
         match &response.body {
-            Body::Bytes(bytes) | Body::Stream(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Body::Bytes(bytes) | Body::Stream(MemoryStream { bytes, .. }) => {
+                String::from_utf8_lossy(bytes).into_owned()
+            }
             Body::Empty => String::new(),
         }
     }

@@ -4,6 +4,10 @@
 //!
 //! Request bodies are streamed, never buffered (except for opt-in POST caching of inference, whose
 //! key needs the body's digest). Responses stream too, unless they must be redacted.
+//!
+//! The service's timeout bounds the whole exchange: the answer's headers, and a body read for
+//! redaction, by one deadline. A body streamed to the client may take as long as it needs, but is
+//! cut when the origin stalls for longer than the timeout.
 
 mod headers;
 mod target;
@@ -17,7 +21,7 @@ use crate::cache::{CacheKey, CacheStatus, TieredCache};
 use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 use crate::redact::Redacted;
 
 /// Largest JSON answer read for redaction.
@@ -64,9 +68,10 @@ pub async fn proxy<P: Platform>(
     }
     let is_head = method == "HEAD";
     let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
+    let deadline = Deadline::after(platform.now(), call.upstream.timeout_ms);
     // Retries, fallbacks and the circuit breaker go around this phase.
     let response = send(&call, outbound, platform).await?;
-    let response = filter_response(&call, response, platform).await?;
+    let response = filter_response(&call, response, deadline, platform).await?;
     let status = match (&key, refresh) {
         (Some(_), false) => CacheStatus::Miss,
         _ => CacheStatus::Bypass,
@@ -97,6 +102,7 @@ async fn limit_body<P: Platform>(
         Body::Stream(stream) if caches_posts(call) && method == "POST" => {
             let bytes = platform.read(Body::Stream(stream), limit as usize).await.map_err(|e| match e {
                 BodyError::TooLarge => payload_too_large(limit),
+                BodyError::TimedOut => GatewayError::bad_request("request body: not received in time"),
                 BodyError::Broken(why) => GatewayError::bad_request(format!("request body: {why}")),
             })?;
             Body::Bytes(bytes)
@@ -175,10 +181,7 @@ async fn send<P: Platform>(
     };
     sent.map_err(|failure| match failure {
         FetchFailure::BodyTooLarge => payload_too_large(max_body_bytes),
-        FetchFailure::Timeout => GatewayError::new(
-            ErrorKind::GatewayTimeout,
-            format!("The service '{}' did not answer within {timeout_ms} ms.", call.upstream.name()),
-        ),
+        FetchFailure::Timeout => timed_out(call),
         FetchFailure::Network(why) => GatewayError::new(
             ErrorKind::BadGateway,
             format!("The service '{}' could not be reached.", call.upstream.name()),
@@ -192,12 +195,23 @@ async fn send<P: Platform>(
     })
 }
 
-/// Phase 5: the response filter: hop-by-hop and CORS headers dropped, secrets redacted. A service
+/// The error of an exchange that passed its deadline.
+fn timed_out(call: &ProxyCall<'_>) -> GatewayError {
+    let Upstream { timeout_ms, .. } = *call.upstream;
+    GatewayError::new(
+        ErrorKind::GatewayTimeout,
+        format!("The service '{}' did not answer within {timeout_ms} ms.", call.upstream.name()),
+    )
+}
+
+/// Phase 5: the response filter: hop-by-hop and CORS headers dropped, secrets redacted (the body
+/// read by the exchange's `deadline`), a streamed body cut should the origin stall. A service
 /// with redaction keys has every answer read and checked, whatever its Content-Type claims
 /// (`text/plain` can hold the same JSON).
 async fn filter_response<P: Platform>(
     call: &ProxyCall<'_>,
     response: GatewayResponse<P::Stream>,
+    deadline: Deadline,
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let response = GatewayResponse {
@@ -206,10 +220,14 @@ async fn filter_response<P: Platform>(
         body: response.body,
     };
     let keys = call.upstream.service.redacted_keys();
-    if keys.is_empty() {
-        return Ok(response);
+    if !keys.is_empty() {
+        return redact_body(call, response, &keys, deadline, platform).await;
     }
-    redact_body(response, &keys, platform).await
+    let body = match response.body {
+        Body::Stream(stream) => Body::Stream(platform.cut_when_idle(stream, call.upstream.timeout_ms)),
+        other => other,
+    };
+    Ok(GatewayResponse { body, ..response })
 }
 
 /// Phase 6: the store: a cacheable answer is kept while a copy goes to the client.
@@ -259,16 +277,18 @@ fn storable<B>(response: &GatewayResponse<B>) -> bool {
 }
 
 async fn redact_body<P: Platform>(
+    call: &ProxyCall<'_>,
     response: GatewayResponse<P::Stream>,
     keys: &[String],
+    deadline: Deadline,
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let GatewayResponse { status, mut headers, body } = response;
     let unreadable = |why: &str| GatewayError::new(ErrorKind::BadGateway, format!("The service's answer {why}."));
-    let bytes = platform
-        .read(body, MAX_REDACTED_BYTES)
-        .await
-        .map_err(|_| unreadable("could not be read to remove its secrets"))?;
+    let bytes = platform.read_by(body, MAX_REDACTED_BYTES, deadline).await.map_err(|error| match error {
+        BodyError::TimedOut => timed_out(call),
+        _ => unreadable("could not be read to remove its secrets"),
+    })?;
     let body = match crate::redact::redact_body(&bytes, headers.get("content-encoding"), keys) {
         Redacted::Unchanged => bytes,
         Redacted::Rewritten(text) => {
