@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure};
-use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
+use crate::platform::memory::{block_on, Answer, MemoryPlatform, MemoryStream, Received, STALLS};
 
 const WEBHOOK: &str = "https://gw.example/webhooks/rest/webhook";
 
@@ -91,6 +91,9 @@ struct OriginAnswer {
     failure: Option<Failure>,
     /// The network failure's message.
     message: Option<String>,
+    /// The origin sends the body, then goes silent without ending it.
+    #[serde(default)]
+    stalls: bool,
 }
 
 #[derive(Deserialize, Clone, Copy, Debug)]
@@ -190,6 +193,9 @@ impl OriginAnswer {
             // The platform's answers name their headers with static strings; a case's few names live
             // as long as the test.
             headers = given.iter().map(|(name, value)| (&*name.clone().leak(), value.clone())).collect();
+        }
+        if self.stalls {
+            headers.push((STALLS, String::new()));
         }
         Ok((self.status.unwrap_or(200), headers, body))
     }
@@ -320,7 +326,7 @@ fn run(case: &Case) -> Run {
         let response = block_on(serve(gateway, request, &platform));
         done.requests.extend(platform.sent().into_iter().skip(before).map(|request| (index, request)));
         let bytes = match response.body {
-            Body::Bytes(bytes) | Body::Stream(bytes) => bytes,
+            Body::Bytes(bytes) | Body::Stream(MemoryStream { bytes, .. }) => bytes,
             Body::Empty => Vec::new(),
         };
         done.replies.push((response.status, bytes));

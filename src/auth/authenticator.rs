@@ -15,7 +15,7 @@ use crate::cache::CacheKey;
 use crate::config::AuthConfig;
 use crate::error::Result;
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 
 /// Largest JWKS document read.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -169,11 +169,12 @@ enum Refresh {
 }
 
 /// Asks the issuer for its key set: the set and the document, or what went wrong (a status or a
-/// kind of failure; never a body, which is not ours to log).
+/// kind of failure; never a body, which is not ours to log). The timeout covers the document too.
 async fn fetch_jwks<P: Platform>(url: &str, platform: &P) -> std::result::Result<(KeySet, Vec<u8>), String> {
     let mut headers = Headers::new();
     headers.set("accept", "application/json");
     let request = OutboundRequest { method: "GET".into(), url: url.to_string(), headers, body: Body::Empty };
+    let deadline = Deadline::after(platform.now(), JWKS_TIMEOUT_MS);
     let response = platform.fetch(request, JWKS_TIMEOUT_MS).await.map_err(|failure| match failure {
         FetchFailure::Timeout => "timeout".to_string(),
         FetchFailure::BodyTooLarge => "request body too large".to_string(),
@@ -183,8 +184,9 @@ async fn fetch_jwks<P: Platform>(url: &str, platform: &P) -> std::result::Result
     if response.status != 200 {
         return Err(format!("status {}", response.status));
     }
-    let document = platform.read(response.body, MAX_JWKS_BYTES).await.map_err(|error| match error {
+    let document = platform.read_by(response.body, MAX_JWKS_BYTES, deadline).await.map_err(|error| match error {
         BodyError::TooLarge => format!("document larger than {MAX_JWKS_BYTES} bytes"),
+        BodyError::TimedOut => "timeout".to_string(),
         BodyError::Broken(_) => "document unreadable".to_string(),
     })?;
     let keys = KeySet::parse(&document).ok_or_else(|| "no usable key in the document".to_string())?;

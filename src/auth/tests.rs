@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::config::{AuthConfig, Exposure};
 use crate::http::Headers;
-use crate::platform::memory::{block_on, MemoryPlatform};
+use crate::platform::memory::{block_on, MemoryPlatform, STALLS};
 
 const SECRET: &str = "rasa-jwt-secret";
 const TOKEN: &str = "shared-token";
@@ -609,6 +609,8 @@ enum Issuer {
     /// 200 with a page that is no key set (a proxy's error page).
     Html,
     Timeout,
+    /// 200 with half the key set, then nothing more: the timeout covers the document too.
+    Stalls,
 }
 
 /// A platform whose issuer the test switches between healthy and failing; `sent()` counts its
@@ -622,6 +624,10 @@ fn switchable_issuer() -> (MemoryPlatform, std::rc::Rc<std::cell::Cell<Issuer>>)
         Issuer::Status(status) => Ok((status, vec![], b"{\"error\": \"down\"}".to_vec())),
         Issuer::Html => Ok((200, vec![("content-type", "text/html".into())], b"<html>maintenance</html>".to_vec())),
         Issuer::Timeout => Err(crate::http::FetchFailure::Timeout),
+        Issuer::Stalls => {
+            let half = document.as_bytes()[..document.len() / 2].to_vec();
+            Ok((200, vec![("content-type", "application/json".into()), (STALLS, String::new())], half))
+        }
     });
     platform.clock.set(NOW);
     (platform, state)
@@ -644,7 +650,9 @@ fn backoff_doubles_from_five_seconds_up_to_five_minutes() {
 #[test]
 fn a_failing_issuer_is_asked_again_only_after_its_backoff() {
     use super::jwks::backoff_seconds;
-    for failure in [Issuer::Status(500), Issuer::Status(503), Issuer::Status(404), Issuer::Html, Issuer::Timeout] {
+    let failures =
+        [Issuer::Status(500), Issuer::Status(503), Issuer::Status(404), Issuer::Html, Issuer::Timeout, Issuer::Stalls];
+    for failure in failures {
         let auth = authenticator("HS256");
         let (platform, issuer) = switchable_issuer();
         issuer.set(failure);

@@ -167,9 +167,9 @@ impl TieredCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::memory::{block_on, MemoryPlatform};
+    use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
 
-    fn response(body: &[u8]) -> GatewayResponse<Vec<u8>> {
+    fn response(body: &[u8]) -> GatewayResponse<MemoryStream> {
         let mut response = GatewayResponse::json(200, &serde_json::Value::Null);
         response.body = Body::Bytes(body.to_vec());
         response

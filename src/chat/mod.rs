@@ -2,20 +2,35 @@
 //! answered with Rasa's message list. A message is rendered by the [`dialog`](crate::dialog)
 //! (understood first by Rasa's `/model/parse` when `chat.nlu` is set), or forwarded as it came to
 //! the Rasa server named by `chat.upstream`.
+//!
+//! With `chat.conversations` on, a message is one turn of its sender's conversation: the turn
+//! begins by waiting for the sender's previous turn and reading the [`Conversation`], renders,
+//! and commits the conversation's successor before its reply is sent; a turn that fails aborts
+//! and stores nothing. The runtime serialises the turns of one sender (a Durable Object per
+//! conversation in a Worker, see `platform::conversation`); different senders never wait for
+//! each other. The object only stores and orders: the turn itself runs here, in the Worker that
+//! received the message, so the object never waits for the network.
 
+mod conversation;
 mod message;
 mod understand;
 
+pub use conversation::{Conversation, MAX_RECORD_BYTES, MAX_TURNS};
 pub use message::{parse_message, read_message, ChatMessage, MAX_WEBHOOK_BYTES};
 
 use std::sync::Arc;
 
 use crate::cache::TieredCache;
-use crate::config::Config;
-use crate::dialog::{to_messages, CallLog, Dialog, MemoryRecall, PlatformExecutor, TurnInput, MAX_CALLS_PER_MESSAGE};
-use crate::error::{GatewayError, Result};
+use conversation::Turn;
+
+use crate::config::{Config, Conversations};
+use crate::dialog::{
+    to_messages, CallLog, Dialog, MemoryRecall, PlatformExecutor, RasaMessage, TurnInput, TurnState,
+    MAX_CALLS_PER_MESSAGE,
+};
+use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 use crate::proxy::{self, ProxyCall, Upstream};
 
 /// The channel, built once per isolate from the configuration.
@@ -26,6 +41,10 @@ pub struct ChatChannel {
     /// `chat.nlu`: the Rasa server that parses each message before the dialog renders it.
     nlu: Option<Upstream>,
     cache: Arc<TieredCache>,
+    /// Whether messages are turns of kept conversations (`chat.conversations`, when rendered here).
+    conversations: bool,
+    /// `chat.retention`, in seconds.
+    retention: u64,
 }
 
 impl ChatChannel {
@@ -43,13 +62,21 @@ impl ChatChannel {
             upstream: upstream_named(&config.chat.upstream, "chat.upstream")?,
             nlu: upstream_named(&config.chat.nlu, "chat.nlu")?,
             cache,
+            conversations: config.chat.conversations == Conversations::On && config.chat.upstream.is_none(),
+            retention: config.chat.retention,
         })
     }
 
-    /// True when every message needs the network before it can be answered (forwarded, or parsed
-    /// by NLU first), whatever the dialog's templates do.
+    /// True when every message needs the network or the runtime before it can be answered
+    /// (forwarded, parsed by NLU first, or a turn of a kept conversation), whatever the dialog's
+    /// templates do.
     pub fn always_needs_network(&self) -> bool {
-        self.upstream.is_some() || self.nlu.is_some()
+        self.upstream.is_some() || self.nlu.is_some() || self.conversations
+    }
+
+    /// Whether the gateway keeps conversations itself (and answers their trackers).
+    pub fn keeps_conversations(&self) -> bool {
+        self.conversations
     }
 
     /// Answers `message`; `request` is the webhook request it came in (its body already read);
@@ -65,16 +92,60 @@ impl ChatChannel {
             let forwarded = GatewayRequest { body: Body::Bytes(message.raw), ..request };
             return self.forward(upstream, "webhooks/rest/webhook", forwarded, consumer, platform).await;
         }
+        if !self.conversations {
+            let (messages, _) = self.turn(message, None, platform).await?;
+            return Ok(GatewayResponse::json(200, &messages));
+        }
+        let unavailable = |why: &str| GatewayError::new(ErrorKind::ServiceUnavailable, why.to_string());
+        let (lease, record) = platform
+            .conversation_begin(&message.sender)
+            .await
+            .map_err(|_| unavailable("The conversation could not be reached."))?;
+        let conversation = Conversation::from_stored(record.as_deref());
+        let outcome = self.turn(message, Some(conversation), platform).await.and_then(|(messages, next)| {
+            let record = next.as_ref().and_then(Conversation::to_record).ok_or_else(|| {
+                let why = format!("The conversation would be larger than {MAX_RECORD_BYTES} bytes.");
+                GatewayError::new(ErrorKind::LimitExceeded, why)
+            })?;
+            Ok((messages, record))
+        });
+        match outcome {
+            Ok((messages, record)) => {
+                if !platform.conversation_commit(&lease, &record, self.retention).await {
+                    return Err(unavailable("The conversation could not be stored; the message was not answered."));
+                }
+                Ok(GatewayResponse::json(200, &messages))
+            }
+            Err(error) => {
+                platform.conversation_abort(lease);
+                Err(error)
+            }
+        }
+    }
+
+    /// Renders one message; with a conversation, also answers the conversation after the turn.
+    async fn turn<P: Platform>(
+        &self,
+        message: ChatMessage,
+        conversation: Option<Conversation>,
+        platform: &P,
+    ) -> Result<(Vec<RasaMessage>, Option<Conversation>)> {
+        // One deadline for the whole message: NLU, then every call of the turn.
+        let deadline = Deadline::after(platform.now(), self.dialog.message_timeout_ms());
         let nlu = match &self.nlu {
-            Some(upstream) => Some(self.understand(upstream, &message.text, platform).await?),
+            Some(upstream) => Some(self.understand(upstream, &message.text, deadline, platform).await?),
             None => None,
         };
+        let (start, followup) =
+            conversation.as_ref().map(|c| (c.state.clone(), c.followup.clone())).unwrap_or_default();
         let input = TurnInput {
             text: message.text,
             sender: message.sender,
             metadata: message.metadata,
             now: platform.now(),
             nlu,
+            state: TurnState::new(start),
+            followup,
         };
         let max_calls = MAX_CALLS_PER_MESSAGE - usize::from(self.nlu.is_some());
         let recall = MemoryRecall { cache: self.cache.clone(), now: input.now };
@@ -83,9 +154,30 @@ impl ChatChannel {
             platform,
             cache: &self.cache,
             garbage_collector_seconds: self.dialog.rest.garbage_collector_seconds(),
+            deadline,
         };
-        let text = self.dialog.respond(&input, &log, &executor).await?;
-        Ok(GatewayResponse::json(200, &to_messages(&text, &input.sender)))
+        let answer = self.dialog.respond(&input, &log, &executor).await?;
+        let messages = to_messages(&answer.text, &input.sender);
+        let next = conversation.map(|conversation| {
+            conversation.after(Turn {
+                text: &input.text,
+                now: input.now,
+                nlu: input.nlu.as_ref(),
+                answer: &answer,
+                state: input.state.current(),
+                messages: &messages,
+            })
+        });
+        Ok((messages, next))
+    }
+
+    /// `GET /conversations/{id}/tracker`: the conversation in Rasa's tracker shape.
+    pub async fn tracker<P: Platform>(&self, id: &str, platform: &P) -> Result<GatewayResponse<P::Stream>> {
+        let record = platform
+            .conversation_read(id)
+            .await
+            .map_err(|_| GatewayError::new(ErrorKind::ServiceUnavailable, "The conversation could not be reached."))?;
+        Ok(GatewayResponse::json(200, &Conversation::from_stored(record.as_deref()).tracker(id)))
     }
 
     /// Sends a request to one of the channel's Rasa servers through the proxy (never cached).
@@ -101,3 +193,6 @@ impl ChatChannel {
         Ok(proxy::proxy(call, request, platform).await?.0)
     }
 }
+
+#[cfg(test)]
+mod tests;

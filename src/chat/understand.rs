@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use super::{ChatChannel, MAX_WEBHOOK_BYTES};
 use crate::dialog::parse_nlu;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{Body, GatewayRequest, Headers};
-use crate::platform::Platform;
+use crate::http::{Body, BodyError, GatewayRequest, Headers};
+use crate::platform::{Deadline, Platform};
 use crate::proxy::Upstream;
 
 impl ChatChannel {
@@ -16,6 +16,7 @@ impl ChatChannel {
         &self,
         upstream: &Upstream,
         text: &str,
+        deadline: Deadline,
         platform: &P,
     ) -> Result<(Value, Value)> {
         let mut headers = Headers::new();
@@ -30,7 +31,11 @@ impl ChatChannel {
         if !(200..300).contains(&response.status) {
             return Err(failed(format!("status {}", response.status)));
         }
-        let bytes = platform.read(response.body, MAX_WEBHOOK_BYTES * 4).await.map_err(|e| failed(format!("{e:?}")))?;
+        let bytes = match platform.read_by(response.body, MAX_WEBHOOK_BYTES * 4, deadline).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::TimedOut) => return Err(self.dialog.out_of_time()),
+            Err(error) => return Err(failed(format!("{error:?}"))),
+        };
         let parsed: Value = serde_json::from_slice(&bytes).map_err(|e| failed(e.to_string()))?;
         Ok(parse_nlu(&parsed))
     }

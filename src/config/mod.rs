@@ -140,11 +140,41 @@ pub struct Extensions {
     pub other: BTreeMap<String, Value>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatConfig {
     pub upstream: Option<String>,
     pub nlu: Option<String>,
+    /// Whether each sender's conversation is kept (slots, user, followups, the tracker).
+    #[serde(default)]
+    pub conversations: Conversations,
+    /// Seconds an untouched conversation is kept.
+    #[serde(default = "default_retention")]
+    pub retention: u64,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            upstream: None,
+            nlu: None,
+            conversations: Conversations::default(),
+            retention: default_retention(),
+        }
+    }
+}
+
+/// Default for `chat.retention`: 7 days.
+fn default_retention() -> u64 {
+    7 * 24 * 3600
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conversations {
+    #[default]
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +184,9 @@ pub struct DialogNodeConfig {
     pub response: String,
     /// An optional label, used in error messages instead of the node's index.
     pub label: Option<String>,
+    /// Nodes matched first on the sender's next message, after this node answered.
+    #[serde(default)]
+    pub followup: Vec<DialogNodeConfig>,
 }
 
 impl Config {

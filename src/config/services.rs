@@ -42,6 +42,13 @@ impl RestConfig {
         (seconds * 1000.0).ceil() as u64
     }
 
+    /// The longest timeout the configuration gives a call (a call's own `timeout` argument aside):
+    /// a service's, or the extension's for calls to no service, in whole milliseconds.
+    pub fn longest_timeout_ms(&self) -> u64 {
+        let no_service = self.timeout_ms(&ServiceConfig::default());
+        self.services.iter().map(|service| self.timeout_ms(service)).fold(no_service, u64::max)
+    }
+
     /// Finds a service by name, case-insensitively (as MaxBot does).
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name.eq_ignore_ascii_case(name))

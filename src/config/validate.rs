@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{AuthConfig, Config, Exposure, Grant, JwtAlgorithm, LimitConfig, RouteWord};
+use super::{AuthConfig, Config, Conversations, Exposure, Grant, JwtAlgorithm, LimitConfig, RouteWord};
 use crate::error::{GatewayError, Result};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -226,6 +226,15 @@ fn validate_chat(config: &Config) -> Result<()> {
         if service.and_then(|s| s.expose) != Some(Exposure::Rasa) {
             return Err(field_error(field, format!("'{name}' is not an exposed rasa service")));
         }
+    }
+    if config.chat.conversations == Conversations::Off {
+        if let Some(index) = config.dialog.iter().position(|node| !node.followup.is_empty()) {
+            let field = format!("dialog[{index}].followup");
+            return Err(field_error(&field, "followup needs chat.conversations \"on\"".to_string()));
+        }
+    }
+    if config.chat.retention == 0 {
+        return Err(field_error("chat.retention", "must be at least 1 second".to_string()));
     }
     Ok(())
 }

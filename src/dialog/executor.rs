@@ -3,6 +3,10 @@
 //! `cache` seconds decide whether it is still fresh. Entries live for the longer of that (plus the
 //! service's `stale_if_error`, during which an expired result answers when the origin fails) and
 //! `garbage_collector_timeout`. Only successful JSON results are stored.
+//!
+//! A call's timeout covers its whole exchange, the answer's body included, and never reaches past
+//! the message's deadline: a call cut short by that deadline ends the message, whatever its
+//! `on_error`.
 
 use std::sync::Arc;
 
@@ -10,11 +14,11 @@ use minijinja::Value;
 use serde_json::{json, Value as Json};
 
 use super::prepared::PreparedCall;
-use super::replay::{CallExecutor, Recall};
+use super::replay::{CallError, CallExecutor, Recall};
 use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
 use crate::cache::TieredCache;
 use crate::http::{basic_authorization, Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 
 /// Largest answer read for a template.
 pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
@@ -37,11 +41,13 @@ pub struct PlatformExecutor<'a, P: Platform> {
     pub platform: &'a P,
     pub cache: &'a TieredCache,
     pub garbage_collector_seconds: f64,
+    /// The message's deadline.
+    pub deadline: Deadline,
 }
 
 impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
-    async fn execute(&self, PreparedCall { call, key }: &PreparedCall) -> Result<Json, String> {
-        let url = call.final_url()?;
+    async fn execute(&self, PreparedCall { call, key }: &PreparedCall) -> Result<Json, CallError> {
+        let url = call.final_url().map_err(CallError::Failed)?;
         let mut stale = None;
         if let Some(fresh_for) = call.cache_seconds {
             match self.cached(key.as_str(), fresh_for, call.stale_if_error).await {
@@ -50,11 +56,20 @@ impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
                 None => {}
             }
         }
-        let outcome = self.send(call, &url).await;
+        let now = self.platform.now();
+        if self.deadline.has_passed(now) {
+            return Err(CallError::OutOfTime);
+        }
+        let own = Deadline::after(now, (call.timeout_seconds * 1000.0).ceil() as u64);
+        let deadline = own.min(self.deadline);
+        let outcome = self.send(call, &url, deadline).await;
+        if deadline < own && outcome == RestOutcome::Failed(FetchFailure::Timeout) {
+            return Err(CallError::OutOfTime);
+        }
         if let (Some(result), true) = (stale, outcome.is_origin_failure()) {
             return Ok(result);
         }
-        let result = rest_result(call, &url, &outcome)?;
+        let result = rest_result(call, &url, &outcome).map_err(CallError::Failed)?;
         if let (Some(seconds), true) = (call.cache_seconds, is_cacheable(&outcome)) {
             let entry = json!({ "created": self.platform.now(), "result": result });
             let mut stored = GatewayResponse::json(200, &entry);
@@ -79,7 +94,8 @@ impl<P: Platform> PlatformExecutor<'_, P> {
         fresh_result(&entry, fresh_for + stale_if_error?, now).cloned().map(Stored::Stale)
     }
 
-    async fn send(&self, call: &RestCall, url: &str) -> RestOutcome {
+    /// Sends the call and reads its answer, both by `deadline`.
+    async fn send(&self, call: &RestCall, url: &str, deadline: Deadline) -> RestOutcome {
         let mut headers: Headers = call.headers.iter().collect();
         let body = match call.encoded_body() {
             Some((bytes, content_type)) => {
@@ -99,13 +115,15 @@ impl<P: Platform> PlatformExecutor<'_, P> {
         if let Err(why) = request.check() {
             return RestOutcome::Failed(FetchFailure::InvalidRequest(format!("{why}; the request was not sent")));
         }
-        let timeout_ms = (call.timeout_seconds * 1000.0).ceil() as u64;
+        let timeout_ms = deadline.remaining_ms(self.platform.now());
         match self.platform.fetch(request, timeout_ms).await {
-            Ok(response) => match self.platform.read(response.body, MAX_REST_RESPONSE_BYTES).await {
+            Ok(response) => match self.platform.read_by(response.body, MAX_REST_RESPONSE_BYTES, deadline).await {
                 Ok(body) => RestOutcome::Answered { status: response.status, body },
                 Err(BodyError::TooLarge) => RestOutcome::Failed(FetchFailure::Network(format!(
                     "the answer is larger than {MAX_REST_RESPONSE_BYTES} bytes"
                 ))),
+                // A body that stops coming is a timeout, as httpx's read timeout is for MaxBot.
+                Err(BodyError::TimedOut) => RestOutcome::Failed(FetchFailure::Timeout),
                 Err(BodyError::Broken(why)) => RestOutcome::Failed(FetchFailure::Network(why)),
             },
             Err(failure) => RestOutcome::Failed(failure),
@@ -132,8 +150,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use crate::gateway::{serve, Gateway};
-    use crate::http::Body;
-    use crate::platform::memory::{block_on, MemoryPlatform};
+    use crate::platform::memory::{block_on, bytes_of, MemoryPlatform};
 
     fn say(response: &str, message: Value, platform: &MemoryPlatform) -> (u16, Value) {
         let config = json!({
@@ -144,10 +161,7 @@ mod tests {
         let body = message.to_string();
         let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body.as_bytes());
         let answer = block_on(serve(&gateway, request, platform));
-        let bytes = match answer.body {
-            Body::Bytes(bytes) | Body::Stream(bytes) => bytes,
-            Body::Empty => Vec::new(),
-        };
+        let bytes = bytes_of(answer.body);
         (answer.status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 

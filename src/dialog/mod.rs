@@ -2,7 +2,9 @@
 //!
 //! All conditions and responses are compiled when the configuration loads (a syntax error is a
 //! configuration error naming the node). A message's turn evaluates the nodes in order, renders
-//! the first whose condition holds, and reaches the network through [`replay`].
+//! the first whose condition holds, and reaches the network through [`replay`]. With a
+//! conversation, the followups of the node that answered the sender's previous message are tried
+//! first, and templates read and change its [`state`].
 
 mod executor;
 mod messages;
@@ -11,6 +13,7 @@ mod prepared;
 mod python_json;
 mod replay;
 pub mod rest_call;
+mod state;
 mod tags;
 
 use std::sync::Arc;
@@ -21,10 +24,11 @@ use serde_json::{json, Value as Json};
 pub use executor::{MemoryRecall, PlatformExecutor};
 pub use messages::{to_messages, Button, RasaMessage};
 pub use nlu::parse_nlu;
-pub use replay::{CallExecutor, CallLog, Recall, TurnError};
+pub use replay::{CallError, CallExecutor, CallLog, Recall, TurnError};
+pub use state::{StateValues, TurnState};
 pub use tags::rewrite_tags;
 
-use crate::config::{Config, DialogNodeConfig, RestConfig};
+use crate::config::{Config, Conversations, DialogNodeConfig, RestConfig};
 use crate::error::{ErrorKind, GatewayError, Result};
 
 /// minijinja fuel per render: bounds a template's CPU (a loop over a million items runs out).
@@ -33,11 +37,31 @@ pub const FUEL_PER_RENDER: u64 = 200_000;
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 /// Outbound calls one message may make, well below the Workers subrequest limit (50 on the free plan).
 pub const MAX_CALLS_PER_MESSAGE: usize = 20;
+/// The least time a message is given to be answered, all its calls included (see
+/// [`Dialog::message_timeout_ms`]). Each call keeps its own timeout within it: without a bound of
+/// their own, 20 calls of 5 s would hold a reply for 100 s.
+pub const MESSAGE_TIMEOUT_MS: u64 = 30_000;
 
 pub struct Dialog {
     env: Environment<'static>,
-    nodes: usize,
+    nodes: Vec<Node>,
     pub rest: Arc<RestConfig>,
+}
+
+/// A compiled node: the name of its templates (`dialog[0].followup[1]`) and its followups.
+struct Node {
+    name: String,
+    followup: Vec<Node>,
+}
+
+/// Where a node is in the tree: its index at the top level, then in each followup list.
+pub type NodePath = Vec<usize>;
+
+/// A turn's text, and the node whose followups wait for the sender's next message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    pub followup: Option<NodePath>,
 }
 
 /// What a turn sees besides the rest results.
@@ -48,14 +72,18 @@ pub struct TurnInput {
     pub now: f64,
     /// `intents` and `entities` from NLU, when `chat.nlu` is set.
     pub nlu: Option<(Json, Json)>,
+    /// The conversation's `slots` and `user`, changed by the turn's templates.
+    pub state: Arc<TurnState>,
+    /// The node whose followups are matched first (the one that answered the previous message).
+    pub followup: Option<NodePath>,
 }
 
-fn condition_name(index: usize) -> String {
-    format!("dialog[{index}].condition")
+fn condition_name(node: &str) -> String {
+    format!("{node}.condition")
 }
 
-fn response_name(index: usize) -> String {
-    format!("dialog[{index}].response")
+fn response_name(node: &str) -> String {
+    format!("{node}.response")
 }
 
 impl Dialog {
@@ -66,31 +94,59 @@ impl Dialog {
         env.set_formatter(python_formatter);
         env.add_filter("tojson", tojson);
         env.add_function("rest_call", replay::rest_call_function(rest.clone()));
-        for (index, node) in config.dialog.iter().enumerate() {
-            compile_node(&mut env, index, node)?;
-        }
-        Ok(Dialog { env, nodes: config.dialog.len(), rest })
+        env.add_function(state::SET_FUNCTION, state::set_state);
+        env.add_function(state::DELETE_FUNCTION, state::delete_state);
+        let stateless = config.chat.conversations == Conversations::Off;
+        let nodes = compile_nodes(&mut env, "dialog", &config.dialog, stateless)?;
+        Ok(Dialog { env, nodes, rest })
     }
 
-    /// The rendered text of the first node whose condition holds ("" when none does).
+    /// How long a message may take, all its calls included: 30 s, or the longest timeout the
+    /// `rest` configuration gives a call when that is longer (so that a slow service keeps its
+    /// one call's worth of time).
+    pub fn message_timeout_ms(&self) -> u64 {
+        MESSAGE_TIMEOUT_MS.max(self.rest.longest_timeout_ms())
+    }
+
+    /// The error of a message whose deadline passed.
+    pub fn out_of_time(&self) -> GatewayError {
+        let seconds = self.message_timeout_ms() as f64 / 1000.0;
+        GatewayError::new(ErrorKind::GatewayTimeout, format!("The message was not answered within {seconds} s."))
+            .with_details(json!({ "timeout_ms": self.message_timeout_ms() }))
+    }
+
+    /// The first node whose condition holds, among the followups waiting and then the top level;
+    /// its rendered text ("" when no node matches).
     pub async fn respond<E: CallExecutor>(
         &self,
         input: &TurnInput,
         log: &Arc<CallLog>,
         executor: &E,
-    ) -> Result<String> {
+    ) -> Result<Answer> {
         let context = self.context(input, log);
+        let waiting = input.followup.as_deref().and_then(|path| self.node(path).map(|node| (path, node)));
+        let mut candidates: Vec<(NodePath, &Node)> = Vec::new();
+        if let Some((path, parent)) = waiting {
+            let child_path = |index: usize| path.iter().copied().chain([index]).collect();
+            candidates.extend(parent.followup.iter().enumerate().map(|(index, node)| (child_path(index), node)));
+        }
+        candidates.extend(self.nodes.iter().enumerate().map(|(index, node)| (vec![index], node)));
+        let answered = std::cell::Cell::new(None);
         let render = || -> std::result::Result<String, minijinja::Error> {
-            for index in 0..self.nodes {
-                let condition = self.env.get_template(&condition_name(index))?.render(&context)?;
+            input.state.rewind();
+            for (index, (_, node)) in candidates.iter().enumerate() {
+                let condition = self.env.get_template(&condition_name(&node.name))?.render(&context)?;
                 if condition == "1" {
-                    return self.env.get_template(&response_name(index))?.render(&context);
+                    answered.set(Some(index));
+                    return self.env.get_template(&response_name(&node.name))?.render(&context);
                 }
             }
+            answered.set(None);
             Ok(String::new())
         };
         let text = replay::run(log, render, executor).await.map_err(|error| match error {
             TurnError::RestCallFailed(message) => GatewayError::new(ErrorKind::RestCallFailed, message),
+            TurnError::OutOfTime => self.out_of_time(),
             TurnError::TooManyCalls(limit) => {
                 GatewayError::new(ErrorKind::LimitExceeded, format!("A message may make at most {limit} REST calls."))
             }
@@ -108,7 +164,18 @@ impl Dialog {
                 format!("The response is longer than {MAX_OUTPUT_BYTES} bytes."),
             ));
         }
-        Ok(text)
+        let followup = answered
+            .get()
+            .map(|index| &candidates[index])
+            .filter(|(_, node)| !node.followup.is_empty())
+            .map(|(path, _)| path.clone());
+        Ok(Answer { text, followup })
+    }
+
+    /// The node at `path`, if the configuration still has it.
+    fn node(&self, path: &[usize]) -> Option<&Node> {
+        let (first, rest) = path.split_first()?;
+        rest.iter().try_fold(self.nodes.get(*first)?, |node, &index| node.followup.get(index))
     }
 
     /// The render context, built as template values directly: it is built for every message.
@@ -120,9 +187,11 @@ impl Dialog {
             ("metadata", Value::from(minijinja::value::Serde(&input.metadata))),
             ("utc_time", Value::from(utc_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
             (replay::CALL_LOG_VAR, Value::from_dyn_object(log.clone())),
+            (state::STATE_VAR, Value::from_dyn_object(input.state.clone())),
         ]
         .map(|(name, value)| (name.to_string(), value))
         .into();
+        values.extend(input.state.views().map(|(name, value)| (name.to_string(), value)));
         if let Some((intents, entities)) = &input.nlu {
             values.insert("intents".into(), nlu::Intents::value(intents));
             values.insert("entities".into(), Value::from(minijinja::value::Serde(entities)));
@@ -131,16 +200,45 @@ impl Dialog {
     }
 }
 
-fn compile_node(env: &mut Environment<'static>, index: usize, node: &DialogNodeConfig) -> Result<()> {
-    let label = node.label.clone().unwrap_or_else(|| format!("dialog[{index}]"));
+/// Compiles `nodes` (the list at `field`) and their followups. `stateless` (conversations off)
+/// refuses templates that use conversation state.
+fn compile_nodes(
+    env: &mut Environment<'static>,
+    field: &str,
+    nodes: &[DialogNodeConfig],
+    stateless: bool,
+) -> Result<Vec<Node>> {
+    let mut compiled = Vec::with_capacity(nodes.len());
+    for (index, node) in nodes.iter().enumerate() {
+        let name = format!("{field}[{index}]");
+        compile_node(env, &name, node, stateless)?;
+        let followup = compile_nodes(env, &format!("{name}.followup"), &node.followup, stateless)?;
+        compiled.push(Node { name, followup });
+    }
+    Ok(compiled)
+}
+
+fn compile_node(env: &mut Environment<'static>, name: &str, node: &DialogNodeConfig, stateless: bool) -> Result<()> {
+    let label = node.label.as_deref().unwrap_or(name);
     let error = |part: &str, message: String| {
         GatewayError::config(format!("{label}.{part}: {message}"))
-            .with_details(json!({ "field": format!("dialog[{index}].{part}") }))
+            .with_details(json!({ "field": format!("{name}.{part}") }))
     };
     let condition = format!("{{% if ({}) %}}1{{% endif %}}", node.condition);
-    env.add_template_owned(condition_name(index), condition).map_err(|e| error("condition", replay::message_of(&e)))?;
     let response = rewrite_tags(&node.response).map_err(|message| error("response", message))?;
-    env.add_template_owned(response_name(index), response).map_err(|e| error("response", replay::message_of(&e)))?;
+    for (part, template_name, source) in
+        [("condition", condition_name(name), condition), ("response", response_name(name), response)]
+    {
+        env.add_template_owned(template_name.clone(), source).map_err(|e| error(part, replay::message_of(&e)))?;
+        if stateless {
+            let template = env.get_template(&template_name).map_err(|e| error(part, replay::message_of(&e)))?;
+            let used = template.undeclared_variables(false);
+            if let Some(state) = state::STATE_NAMES.iter().find(|name| used.contains(**name)) {
+                let state = if state.starts_with("__") { "slots or user" } else { state };
+                return Err(error(part, format!("{state} needs chat.conversations \"on\"")));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -156,11 +156,20 @@ pub fn rest_call_function(
     }
 }
 
-/// What the driver needs to send one call: its result as the template will see it, or the
-/// message that breaks the flow.
+/// What the driver needs to send one call: its result as the template will see it, or why there
+/// is none.
 #[allow(async_fn_in_trait)]
 pub trait CallExecutor {
-    async fn execute(&self, call: &PreparedCall) -> Result<Json, String>;
+    async fn execute(&self, call: &PreparedCall) -> Result<Json, CallError>;
+}
+
+/// Why a call has no result for the template.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// It failed and its `on_error` breaks the flow: the message says why.
+    Failed(String),
+    /// The message ran out of time before the call could be answered, whatever its `on_error`.
+    OutOfTime,
 }
 
 /// Why a turn could not produce its text.
@@ -168,6 +177,8 @@ pub trait CallExecutor {
 pub enum TurnError {
     RestCallFailed(String),
     TooManyCalls(usize),
+    /// The message's deadline passed.
+    OutOfTime,
     /// The message (MaxBot's exact wording where it has one) and where it happened.
     Template {
         message: String,
@@ -190,7 +201,8 @@ where
         match log.take_suspension() {
             Some(Suspension::Pending(call)) => match executor.execute(&call).await {
                 Ok(result) => log.record(call, result),
-                Err(message) => return Err(TurnError::RestCallFailed(message)),
+                Err(CallError::Failed(message)) => return Err(TurnError::RestCallFailed(message)),
+                Err(CallError::OutOfTime) => return Err(TurnError::OutOfTime),
             },
             Some(Suspension::Failed(message)) => return Err(TurnError::RestCallFailed(message)),
             Some(Suspension::TooManyCalls(limit)) => return Err(TurnError::TooManyCalls(limit)),

@@ -4,6 +4,9 @@
 //! minijinja has no custom tags, so the rewrite parses just enough Jinja to find where each value
 //! expression ends: as in Jinja's parser, an expression ends where an operand is followed by a
 //! name that is not an operator keyword (`{% POST "u" body {"a": x|upper} timeout 3 %}`).
+//!
+//! MaxBot's state statements are rewritten here too: `{% set slots.name = value %}` and
+//! `{% delete user.name %}` become calls of the functions in [`state`](super::state).
 
 const TAGS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 const OPERATOR_KEYWORDS: [&str; 7] = ["and", "or", "not", "in", "is", "if", "else"];
@@ -130,6 +133,11 @@ fn block_name(block: &str) -> Option<&str> {
 }
 
 fn rewrite_block(block: &str) -> Result<Option<String>, String> {
+    match block_name(block) {
+        Some("set") => return Ok(rewrite_state_set(block)),
+        Some("delete") => return rewrite_state_delete(block).map(Some),
+        _ => {}
+    }
     let Some(tag) = block_name(block).filter(|name| TAGS.contains(name)) else { return Ok(None) };
     let (left, inner, right) = split_block(block);
     let args = &inner.trim_start()[tag.len()..];
@@ -161,6 +169,36 @@ fn rewrite_block(block: &str) -> Result<Option<String>, String> {
         i = next;
     }
     Ok(Some(format!("{{%{left} set rest = rest_call({}) {right}%}}", pieces.join(", "))))
+}
+
+/// `slots.name` or `user.name` at the start of `text`: (scope, name, the text after it).
+fn state_target(text: &str) -> Option<(&str, &str, &str)> {
+    let text = text.trim_start();
+    let scope = ["slots", "user"].into_iter().find(|scope| text.starts_with(&format!("{scope}.")))?;
+    let after = &text[scope.len() + 1..];
+    let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+    let name = &after[..end];
+    let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    valid.then_some((scope, name, &after[end..]))
+}
+
+/// `{% set slots.name = value %}`; any other `set` is minijinja's own and stays as it is.
+fn rewrite_state_set(block: &str) -> Option<String> {
+    let (left, inner, right) = split_block(block);
+    let (scope, name, rest) = state_target(&inner.trim_start()["set".len()..])?;
+    let value = rest.trim_start().strip_prefix('=')?;
+    let function = super::state::SET_FUNCTION;
+    Some(format!("{{%{left} do {function}(\"{scope}\", \"{name}\", ({value})) {right}%}}"))
+}
+
+/// `{% delete slots.name %}`.
+fn rewrite_state_delete(block: &str) -> Result<String, String> {
+    let (left, inner, right) = split_block(block);
+    let target = state_target(&inner.trim_start()["delete".len()..]);
+    let Some((scope, name, "")) = target.map(|(scope, name, rest)| (scope, name, rest.trim())) else {
+        return Err("the delete tag takes one 'slots.NAME' or 'user.NAME'".into());
+    };
+    Ok(format!("{{%{left} do {}(\"{scope}\", \"{name}\") {right}%}}", super::state::DELETE_FUNCTION))
 }
 
 /// One expression starting at token `from`: (index of the next token, the expression's text).
@@ -287,6 +325,25 @@ mod tests {
         // Found by `cargo fuzz` (tag_rewriter): a multi-byte character after an opener.
         let _ = rewrite_tags("{j{{\u{34e}$${");
         let _ = rewrite_tags("{% GET \"é\" body é %}{{ 'ü' }}{% raw %}é");
+    }
+
+    #[test]
+    fn state_statements_become_state_calls() {
+        assert_eq!(
+            rewrite("{% set slots.name = message.text %}"),
+            "{% do __set_state(\"slots\", \"name\", ( message.text )) %}"
+        );
+        assert_eq!(rewrite("{%- set user.n=user.n + 1 -%}"), "{%- do __set_state(\"user\", \"n\", (user.n + 1 )) -%}");
+        assert_eq!(rewrite("{% delete slots.name %}"), "{% do __delete_state(\"slots\", \"name\") %}");
+        // minijinja's own assignments are left alone, a scope's name as a prefix included.
+        for own in
+            ["{% set x = 1 %}", "{% set slots = {} %}", "{% set users.x = 1 %}", "{% set slots.x %}y{% endset %}"]
+        {
+            assert_eq!(rewrite(own), own);
+        }
+        for bad in ["{% delete x %}", "{% delete slots.a b %}", "{% delete slots.1 %}", "{% delete %}"] {
+            assert!(rewrite_tags(bad).unwrap_err().contains("delete"), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure};
-use crate::platform::memory::{block_on, Answer, MemoryPlatform, Received};
+use crate::platform::memory::{block_on, Answer, MemoryPlatform, MemoryStream, Received};
 
 fn gateway(rest: Value, response: &str) -> Gateway {
     let config = json!({"extensions": {"rest": rest}, "dialog": [{"condition": "true", "response": response}]});
@@ -24,7 +24,7 @@ fn say(gateway: &Gateway, platform: &MemoryPlatform, text: &str) -> (u16, Value)
     let isolate = Gateway::from_config(gateway.config.clone());
     let response = block_on(serve(&isolate, request, platform));
     let bytes = match response.body {
-        Body::Bytes(b) | Body::Stream(b) => b,
+        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => b,
         Body::Empty => Vec::new(),
     };
     (response.status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::{poll_once, CounterCharge, Platform, SignatureAlgorithm, Spent};
+use crate::platform::{poll_once, ConversationLease, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
 /// request should go straight to the asynchronous handler: not a chat message, or a chat that
@@ -69,8 +69,21 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
         }
     }
 
+    async fn read_by(
+        &self,
+        body: Body<P::Stream>,
+        limit: usize,
+        _: Deadline,
+    ) -> std::result::Result<Vec<u8>, BodyError> {
+        self.read(body, limit).await
+    }
+
     fn limit(&self, stream: P::Stream, limit: u64) -> P::Stream {
         self.0.limit(stream, limit)
+    }
+
+    fn cut_when_idle(&self, stream: P::Stream, idle_ms: u64) -> P::Stream {
+        self.0.cut_when_idle(stream, idle_ms)
     }
 
     fn tee(&self, stream: P::Stream) -> (P::Stream, P::Stream) {
@@ -101,6 +114,23 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
         self.0.give_back(counted);
     }
 
+    async fn conversation_begin(&self, _: &str) -> std::result::Result<(ConversationLease, Option<String>), String> {
+        std::future::pending().await
+    }
+
+    async fn conversation_commit(&self, _: &ConversationLease, _: &str, _: u64) -> bool {
+        std::future::pending().await
+    }
+
+    // Never reached: no turn begins without I/O.
+    fn conversation_abort(&self, lease: ConversationLease) {
+        self.0.conversation_abort(lease);
+    }
+
+    async fn conversation_read(&self, _: &str) -> std::result::Result<Option<String>, String> {
+        std::future::pending().await
+    }
+
     fn log(&self, line: &str) {
         self.0.log(line);
     }
@@ -111,9 +141,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::platform::memory::{block_on, MemoryPlatform};
+    use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
 
-    fn gateway(chat: serde_json::Value) -> Result<Gateway> {
+    /// A gateway whose chat keeps no conversations, unless `chat` says otherwise.
+    fn gateway(mut chat: serde_json::Value) -> Result<Gateway> {
+        if chat.get("conversations").is_none() {
+            chat["conversations"] = json!("off");
+        }
         Gateway::load(
             json!({
                 "extensions": {"rest": {"services": [{"name": "api", "base_url": "http://api.example/"}]}},
@@ -124,16 +158,18 @@ mod tests {
         )
     }
 
-    fn message() -> GatewayRequest<Vec<u8>> {
+    fn message() -> GatewayRequest<MemoryStream> {
         let body = br#"{"sender": "u1", "message": "temperature?"}"#;
         let mut request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body);
         request.body = Body::Bytes(body.to_vec());
         request
     }
 
-    fn text(response: &GatewayResponse<Vec<u8>>) -> String {
+    fn text(response: &GatewayResponse<MemoryStream>) -> String {
         match &response.body {
-            Body::Bytes(bytes) | Body::Stream(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            Body::Bytes(bytes) | Body::Stream(MemoryStream { bytes, .. }) => {
+                String::from_utf8_lossy(bytes).into_owned()
+            }
             Body::Empty => String::new(),
         }
     }
@@ -173,5 +209,17 @@ mod tests {
         assert_eq!(body_first_limit(&plain, "POST", "/models/api/upload"), None);
         let forwarding = gateway(json!({"upstream": "api"}));
         assert_eq!(body_first_limit(&forwarding, "POST", "/webhooks/rest/webhook"), None);
+    }
+
+    #[test]
+    fn a_turn_of_a_kept_conversation_is_always_handed_over() {
+        let gateway = gateway(json!({"conversations": "on"}));
+        assert_eq!(body_first_limit(&gateway, "POST", "/webhooks/rest/webhook"), None);
+        let platform = MemoryPlatform::answering_json(json!({"t": 21}));
+        block_on(serve(&gateway, message(), &platform)); // the call is now in memory
+                                                         // Even so the turn needs its conversation: handed over, and no turn was begun.
+        assert!(serve_if_ready(&gateway, message(), &platform).is_none());
+        assert!(!platform.conversations.borrow().in_turn("u1"));
+        assert_eq!(platform.sent().len(), 1);
     }
 }

@@ -104,7 +104,9 @@ async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
         panic!("test panic requested");
     }
-    let platform = WorkerPlatform::new(&ctx).with_counters(counters_binding(&env));
+    let platform = WorkerPlatform::new(&ctx)
+        .with_counters(env_binding(&env, COUNTERS_BINDING))
+        .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
     let request = match to_gateway_request(&request, &url) {
         Ok(request) => request,
         Err(error) => return Ok(to_worker_response(GatewayResponse::from(error))),
@@ -115,7 +117,7 @@ async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Res
 
 fn load(env: &Env) -> Result<Gateway> {
     install_panic_hook();
-    let binding = |name: &str| js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined());
+    let binding = |name: &str| env_binding(env, name);
     let lookup = |name: &str| binding(name).and_then(|v| v.as_string());
     let raw = binding("GATEWAY_CONFIG").ok_or_else(|| {
         GatewayError::config("GATEWAY_CONFIG is not set").with_details(serde_json::json!({"field": "GATEWAY_CONFIG"}))
@@ -129,11 +131,18 @@ fn load(env: &Env) -> Result<Gateway> {
             .ok_or_else(|| GatewayError::config("GATEWAY_CONFIG must be a JSON string or an object"))?,
     };
     let loaded = Gateway::load(raw, &lookup).and_then(|gateway| {
-        if !gateway.limits().is_empty() && counters_binding(env).is_none() {
+        if !gateway.limits().is_empty() && env_binding(env, COUNTERS_BINDING).is_none() {
             return Err(GatewayError::config(format!(
                 "limits need the {COUNTERS_BINDING} Durable Object binding (class RateLimitCounter, see wrangler.toml)"
             ))
             .with_details(serde_json::json!({"field": "limits"})));
+        }
+        if gateway.chat().keeps_conversations() && env_binding(env, CONVERSATIONS_BINDING).is_none() {
+            return Err(GatewayError::config(format!(
+                "chat.conversations \"on\" needs the {CONVERSATIONS_BINDING} Durable Object binding (class \
+                 Conversation, see wrangler.toml), or set it \"off\""
+            ))
+            .with_details(serde_json::json!({"field": "chat.conversations"})));
         }
         Ok(gateway)
     });
@@ -148,9 +157,11 @@ fn load(env: &Env) -> Result<Gateway> {
 
 /// The binding of the rate-limit counters' Durable Object namespace.
 const COUNTERS_BINDING: &str = "RATE_LIMITS";
+/// The binding of the conversations' Durable Object namespace.
+const CONVERSATIONS_BINDING: &str = "CONVERSATIONS";
 
-fn counters_binding(env: &Env) -> Option<JsValue> {
-    js_sys::Reflect::get(env, &JsValue::from_str(COUNTERS_BINDING)).ok().filter(|v| !v.is_undefined())
+fn env_binding(env: &Env, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined())
 }
 
 /// Logs panics with their message (console_error_panic_hook), then lets the worker crate's own

@@ -1,26 +1,27 @@
 //! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()` and `console.log`.
 
-use std::cell::RefCell;
-
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::platform::Platform;
-use crate::platform::{CounterCharge, SignatureAlgorithm, Spent};
+use crate::platform::{ConversationLease, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
+
+/// How long a turn waits for its sender's previous turn: a little more than a turn may hold the
+/// conversation (`TURN_HOLD_MS` in conversation.mjs).
+const CONVERSATION_BEGIN_TIMEOUT_MS: f64 = 65_000.0;
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,
     /// The Durable Object namespace of the rate-limit counters (`RATE_LIMITS`), when bound.
     counters: Option<JsValue>,
-    /// The state objects of request bodies put under a byte limit (see `limit_stream`).
-    limits: RefCell<Vec<js_sys::Object>>,
+    /// The Durable Object namespace of the conversations (`CONVERSATIONS`), when bound.
+    conversations: Option<JsValue>,
 }
 
 impl<'a> WorkerPlatform<'a> {
     pub fn new(ctx: &'a worker::Context) -> Self {
-        WorkerPlatform { ctx, counters: None, limits: RefCell::new(Vec::new()) }
+        WorkerPlatform { ctx, counters: None, conversations: None }
     }
 
     /// The platform with the rate-limit counters' namespace.
@@ -29,11 +30,37 @@ impl<'a> WorkerPlatform<'a> {
         self
     }
 
-    fn body_exceeded_limit(&self) -> bool {
-        self.limits
-            .borrow()
-            .iter()
-            .any(|state| js_sys::Reflect::get(state, &"exceeded".into()).map(|v| v.is_truthy()).unwrap_or(false))
+    /// The platform with the conversations' namespace.
+    pub fn with_conversations(mut self, namespace: Option<JsValue>) -> Self {
+        self.conversations = namespace;
+        self
+    }
+
+    fn conversations(&self) -> Result<&JsValue, String> {
+        self.conversations.as_ref().ok_or_else(|| "no conversations binding".to_string())
+    }
+
+    /// [`Platform::read`] within `timeout_ms` (infinite: no deadline).
+    async fn read_within(
+        &self,
+        body: Body<web_sys::ReadableStream>,
+        limit: usize,
+        timeout_ms: f64,
+    ) -> Result<Vec<u8>, BodyError> {
+        let stream = match body {
+            Body::Empty => return Ok(Vec::new()),
+            Body::Bytes(bytes) if bytes.len() > limit => return Err(BodyError::TooLarge),
+            Body::Bytes(bytes) => return Ok(bytes),
+            Body::Stream(stream) => stream,
+        };
+        match JsFuture::from(runtime::read_limited(&stream, limit as f64, timeout_ms)).await {
+            Ok(bytes) => Ok(js_sys::Uint8Array::new(&bytes).to_vec()),
+            Err(error) => match error.as_string().as_deref() {
+                Some("too_large") => Err(BodyError::TooLarge),
+                Some("timeout") => Err(BodyError::TimedOut),
+                other => Err(BodyError::Broken(other.unwrap_or_default().to_string())),
+            },
+        }
     }
 }
 
@@ -78,9 +105,9 @@ impl Platform for WorkerPlatform<'_> {
             runtime::send(&request.method, &request.url, &headers.text, &headers.ends, &body, timeout_ms as f64);
         match JsFuture::from(promise).await {
             Ok(response) => Ok(response_from_js(response.unchecked_into())),
-            Err(_) if self.body_exceeded_limit() => Err(FetchFailure::BodyTooLarge),
             Err(error) => match error.as_string().as_deref() {
                 Some("timeout") => Err(FetchFailure::Timeout),
+                Some("too_large") => Err(FetchFailure::BodyTooLarge),
                 Some(other) => Err(FetchFailure::Network(other.trim_start_matches("network: ").to_string())),
                 None => Err(FetchFailure::Network("fetch failed".into())),
             },
@@ -88,24 +115,19 @@ impl Platform for WorkerPlatform<'_> {
     }
 
     async fn read(&self, body: Body<Self::Stream>, limit: usize) -> Result<Vec<u8>, BodyError> {
-        let stream = match body {
-            Body::Empty => return Ok(Vec::new()),
-            Body::Bytes(bytes) if bytes.len() > limit => return Err(BodyError::TooLarge),
-            Body::Bytes(bytes) => return Ok(bytes),
-            Body::Stream(stream) => stream,
-        };
-        match JsFuture::from(runtime::read_limited(&stream, limit as f64)).await {
-            Ok(bytes) => Ok(js_sys::Uint8Array::new(&bytes).to_vec()),
-            Err(error) if error.as_string().as_deref() == Some("too_large") => Err(BodyError::TooLarge),
-            Err(error) => Err(BodyError::Broken(error.as_string().unwrap_or_default())),
-        }
+        self.read_within(body, limit, f64::INFINITY).await
+    }
+
+    async fn read_by(&self, body: Body<Self::Stream>, limit: usize, deadline: Deadline) -> Result<Vec<u8>, BodyError> {
+        self.read_within(body, limit, deadline.remaining_ms(self.now()) as f64).await
     }
 
     fn limit(&self, stream: Self::Stream, limit: u64) -> Self::Stream {
-        let state = js_sys::Object::new();
-        let limited = runtime::limit_stream(&stream, limit as f64, &state);
-        self.limits.borrow_mut().push(state);
-        limited
+        runtime::limit_stream(&stream, limit as f64)
+    }
+
+    fn cut_when_idle(&self, stream: Self::Stream, idle_ms: u64) -> Self::Stream {
+        runtime::cut_when_idle(&stream, idle_ms as f64)
     }
 
     fn tee(&self, stream: Self::Stream) -> (Self::Stream, Self::Stream) {
@@ -191,6 +213,37 @@ impl Platform for WorkerPlatform<'_> {
     async fn sleep(&self, ms: u64) {
         // A timer of this request's own: nothing of another request runs in it.
         let _ = JsFuture::from(runtime::sleep(ms as f64)).await;
+    }
+
+    async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String> {
+        let promise = runtime::conversation_begin(self.conversations()?, id, CONVERSATION_BEGIN_TIMEOUT_MS);
+        let answer = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
+        let answer = js_sys::Array::from(&answer);
+        let token = answer.get(0).as_string().ok_or("the conversation answered no token")?;
+        Ok((ConversationLease { id: id.to_string(), token }, answer.get(1).as_string()))
+    }
+
+    async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool {
+        let Ok(namespace) = self.conversations() else { return false };
+        let promise =
+            runtime::conversation_commit(namespace, &lease.id, &lease.token, record, retention_seconds as f64);
+        JsFuture::from(promise).await.is_ok_and(|stored| stored.is_truthy())
+    }
+
+    fn conversation_abort(&self, lease: ConversationLease) {
+        let Ok(namespace) = self.conversations() else { return };
+        let promise = runtime::conversation_abort(namespace, &lease.id, &lease.token);
+        self.ctx.wait_until(async move {
+            if JsFuture::from(promise).await.is_err() {
+                worker::console_log!("{}", serde_json::json!({"event": "conversation_abort_failed"}));
+            }
+        });
+    }
+
+    async fn conversation_read(&self, id: &str) -> Result<Option<String>, String> {
+        let promise = runtime::conversation_read(self.conversations()?, id);
+        let record = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
+        Ok(record.as_string())
     }
 
     fn log(&self, line: &str) {

@@ -12,17 +12,17 @@ extern "C" {
     pub fn request_body(request: &web_sys::Request) -> Option<web_sys::ReadableStream>;
     /// Headers as `wire::to_js` writes them: `text` and the `ends` of each name and value.
     pub fn respond(status: u16, text: &str, ends: &[u32], body: &JsValue) -> web_sys::Response;
-    /// Rejects with "timeout" or "network: ..." (a string).
+    /// Rejects with "timeout", "too_large" (a limited body passed its limit) or "network: ..." (a
+    /// string).
     pub fn send(method: &str, url: &str, text: &str, ends: &[u32], body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
-    /// Resolves to a `Uint8Array`; rejects with "too_large" or "broken: ...".
+    /// Resolves to a `Uint8Array`; rejects with "too_large", "timeout" (not ended within
+    /// `timeout_ms`, which may be infinite) or "broken: ...".
     #[wasm_bindgen(js_name = readLimited)]
-    pub fn read_limited(stream: &JsValue, limit: f64) -> js_sys::Promise;
+    pub fn read_limited(stream: &JsValue, limit: f64, timeout_ms: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = limitStream)]
-    pub fn limit_stream(
-        stream: &web_sys::ReadableStream,
-        limit: f64,
-        state: &js_sys::Object,
-    ) -> web_sys::ReadableStream;
+    pub fn limit_stream(stream: &web_sys::ReadableStream, limit: f64) -> web_sys::ReadableStream;
+    #[wasm_bindgen(js_name = cutWhenIdle)]
+    pub fn cut_when_idle(stream: &web_sys::ReadableStream, idle_ms: f64) -> web_sys::ReadableStream;
     pub fn tee(stream: &web_sys::ReadableStream) -> js_sys::Array;
     /// Resolves after `ms` milliseconds.
     pub fn sleep(ms: f64) -> js_sys::Promise;
@@ -43,6 +43,23 @@ extern "C" {
     ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = giveBack)]
     pub fn give_back(namespace: &JsValue, names: &str, counted_at: &[f64]) -> js_sys::Promise;
+    /// Resolves to `[token, record or null]`.
+    #[wasm_bindgen(js_name = conversationBegin)]
+    pub fn conversation_begin(namespace: &JsValue, id: &str, timeout_ms: f64) -> js_sys::Promise;
+    /// Resolves to a boolean: whether the record was stored.
+    #[wasm_bindgen(js_name = conversationCommit)]
+    pub fn conversation_commit(
+        namespace: &JsValue,
+        id: &str,
+        token: &str,
+        record: &str,
+        retention_seconds: f64,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = conversationAbort)]
+    pub fn conversation_abort(namespace: &JsValue, id: &str, token: &str) -> js_sys::Promise;
+    /// Resolves to the record or null.
+    #[wasm_bindgen(js_name = conversationRead)]
+    pub fn conversation_read(namespace: &JsValue, id: &str) -> js_sys::Promise;
     #[wasm_bindgen(js_name = cachePut)]
     pub fn cache_put(
         key: &str,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{serve, Gateway};
 use crate::error::Result;
 use crate::http::{Body, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform};
+use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
 
 const ADMIN: &str = "admin-token";
 const SHOP: &str = "shop-key";
@@ -40,14 +40,16 @@ fn send(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> GatewayResponse<Vec<u8>> {
+) -> GatewayResponse<MemoryStream> {
     let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
     block_on(serve(gateway, request, platform))
 }
 
-fn body_json(response: &GatewayResponse<Vec<u8>>) -> Value {
+fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
     match &response.body {
-        Body::Bytes(b) | Body::Stream(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
+            serde_json::from_slice(b).unwrap_or(Value::Null)
+        }
         Body::Empty => Value::Null,
     }
 }

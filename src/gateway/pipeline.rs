@@ -213,11 +213,18 @@ impl Gateway {
                 Ok(Target::Service { exposure, upstream, path })
             }
             GuardedRoute::Rasa { conversation_id } => {
-                let upstream = self
-                    .exposed(Exposure::Rasa)
-                    .next()
-                    .ok_or_else(|| GatewayError::not_found("No rasa service is exposed by this gateway."))?;
                 let path = request.url.path().trim_start_matches('/').to_string();
+                let Some(upstream) = self.exposed(Exposure::Rasa).next() else {
+                    // Without Rasa, the gateway's own conversations answer their trackers.
+                    let tracker = matches!(request.method.as_str(), "GET" | "HEAD")
+                        && path.splitn(3, '/').nth(2) == Some("tracker");
+                    return match conversation_id {
+                        Some(conversation_id) if tracker && self.chat.keeps_conversations() => {
+                            Ok(Target::Tracker { conversation_id })
+                        }
+                        _ => Err(GatewayError::not_found("No rasa service is exposed by this gateway.")),
+                    };
+                };
                 Ok(Target::Rasa { upstream, path, conversation_id })
             }
             GuardedRoute::TelemetryList => Ok(Target::TelemetryList),
@@ -258,6 +265,7 @@ impl Gateway {
                 context.cache_status = Some(status);
                 Ok(response)
             }
+            Target::Tracker { conversation_id } => self.chat.tracker(&conversation_id, platform).await,
             Target::TelemetryList => {
                 // Only what the caller may call, by the same decision as the services' own routes.
                 let names: Vec<&str> = self

@@ -14,6 +14,9 @@ pub enum Target<'g> {
     Service { exposure: Exposure, upstream: &'g Upstream, path: String },
     /// Rasa's routes, proxied with their path unchanged.
     Rasa { upstream: &'g Upstream, path: String, conversation_id: Option<String> },
+    /// `GET /conversations/{id}/tracker` answered from the gateway's own conversation (no rasa
+    /// service exposed).
+    Tracker { conversation_id: String },
     /// `GET /pi/`: the telemetry services' names.
     TelemetryList,
 }
@@ -29,6 +32,7 @@ impl Target<'_> {
                 Access::Service { exposure: *exposure, name: upstream.name(), scope: upstream.service.scope.as_deref() }
             }
             Target::Rasa { conversation_id, .. } => Access::Rasa { conversation_id: conversation_id.as_deref() },
+            Target::Tracker { conversation_id } => Access::Rasa { conversation_id: Some(conversation_id) },
             Target::TelemetryList => Access::TelemetryList,
         }
     }
@@ -38,6 +42,7 @@ impl Target<'_> {
         match self {
             Target::Chat { message, .. } => Some(&message.sender),
             Target::Rasa { conversation_id, .. } => conversation_id.as_deref(),
+            Target::Tracker { conversation_id } => Some(conversation_id),
             Target::Service { .. } | Target::TelemetryList => None,
         }
     }

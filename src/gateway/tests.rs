@@ -4,9 +4,9 @@ use serde_json::json;
 
 use super::{serve, Gateway};
 use crate::http::{Body, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform};
+use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
 
-fn send(method: &str, path: &str) -> GatewayResponse<Vec<u8>> {
+fn send(method: &str, path: &str) -> GatewayResponse<MemoryStream> {
     let gateway = Gateway::load(json!({"auth": {"token": "t"}}), &|_| None);
     let platform = MemoryPlatform::answering_json(json!({}));
     block_on(serve(

@@ -66,5 +66,7 @@ impl<B> From<GatewayError> for GatewayResponse<B> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,
+    /// The body had not ended by its deadline.
+    TimedOut,
     Broken(String),
 }

@@ -1,11 +1,18 @@
 //! An in-memory [`Platform`] for native tests: a scripted origin that records every request, a
 //! cache with a settable clock, and real RS256/ES256 verification with pure-Rust crypto.
+//!
+//! Bodies are [`MemoryStream`]s, which know how they end, so that tests see what the runtime's
+//! streams do: an origin's answer may stall mid-body ([`STALLS`]), a read by a deadline then gives
+//! up at it (moving the clock there) while a read without one never ends; a stream under a
+//! [`limit`](Platform::limit) it passes is never sent whole.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 
-use super::{CounterCharge, Platform, SignatureAlgorithm, Spent, Window};
+use super::{
+    ConversationLease, ConversationStore, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent, Window,
+};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
 /// Runs a future whose awaits all complete at once (everything here is in memory).
@@ -32,6 +39,35 @@ impl Received {
 /// The origin's answer to one request.
 pub type Answer = Result<(u16, Vec<(&'static str, String)>, Vec<u8>), FetchFailure>;
 
+/// A header an origin's answer may carry (it is not passed on): the origin sends the body's bytes,
+/// then goes silent without ending it.
+pub const STALLS: &str = "x-memory-platform-stalls";
+
+/// A body in memory: its bytes, and how it ends after them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryStream {
+    pub bytes: Vec<u8>,
+    pub end: StreamEnd,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StreamEnd {
+    #[default]
+    Complete,
+    /// Nothing more ever comes, and the stream does not end.
+    Stalls,
+    /// The stream fails: a stalled answer cut by [`Platform::cut_when_idle`].
+    Fails,
+    /// It is longer than the limit put on it ([`Platform::limit`]): sending it fails.
+    OverLimit,
+}
+
+impl From<Vec<u8>> for MemoryStream {
+    fn from(bytes: Vec<u8>) -> Self {
+        MemoryStream { bytes, end: StreamEnd::Complete }
+    }
+}
+
 /// A stored response: status, headers, body, and when it expires (platform clock).
 type CachedEntry = (u16, Headers, Vec<u8>, f64);
 
@@ -51,6 +87,10 @@ pub struct MemoryPlatform {
     pub origin_down: Cell<bool>,
     /// While set, a fetch waits (its request not yet received): requests are in flight together.
     pub origin_held: Cell<bool>,
+    /// The conversations, as the Worker's Durable Objects hold them.
+    pub conversations: RefCell<ConversationStore>,
+    /// When set, no conversation can be reached.
+    pub conversations_unreachable: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -66,6 +106,8 @@ impl MemoryPlatform {
             counters_unreachable: Cell::new(false),
             origin_down: Cell::new(false),
             origin_held: Cell::new(false),
+            conversations: RefCell::new(ConversationStore::default()),
+            conversations_unreachable: Cell::new(false),
         }
     }
 
@@ -99,25 +141,45 @@ impl MemoryPlatform {
         self.received.borrow().clone()
     }
 
-    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> GatewayRequest<Vec<u8>> {
+    pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> GatewayRequest<MemoryStream> {
         GatewayRequest {
             method: method.to_string(),
             url: url::Url::parse(url).expect("test URL"),
             headers: headers.iter().copied().collect(),
-            body: if body.is_empty() { Body::Empty } else { Body::Stream(body.to_vec()) },
+            body: if body.is_empty() { Body::Empty } else { Body::Stream(body.to_vec().into()) },
         }
     }
 }
 
-fn bytes_of(body: Body<Vec<u8>>) -> Vec<u8> {
+/// The bytes of a body, however it ends.
+pub fn bytes_of(body: Body<MemoryStream>) -> Vec<u8> {
     match body {
         Body::Empty => Vec::new(),
-        Body::Bytes(bytes) | Body::Stream(bytes) => bytes,
+        Body::Bytes(bytes) | Body::Stream(MemoryStream { bytes, .. }) => bytes,
+    }
+}
+
+impl MemoryPlatform {
+    /// A read's outcome once the body has ended, as it ends: `None` when it never does.
+    fn read_to_end(body: Body<MemoryStream>, limit: usize) -> Option<Result<Vec<u8>, BodyError>> {
+        let stream = match body {
+            Body::Stream(stream) => stream,
+            other => MemoryStream::from(bytes_of(other)),
+        };
+        if stream.bytes.len() > limit {
+            return Some(Err(BodyError::TooLarge));
+        }
+        match stream.end {
+            StreamEnd::Complete => Some(Ok(stream.bytes)),
+            StreamEnd::Stalls => None,
+            StreamEnd::Fails => Some(Err(BodyError::Broken("the origin stalled".into()))),
+            StreamEnd::OverLimit => Some(Err(BodyError::TooLarge)),
+        }
     }
 }
 
 impl Platform for MemoryPlatform {
-    type Stream = Vec<u8>;
+    type Stream = MemoryStream;
 
     fn now(&self) -> f64 {
         self.clock.get()
@@ -125,16 +187,20 @@ impl Platform for MemoryPlatform {
 
     async fn fetch(
         &self,
-        request: OutboundRequest<Vec<u8>>,
+        request: OutboundRequest<MemoryStream>,
         timeout_ms: u64,
-    ) -> Result<GatewayResponse<Vec<u8>>, FetchFailure> {
-        // As the Worker's platform does: an invalid request never reaches the origin.
+    ) -> Result<GatewayResponse<MemoryStream>, FetchFailure> {
+        // As the Worker's platform does: an invalid request never reaches the origin, nor does one
+        // whose body passes its limit (the runtime aborts it before it ends).
         request.check().map_err(FetchFailure::InvalidRequest)?;
         while self.origin_held.get() {
             yield_once().await;
         }
         if self.origin_down.get() {
             return Err(FetchFailure::Network("connection refused".into()));
+        }
+        if matches!(&request.body, Body::Stream(stream) if stream.end == StreamEnd::OverLimit) {
+            return Err(FetchFailure::BodyTooLarge);
         }
         let received = Received {
             method: request.method,
@@ -145,39 +211,64 @@ impl Platform for MemoryPlatform {
         };
         let answer = (self.origin)(&received);
         self.received.borrow_mut().push(received);
-        let (status, headers, body) = answer?;
-        Ok(GatewayResponse { status, headers: headers.into_iter().collect(), body: Body::Stream(body) })
+        let (status, headers, bytes) = answer?;
+        let mut headers: Headers = headers.into_iter().collect();
+        let end = match headers.get(STALLS) {
+            Some(_) => StreamEnd::Stalls,
+            None => StreamEnd::Complete,
+        };
+        headers.remove(STALLS);
+        Ok(GatewayResponse { status, headers, body: Body::Stream(MemoryStream { bytes, end }) })
     }
 
-    async fn read(&self, body: Body<Vec<u8>>, limit: usize) -> Result<Vec<u8>, BodyError> {
-        let bytes = bytes_of(body);
-        if bytes.len() > limit {
-            return Err(BodyError::TooLarge);
+    async fn read(&self, body: Body<MemoryStream>, limit: usize) -> Result<Vec<u8>, BodyError> {
+        match Self::read_to_end(body, limit) {
+            Some(outcome) => outcome,
+            None => std::future::pending().await,
         }
-        Ok(bytes)
     }
 
-    fn limit(&self, stream: Vec<u8>, _limit: u64) -> Vec<u8> {
+    async fn read_by(&self, body: Body<MemoryStream>, limit: usize, deadline: Deadline) -> Result<Vec<u8>, BodyError> {
+        Self::read_to_end(body, limit).unwrap_or_else(|| {
+            // The wait for the rest of the body lasted until the deadline.
+            self.clock.set(self.clock.get().max(deadline.seconds()));
+            Err(BodyError::TimedOut)
+        })
+    }
+
+    fn limit(&self, stream: MemoryStream, limit: u64) -> MemoryStream {
+        if stream.bytes.len() as u64 > limit {
+            return MemoryStream { end: StreamEnd::OverLimit, ..stream };
+        }
         stream
     }
 
-    fn tee(&self, stream: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    fn cut_when_idle(&self, stream: MemoryStream, _idle_ms: u64) -> MemoryStream {
+        match stream.end {
+            StreamEnd::Stalls => MemoryStream { end: StreamEnd::Fails, ..stream },
+            _ => stream,
+        }
+    }
+
+    fn tee(&self, stream: MemoryStream) -> (MemoryStream, MemoryStream) {
         (stream.clone(), stream)
     }
 
-    async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Vec<u8>>> {
+    async fn cache_get(&self, key: &str) -> Option<GatewayResponse<MemoryStream>> {
         let cache = self.cache.borrow();
         let (status, headers, body, expires) = cache.get(key)?;
         (self.now() < *expires).then(|| GatewayResponse {
             status: *status,
             headers: headers.clone(),
-            body: Body::Stream(body.clone()),
+            body: Body::Stream(body.clone().into()),
         })
     }
 
-    async fn cache_put(&self, key: &str, response: GatewayResponse<Vec<u8>>, ttl_seconds: u64) {
+    async fn cache_put(&self, key: &str, response: GatewayResponse<MemoryStream>, ttl_seconds: u64) {
+        // As the Cache API: a body that never ends, or fails, is never stored.
+        let Some(Ok(bytes)) = Self::read_to_end(response.body, usize::MAX) else { return };
         let expires = self.now() + ttl_seconds as f64;
-        let entry = (response.status, response.headers, bytes_of(response.body), expires);
+        let entry = (response.status, response.headers, bytes, expires);
         self.cache.borrow_mut().insert(key.to_string(), entry);
     }
 
@@ -233,6 +324,29 @@ impl Platform for MemoryPlatform {
     async fn sleep(&self, ms: u64) {
         self.advance(ms as f64 / 1000.0);
         yield_once().await;
+    }
+
+    async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String> {
+        if self.conversations_unreachable.get() {
+            return Err("unreachable".into());
+        }
+        self.conversations.borrow_mut().begin(id, self.now())
+    }
+
+    async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool {
+        let expires = self.now() + retention_seconds as f64;
+        self.conversations.borrow_mut().commit(lease, record, expires)
+    }
+
+    fn conversation_abort(&self, lease: ConversationLease) {
+        self.conversations.borrow_mut().abort(&lease);
+    }
+
+    async fn conversation_read(&self, id: &str) -> Result<Option<String>, String> {
+        if self.conversations_unreachable.get() {
+            return Err("unreachable".into());
+        }
+        Ok(self.conversations.borrow().read(id, self.now()))
     }
 
     fn log(&self, line: &str) {

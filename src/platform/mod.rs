@@ -5,13 +5,17 @@
 //! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
 //! single-threaded.
 
+mod conversation;
 mod counter;
+mod deadline;
 #[cfg(test)]
 pub mod memory;
 mod poll;
 mod signature;
 
+pub use conversation::{ConversationLease, ConversationStore};
 pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
+pub use deadline::Deadline;
 pub use poll::poll_once;
 pub use signature::SignatureAlgorithm;
 
@@ -25,19 +29,33 @@ pub trait Platform {
     /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
 
-    /// Sends `request` without following redirects, giving up after `timeout_ms`.
+    /// Sends `request` without following redirects, giving up when the origin has not answered
+    /// (its status and headers) within `timeout_ms`. The answer's body is the caller's to bound:
+    /// [`read_by`](Self::read_by) the exchange's deadline, or [`cut_when_idle`](Self::cut_when_idle).
     async fn fetch(
         &self,
         request: OutboundRequest<Self::Stream>,
         timeout_ms: u64,
     ) -> Result<GatewayResponse<Self::Stream>, FetchFailure>;
 
-    /// Reads a whole body, failing with [`BodyError::TooLarge`] past `limit` bytes.
+    /// Reads a whole body already at hand (the client's, the cache's), failing with
+    /// [`BodyError::TooLarge`] past `limit` bytes.
     async fn read(&self, body: Body<Self::Stream>, limit: usize) -> Result<Vec<u8>, BodyError>;
 
+    /// Reads a whole body coming from an origin, as [`read`](Self::read), failing with
+    /// [`BodyError::TimedOut`] when it has not ended by `deadline` (the one the fetch was sent
+    /// with); the origin's answer is then abandoned.
+    async fn read_by(&self, body: Body<Self::Stream>, limit: usize, deadline: Deadline) -> Result<Vec<u8>, BodyError>;
+
     /// Puts a byte limit on a stream whose length was not declared; a fetch sending it fails with
-    /// [`FetchFailure::BodyTooLarge`] once the limit is passed.
+    /// [`FetchFailure::BodyTooLarge`] once the limit is passed, and its request is aborted: the
+    /// origin never sees it end.
     fn limit(&self, stream: Self::Stream, limit: u64) -> Self::Stream;
+
+    /// Makes an origin's answer body, passed on to the client, fail when the origin sends nothing
+    /// for `idle_ms` while it is read: the client sees the answer break off, never a short body
+    /// ending as if complete, nor a wait without end.
+    fn cut_when_idle(&self, stream: Self::Stream, idle_ms: u64) -> Self::Stream;
 
     /// Splits a stream in two, to store one copy while the other goes to the client.
     fn tee(&self, stream: Self::Stream) -> (Self::Stream, Self::Stream);
@@ -68,6 +86,21 @@ pub trait Platform {
 
     /// Resolves after `ms` milliseconds (a request waiting for another's answer checks on it so).
     async fn sleep(&self, ms: u64);
+
+    /// Waits until the conversation `id` has no turn in progress, then holds it for this turn and
+    /// answers its stored record (`None` for a new or forgotten conversation). `Err` when the
+    /// conversation could not be reached.
+    async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String>;
+
+    /// Stores the turn's record (kept `retention_seconds` after this turn) and ends the turn.
+    /// False when it could not be stored: the turn's reply must not be sent.
+    async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool;
+
+    /// Ends a turn that stores nothing, in the background.
+    fn conversation_abort(&self, lease: ConversationLease);
+
+    /// The stored record, without waiting for a turn in progress.
+    async fn conversation_read(&self, id: &str) -> Result<Option<String>, String>;
 
     /// Writes one line to the log.
     fn log(&self, line: &str);

@@ -13,7 +13,7 @@ use std::task::Poll;
 
 use crate::error::Result;
 use crate::http::{Body, GatewayResponse, Headers};
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 
 /// Largest answer body shared with waiting requests. Cached services answer small documents
 /// (a Pi's readings, a model's metadata); this bounds the copies an isolate holds per key.
@@ -76,12 +76,13 @@ pub async fn wait<P: Platform>(wait: Wait<Result<SharedAnswer>>, timeout_ms: u64
     Waited::TimedOut
 }
 
-/// Gives the waiting requests a copy of the leader's outcome, when it may be shared; the leader's
-/// own answer goes on unchanged.
+/// Gives the waiting requests a copy of the leader's outcome, when it may be shared (its body read
+/// by the exchange's `deadline`); the leader's own answer goes on unchanged.
 pub async fn share<P: Platform>(
     lead: Lead<'_, Result<SharedAnswer>>,
     outcome: Result<(GatewayResponse<P::Stream>, CacheStatus)>,
     shareable: impl Fn(&GatewayResponse<P::Stream>) -> bool,
+    deadline: Deadline,
     platform: &P,
 ) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
     let (response, cache) = match outcome {
@@ -97,7 +98,7 @@ pub async fn share<P: Platform>(
     let (body, copy) = match body {
         Body::Stream(stream) => {
             let (own, other) = platform.tee(stream);
-            (Body::Stream(own), platform.read(Body::Stream(other), MAX_SHARED_BYTES).await)
+            (Body::Stream(own), platform.read_by(Body::Stream(other), MAX_SHARED_BYTES, deadline).await)
         }
         Body::Bytes(bytes) => (Body::Bytes(bytes.clone()), Ok(bytes)),
         Body::Empty => (Body::Empty, Ok(Vec::new())),

@@ -6,8 +6,7 @@ use serde_json::{json, Value};
 use super::MAX_SHARED_BYTES;
 use crate::error::Result;
 use crate::gateway::{serve, Gateway};
-use crate::http::Body;
-use crate::platform::memory::{run_together, Answer, MemoryPlatform};
+use crate::platform::memory::{bytes_of, run_together, Answer, MemoryPlatform};
 
 fn gateway(stale_if_error: Option<u64>) -> Result<Gateway> {
     let mut pi =
@@ -38,10 +37,7 @@ fn together(gateway: &Result<Gateway>, platform: &MemoryPlatform, requests: &[(&
             let request = MemoryPlatform::request("GET", &format!("https://gw.example{path}"), headers, b"");
             async move {
                 let response = serve(gateway, request, platform).await;
-                let body = match response.body {
-                    Body::Bytes(b) | Body::Stream(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
-                    Body::Empty => Value::Null,
-                };
+                let body = serde_json::from_slice(&bytes_of(response.body)).unwrap_or(Value::Null);
                 (response.status, response.headers.get("x-cache-status").map(str::to_string), body)
             }
         })

@@ -6,6 +6,10 @@
 //! Request bodies are streamed, never buffered (except for opt-in POST caching of inference, whose
 //! key needs the body's digest). Responses stream too, unless they must be redacted, or are shared
 //! with identical requests waiting for them.
+//!
+//! The service's timeout bounds the whole exchange: the answer's headers, and a body read for
+//! redaction (or for sharing), by one deadline. A body streamed to the client may take as long as
+//! it needs, but is cut when the origin stalls for longer than the timeout.
 
 mod coalesce;
 mod headers;
@@ -24,7 +28,7 @@ use crate::http::{
     is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse,
     OutboundRequest,
 };
-use crate::platform::Platform;
+use crate::platform::{Deadline, Platform};
 use crate::redact::Redacted;
 use coalesce::Waited;
 
@@ -99,11 +103,11 @@ pub async fn proxy<P: Platform>(
         _ => CacheStatus::Bypass,
     };
     let if_none_match = client_headers.get("if-none-match").map(str::to_string);
-    let is_head = method == "HEAD";
     let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
-    let outcome = exchange(&call, key, status, outbound, is_head, if_none_match.as_deref(), platform).await;
+    let deadline = Deadline::after(platform.now(), call.upstream.timeout_ms);
+    let outcome = exchange(&call, key, status, outbound, deadline, if_none_match.as_deref(), platform).await;
     match lead {
-        Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, platform).await,
+        Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, deadline, platform).await,
         _ => outcome,
     }
 }
@@ -115,10 +119,11 @@ async fn exchange<P: Platform>(
     key: Option<CacheKey>,
     status: CacheStatus,
     outbound: OutboundRequest<P::Stream>,
-    is_head: bool,
+    deadline: Deadline,
     if_none_match: Option<&str>,
     platform: &P,
 ) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
+    let is_head = outbound.method == "HEAD";
     // Retries, fallbacks and the circuit breaker go around this phase.
     let sent = send(call, outbound, platform).await;
     if origin_failed(&sent) {
@@ -126,7 +131,7 @@ async fn exchange<P: Platform>(
             return Ok((stale, CacheStatus::Stale));
         }
     }
-    let response = filter_response(call, sent?, platform).await?;
+    let response = filter_response(call, sent?, deadline, platform).await?;
     match key {
         // A HEAD may be answered from a stored GET, but its own answer has no body to store.
         Some(key) if !is_head => Ok((store(call, key, response, platform).await, status)),
@@ -153,6 +158,7 @@ async fn limit_body<P: Platform>(
         Body::Stream(stream) if caches_posts(call) && method == "POST" => {
             let bytes = platform.read(Body::Stream(stream), limit as usize).await.map_err(|e| match e {
                 BodyError::TooLarge => payload_too_large(limit),
+                BodyError::TimedOut => GatewayError::bad_request("request body: not received in time"),
                 BodyError::Broken(why) => GatewayError::bad_request(format!("request body: {why}")),
             })?;
             Body::Bytes(bytes)
@@ -276,7 +282,7 @@ async fn send<P: Platform>(
     })
 }
 
-/// The error of an origin that did not answer within the service's timeout.
+/// The error of an exchange that passed its deadline.
 fn timed_out(call: &ProxyCall<'_>) -> GatewayError {
     let Upstream { timeout_ms, .. } = *call.upstream;
     GatewayError::new(
@@ -285,12 +291,14 @@ fn timed_out(call: &ProxyCall<'_>) -> GatewayError {
     )
 }
 
-/// Phase 5: the response filter: hop-by-hop and CORS headers dropped, secrets redacted. A service
+/// Phase 5: the response filter: hop-by-hop and CORS headers dropped, secrets redacted (the body
+/// read by the exchange's `deadline`), a streamed body cut should the origin stall. A service
 /// with redaction keys has every answer read and checked, whatever its Content-Type claims
 /// (`text/plain` can hold the same JSON).
 async fn filter_response<P: Platform>(
     call: &ProxyCall<'_>,
     response: GatewayResponse<P::Stream>,
+    deadline: Deadline,
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let response = GatewayResponse {
@@ -299,10 +307,14 @@ async fn filter_response<P: Platform>(
         body: response.body,
     };
     let keys = call.upstream.service.redacted_keys();
-    if keys.is_empty() {
-        return Ok(response);
+    if !keys.is_empty() {
+        return redact_body(call, response, &keys, deadline, platform).await;
     }
-    redact_body(response, &keys, platform).await
+    let body = match response.body {
+        Body::Stream(stream) => Body::Stream(platform.cut_when_idle(stream, call.upstream.timeout_ms)),
+        other => other,
+    };
+    Ok(GatewayResponse { body, ..response })
 }
 
 /// Phase 6: the store: a cacheable answer is kept while a copy goes to the client.
@@ -358,16 +370,18 @@ fn shareable<B>(response: &GatewayResponse<B>) -> bool {
 }
 
 async fn redact_body<P: Platform>(
+    call: &ProxyCall<'_>,
     response: GatewayResponse<P::Stream>,
     keys: &[String],
+    deadline: Deadline,
     platform: &P,
 ) -> Result<GatewayResponse<P::Stream>> {
     let GatewayResponse { status, mut headers, body } = response;
     let unreadable = |why: &str| GatewayError::new(ErrorKind::BadGateway, format!("The service's answer {why}."));
-    let bytes = platform
-        .read(body, MAX_REDACTED_BYTES)
-        .await
-        .map_err(|_| unreadable("could not be read to remove its secrets"))?;
+    let bytes = platform.read_by(body, MAX_REDACTED_BYTES, deadline).await.map_err(|error| match error {
+        BodyError::TimedOut => timed_out(call),
+        _ => unreadable("could not be read to remove its secrets"),
+    })?;
     let body = match crate::redact::redact_body(&bytes, headers.get("content-encoding"), keys) {
         Redacted::Unchanged => bytes,
         Redacted::Rewritten(text) => {

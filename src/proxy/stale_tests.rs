@@ -4,8 +4,8 @@
 use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
-use crate::http::{Body, FetchFailure, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform};
+use crate::http::{FetchFailure, GatewayResponse};
+use crate::platform::memory::{block_on, bytes_of, MemoryPlatform};
 
 /// The configuration of one Pi cached 10 s, with `stale_if_error` when given.
 fn config(stale_if_error: Option<u64>) -> Value {
@@ -54,10 +54,7 @@ impl Pi {
         let request = MemoryPlatform::request("GET", "https://gw.example/pi/pi/system", headers, b"");
         let response = block_on(serve(&Gateway::load(config.clone(), &|_| None), request, &self.platform));
         let GatewayResponse { status, headers, body } = response;
-        let json = match body {
-            Body::Bytes(b) | Body::Stream(b) => serde_json::from_slice(&b).unwrap_or(Value::Null),
-            Body::Empty => Value::Null,
-        };
+        let json = serde_json::from_slice(&bytes_of(body)).unwrap_or(Value::Null);
         (status, headers.get("x-cache-status").map(str::to_string), headers.get("age").map(str::to_string), json)
     }
 }

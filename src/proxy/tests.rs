@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, FetchFailure, GatewayResponse};
-use crate::platform::memory::{block_on, Answer, MemoryPlatform};
+use crate::platform::memory::{block_on, Answer, MemoryPlatform, MemoryStream, StreamEnd, STALLS};
 
 const TOKEN: &str = "t0ken";
 
@@ -31,14 +31,16 @@ fn send(
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
-) -> GatewayResponse<Vec<u8>> {
+) -> GatewayResponse<MemoryStream> {
     let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
     block_on(serve(&Ok(gateway()), request, platform))
 }
 
-fn body_json(response: &GatewayResponse<Vec<u8>>) -> Value {
+fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
     match &response.body {
-        Body::Bytes(b) | Body::Stream(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
+            serde_json::from_slice(b).unwrap_or(Value::Null)
+        }
         Body::Empty => Value::Null,
     }
 }
@@ -139,6 +141,54 @@ fn bodies_over_the_limit_are_refused_before_sending() {
     assert_eq!(response.status, 413);
     assert_eq!(body_json(&response)["reason"], "PayloadTooLarge");
     assert!(platform.sent().is_empty());
+}
+
+#[test]
+fn a_streamed_body_without_a_declared_length_obeys_the_limit_and_is_never_sent_whole() {
+    // No Content-Length (a chunked upload): the body is counted as it is sent.
+    let platform = MemoryPlatform::new(|_| ok_json(json!({})));
+    let response = send(&platform, "POST", "/models/catsdogs/upload", &[AUTH], &[b'x'; 1001]);
+    assert_eq!(response.status, 413);
+    let error = body_json(&response);
+    assert_eq!((error["reason"].as_str(), error["status"].as_str()), (Some("PayloadTooLarge"), Some("failure")));
+    assert_eq!(error["details"]["max_body_bytes"], 1000);
+    assert!(platform.sent().is_empty(), "the origin never got the request whole, nor answered it");
+    // At the limit, it streams through whole.
+    let response = send(&platform, "POST", "/models/catsdogs/upload", &[AUTH], &[b'x'; 1000]);
+    assert_eq!(response.status, 200);
+    assert_eq!(platform.sent()[0].body.len(), 1000);
+}
+
+/// An origin that sends half of a JSON answer, then nothing more.
+fn stalling(json: Value) -> MemoryPlatform {
+    MemoryPlatform::new(move |_| {
+        let text = json.to_string();
+        let half = text.as_bytes()[..text.len() / 2].to_vec();
+        Ok((200, vec![("content-type", "application/json".to_string()), (STALLS, String::new())], half))
+    })
+}
+
+#[test]
+fn a_redacted_answer_that_stalls_is_a_504_by_the_services_timeout() {
+    // Without a deadline the read would wait for ever (the test platform would say so).
+    let platform = stalling(json!({"hostname": "pi", "serial": "s3cr3t"}));
+    let started = platform.clock.get();
+    let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
+    assert_eq!(response.status, 504);
+    let error = body_json(&response);
+    assert_eq!(error["reason"], "GatewayTimeout");
+    assert!(!error.to_string().contains("s3cr3t"));
+    // One deadline for the headers and the body: the service's 5 s (the extension's default).
+    assert_eq!(platform.clock.get() - started, 5.0);
+}
+
+#[test]
+fn a_streamed_answer_that_stalls_fails_for_the_client() {
+    let platform = stalling(json!({"prediction": "Cat", "values": [0.93, 0.07]}));
+    let response = send(&platform, "GET", "/models/catsdogs/predict", &[AUTH], b"");
+    assert_eq!(response.status, 200);
+    let Body::Stream(stream) = response.body else { panic!("a proxied answer streams") };
+    assert_eq!(stream.end, StreamEnd::Fails, "cut, not left waiting nor ended as if complete");
 }
 
 #[test]

@@ -75,8 +75,10 @@ export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds
 export async function startWorker(kind, { config, vars = {}, script } = {}) {
   const worker = kind === "gateway"
     ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
-          { type: "ESModule", path: path.join(root, "build/counter.mjs") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
-        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars }, durableObjects: { RATE_LIMITS: { className: "RateLimitCounter", useSQLite: true } } }
+          { type: "ESModule", path: path.join(root, "build/counter.mjs") },
+          { type: "ESModule", path: path.join(root, "build/conversation.mjs") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
+        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars }, durableObjects: { RATE_LIMITS: { className: "RateLimitCounter", useSQLite: true },
+          CONVERSATIONS: { className: "Conversation", useSQLite: true } } }
     : { modules: true, script };
   const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     // Drain the Worker's log lines: an unread pipe would stall workerd.
@@ -89,8 +91,10 @@ export async function startWorker(kind, { config, vars = {}, script } = {}) {
 /** The gateway's modules for `workerdServe`, from a build directory (with the rate-limit counter's
  *  module when the build has one: builds from before the rate limits do not). */
 export function gatewayModules(buildDir = path.join(root, "build")) {
-  const counter = fs.existsSync(path.join(buildDir, "counter.mjs")) ? [["counter.mjs", path.join(buildDir, "counter.mjs"), "esModule"]] : [];
-  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...counter, ["index.js", path.join(buildDir, "index.js"), "esModule"],
+  // Builds older than a Durable Object module lack it (an A/B run may build an older commit).
+  const objects = ["counter.mjs", "conversation.mjs"].filter((name) => fs.existsSync(path.join(buildDir, name)))
+    .map((name) => [name, path.join(buildDir, name), "esModule"]);
+  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...objects, ["index.js", path.join(buildDir, "index.js"), "esModule"],
     ["index_bg.wasm", path.join(buildDir, "index_bg.wasm"), "wasm"]];
 }
 
@@ -98,8 +102,12 @@ export function gatewayModules(buildDir = path.join(root, "build")) {
  *  RATE_LIMITS (as wrangler.toml binds them) when the build has them. */
 export function serveGateway(buildDir, bindings, options = {}) {
   const modules = gatewayModules(buildDir);
-  const counters = modules.some(([name]) => name === "counter.mjs");
-  return workerdServe(modules, bindings, { ...options, durableObjects: counters ? { RATE_LIMITS: "RateLimitCounter" } : {} });
+  const has = (module) => modules.some(([name]) => name === module);
+  const durableObjects = {
+    ...(has("counter.mjs") ? { RATE_LIMITS: "RateLimitCounter" } : {}),
+    ...(has("conversation.mjs") ? { CONVERSATIONS: "Conversation" } : {}),
+  };
+  return workerdServe(modules, bindings, { ...options, durableObjects });
 }
 
 async function freePort() {

@@ -30,8 +30,8 @@ export default { fetch() { return new Response("counters only"); } };
 /**
  * Starts a gateway. `config` is an object (sent as a JSON string, as `wrangler secret`/[vars] would)
  * or a string taken as is; `vars` become Worker variables/secrets. The rate-limit counters are the
- * Worker's own Durable Objects, kept in `stateDir` when given (a restart with the same directory
- * keeps the counts, as `wrangler dev` does), or failing ones with `failingCounters: "throw" | "hang"`.
+ * Worker's own Durable Objects, as are the conversations; both are kept in `stateDir` when given
+ * (a restart with the same directory keeps the counts and conversations, as `wrangler dev` does), or failing ones with `failingCounters: "throw" | "hang"`.
  * Returns `{ url, fetch, logs, close }`.
  */
 export async function startGateway({ config, vars = {}, objectConfig = false, stateDir, failingCounters } = {}) {
@@ -46,6 +46,7 @@ export async function startGateway({ config, vars = {}, objectConfig = false, st
     modules: [
       { type: "ESModule", path: path.join(build, "entry.mjs") },
       { type: "ESModule", path: path.join(build, "counter.mjs") },
+      { type: "ESModule", path: path.join(build, "conversation.mjs") },
       { type: "ESModule", path: path.join(build, "index.js") },
       { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
     ],
@@ -56,6 +57,7 @@ export async function startGateway({ config, vars = {}, objectConfig = false, st
       RATE_LIMITS: failingCounters
         ? { className: "RateLimitCounter", scriptName: "failing-counters" }
         : { className: "RateLimitCounter", useSQLite: true },
+      CONVERSATIONS: { className: "Conversation", useSQLite: true },
     },
     cache: true,
     assets: { directory: path.join(root, "www"), routerConfig: { has_user_worker: true } },
