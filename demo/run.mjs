@@ -34,8 +34,10 @@ async function main() {
   const vars = { ...DEMO_VARS, GATEWAY_CONFIG: JSON.stringify(config) };
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(port),
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`])];
+  // Its own process group (detached) so that it can be ended as a whole; no stdin, since a
+  // process outside the terminal's foreground group that reads the terminal is stopped.
   const wrangler = spawn(path.join(root, "node_modules", ".bin", "wrangler"), args, {
-    cwd: root, stdio: "inherit", detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    cwd: root, stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
 
   let stopping = false;
