@@ -5,8 +5,8 @@
 //! 1. [`error`], [`http`], [`platform`]: the error type, plain HTTP values, and what the core needs
 //!    from the runtime (with the in-memory platform the tests use);
 //! 2. [`config`]: `GATEWAY_CONFIG`, parsed and validated once;
-//! 3. [`auth`] (who is calling, and may they), [`cache`] (keys and tiers) and [`redact`] (secrets
-//!    removed from answers);
+//! 3. [`auth`] (who is calling, and may they), [`cache`] (keys and tiers), [`redact`] (secrets
+//!    removed from answers) and [`resilience`] (retries, fallback origins, circuit breakers);
 //! 4. [`dialog`] (MaxBot templates with `rest_call`), [`proxy`] (forwarding to origins) and
 //!    [`limits`] (rate limits and quotas on the runtime's counters);
 //! 5. [`chat`]: the Rasa REST channel, on the dialog or forwarded;
@@ -22,6 +22,7 @@ pub mod config;
 pub mod auth;
 pub mod cache;
 pub mod redact;
+pub mod resilience;
 
 pub mod dialog;
 pub mod limits;

@@ -32,6 +32,7 @@ use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
 use crate::platform::{Deadline, Platform};
 use crate::proxy::{self, ProxyCall, Upstream};
+use crate::resilience::{Resilience, RetryBudget};
 
 /// The channel, built once per isolate from the configuration.
 pub struct ChatChannel {
@@ -45,17 +46,19 @@ pub struct ChatChannel {
     conversations: bool,
     /// `chat.retention`, in seconds.
     retention: u64,
+    /// The isolate's retries, fallbacks and circuits, for the dialog's calls.
+    resilience: Resilience,
 }
 
 impl ChatChannel {
-    pub fn new(config: &Config, cache: Arc<TieredCache>) -> Result<ChatChannel> {
+    pub fn new(config: &Config, cache: Arc<TieredCache>, resilience: &Resilience) -> Result<ChatChannel> {
         let upstream_named = |name: &Option<String>, field: &str| -> Result<Option<Upstream>> {
             let Some(name) = name else { return Ok(None) };
             let service = config.extensions.rest.service(name).ok_or_else(|| {
                 GatewayError::config(format!("{field}: '{name}' is not an exposed rasa service"))
                     .with_details(serde_json::json!({ "field": field }))
             })?;
-            Ok(Some(Upstream::new(service, config)))
+            Ok(Some(Upstream::new(service, config, resilience)))
         };
         Ok(ChatChannel {
             dialog: Dialog::compile(config)?,
@@ -64,6 +67,7 @@ impl ChatChannel {
             cache,
             conversations: config.chat.conversations == Conversations::On && config.chat.upstream.is_none(),
             retention: config.chat.retention,
+            resilience: resilience.clone(),
         })
     }
 
@@ -155,6 +159,8 @@ impl ChatChannel {
             cache: &self.cache,
             garbage_collector_seconds: self.dialog.rest.garbage_collector_seconds(),
             deadline,
+            resilience: &self.resilience,
+            budget: RetryBudget::default(),
         };
         let answer = self.dialog.respond(&input, &log, &executor).await?;
         let messages = to_messages(&answer.text, &input.sender);

@@ -11,6 +11,7 @@ mod duration;
 mod interpolate;
 mod limits;
 pub mod paths;
+pub mod resilience;
 pub mod services;
 mod validate;
 
@@ -22,6 +23,7 @@ use serde_json::Value;
 pub use consumers::{ConsumerConfig, Grant};
 pub use duration::{TimeDelta, Timeout};
 pub use limits::{FailMode, LimitConfig, LimitKey, RouteWord};
+pub use resilience::{CircuitConfig, RetriesConfig};
 pub use services::{BasicAuth, Exposure, RestConfig, ServiceConfig};
 
 use crate::error::{GatewayError, Result};

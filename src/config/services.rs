@@ -1,5 +1,6 @@
 //! MaxBot's `extensions.rest` block, field for field, plus the gateway's own service fields
-//! (`expose`, `scope`, `redact`, `max_body_bytes`, `paths`, `stale_if_error`).
+//! (`expose`, `scope`, `redact`, `max_body_bytes`, `paths`, `stale_if_error`, and the
+//! [`resilience`](super::resilience) fields `retries`, `fallback_urls`, `circuit`).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::paths::{self, PathPattern};
+use super::resilience::{CircuitConfig, RetriesConfig};
 use super::{TimeDelta, Timeout};
 
 /// The timeout used when neither the call, the service nor the extension sets one (MaxBot's 5 s).
@@ -79,6 +81,13 @@ pub struct ServiceConfig {
     /// How long after its `cache` expired a stored answer may still answer when the origin fails
     /// (RFC 5861; needs `cache`).
     pub stale_if_error: Option<TimeDelta>,
+    /// Tries in all, and the backoff between them, for failures a retry may cure.
+    pub retries: Option<RetriesConfig>,
+    /// Base URLs asked in order when the one before failed.
+    #[serde(default)]
+    pub fallback_urls: Vec<String>,
+    /// When an origin that keeps failing is left alone for a while.
+    pub circuit: Option<CircuitConfig>,
     /// `base_url` parsed, once at load (filled by [`Config::parse`](super::Config::parse) after
     /// validation): the proxy joins every request's path to it.
     #[serde(skip)]

@@ -270,3 +270,50 @@ fn stale_if_error_needs_cache_and_the_error_names_the_field() {
     let config = parse(service(json!({"cache": 10}))).unwrap();
     assert_eq!(config.extensions.rest.services[0].stale_if_error_seconds(), None);
 }
+
+#[test]
+fn resilience_fields_are_checked_at_load_and_errors_name_the_field() {
+    let with = |fields: Value| {
+        let mut service = json!({"name": "pi", "base_url": "http://pi.local/", "expose": "telemetry"});
+        service.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+        parse(json!({"extensions": {"rest": {"services": [service]}}}))
+    };
+    let ok = with(json!({"retries": {"attempts": 3, "backoff": 0.2}, "fallback_urls": ["https://b.example/pi/"],
+                         "circuit": {"failures": 5, "cooldown": 30}}))
+    .unwrap();
+    let service = &ok.extensions.rest.services[0];
+    assert_eq!(service.retries, Some(RetriesConfig { attempts: 3, backoff: 0.2 }));
+    assert_eq!(service.circuit, Some(CircuitConfig { failures: 5, cooldown: 30.0 }));
+    assert!(with(json!({"retries": {"attempts": 1}})).is_ok(), "backoff defaults to none");
+    let at = "extensions.rest.services[0]";
+    for (fields, field, why) in [
+        (json!({"retries": {"attempts": 0}}), "retries.attempts", "from 1 to 10"),
+        (json!({"retries": {"attempts": 11}}), "retries.attempts", "from 1 to 10"),
+        (json!({"retries": {"attempts": -1}}), "retries.attempts", "invalid value"),
+        (json!({"retries": {"attempts": 2, "backoff": -0.5}}), "retries.backoff", "0 or more"),
+        (json!({"retries": {"attempts": 2, "backoff": 61}}), "retries.backoff", "at most 60"),
+        (json!({"retries": {"backoff": 1}}), "retries", "missing field `attempts`"),
+        (json!({"retries": {"attempts": 2, "jitter": 1}}), "retries.jitter", "unknown field"),
+        (json!({"fallback_urls": ["ftp://b.example/"]}), "fallback_urls[0]", "http(s)"),
+        (json!({"fallback_urls": ["http://b/", "file:///etc/passwd"]}), "fallback_urls[1]", "http(s)"),
+        (json!({"fallback_urls": ["not a url"]}), "fallback_urls[0]", "not a valid URL"),
+        (json!({"fallback_urls": ["http://u:s3cret@b/"]}), "fallback_urls[0]", "user:password"),
+        (json!({"fallback_urls": ["http://b/?key=s3cret"]}), "fallback_urls[0]", "query"),
+        (json!({"fallback_urls": "http://b/"}), "fallback_urls", "invalid type"),
+        (json!({"circuit": {"failures": 0, "cooldown": 30}}), "circuit.failures", "positive"),
+        (json!({"circuit": {"failures": 3, "cooldown": 0}}), "circuit.cooldown", "positive"),
+        (json!({"circuit": {"failures": 3, "cooldown": -1}}), "circuit.cooldown", "positive"),
+        (json!({"circuit": {"failures": 3}}), "circuit", "missing field `cooldown`"),
+    ] {
+        let error = with(fields.clone()).unwrap_err();
+        let field = format!("{at}.{field}");
+        assert_eq!(error.kind, crate::error::ErrorKind::ConfigError, "{fields}");
+        assert_eq!(error.details["field"], field.as_str(), "{fields}: {}", error.message);
+        assert!(error.message.contains(why), "{fields}: {}", error.message);
+        assert!(!error.message.contains("s3cret"), "{fields}: {}", error.message);
+    }
+    let no_base = parse(
+        json!({"extensions": {"rest": {"services": [{"name": "a", "circuit": {"failures": 1, "cooldown": 1}}]}}}),
+    );
+    assert_eq!(no_base.unwrap_err().details["field"], "extensions.rest.services[0].circuit");
+}

@@ -52,6 +52,7 @@ fn validate_services(config: &Config) -> Result<()> {
                 "a stale answer needs a stored one: add cache, or remove stale_if_error".into(),
             ));
         }
+        super::resilience::validate(service, &field).map_err(|(field, message)| field_error(&field, message))?;
         if service.paths.is_some() && service.expose.is_none() {
             return Err(field_error(
                 &format!("{field}.paths"),

@@ -7,6 +7,9 @@
 //! A call's timeout covers its whole exchange, the answer's body included, and never reaches past
 //! the message's deadline: a call cut short by that deadline ends the message, whatever its
 //! `on_error`.
+//!
+//! A call to a service with retries, fallbacks or a circuit goes through [`resilience`]: a GET is
+//! tried again and moved to a fallback as the service says, a POST is still sent exactly once.
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use super::rest_call::{is_cacheable, rest_result, RestCall, RestOutcome};
 use crate::cache::TieredCache;
 use crate::http::{basic_authorization, Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
 use crate::platform::{Deadline, Platform};
+use crate::resilience::{self, Bounds, Resilience, RetryBudget, Sent, TryFailure};
 
 /// Largest answer read for a template.
 pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
@@ -37,12 +41,24 @@ enum Stored {
     Stale(Json),
 }
 
+/// How a call's exchange with its origin (or origins) went.
+struct Exchange {
+    outcome: RestOutcome,
+    /// The URL of the last try, when that was another than the call's (a fallback's).
+    last_url: Option<String>,
+    /// The message's deadline, not the call's own timeout, cut the last try short.
+    out_of_time: bool,
+}
+
 pub struct PlatformExecutor<'a, P: Platform> {
     pub platform: &'a P,
     pub cache: &'a TieredCache,
     pub garbage_collector_seconds: f64,
     /// The message's deadline.
     pub deadline: Deadline,
+    pub resilience: &'a Resilience,
+    /// The extra tries the message's calls may still make, all together.
+    pub budget: RetryBudget,
 }
 
 impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
@@ -61,15 +77,16 @@ impl<P: Platform> CallExecutor for PlatformExecutor<'_, P> {
             return Err(CallError::OutOfTime);
         }
         let own = Deadline::after(now, (call.timeout_seconds * 1000.0).ceil() as u64);
-        let deadline = own.min(self.deadline);
-        let outcome = self.send(call, &url, deadline).await;
-        if deadline < own && outcome == RestOutcome::Failed(FetchFailure::Timeout) {
+        let exchange = self.send(call, &url, own).await;
+        if exchange.out_of_time && exchange.outcome == RestOutcome::Failed(FetchFailure::Timeout) {
             return Err(CallError::OutOfTime);
         }
+        let outcome = exchange.outcome;
         if let (Some(result), true) = (stale, outcome.is_origin_failure()) {
             return Ok(result);
         }
-        let result = rest_result(call, &url, &outcome).map_err(CallError::Failed)?;
+        let result =
+            rest_result(call, exchange.last_url.as_deref().unwrap_or(&url), &outcome).map_err(CallError::Failed)?;
         if let (Some(seconds), true) = (call.cache_seconds, is_cacheable(&outcome)) {
             let entry = json!({ "created": self.platform.now(), "result": result });
             let mut stored = GatewayResponse::json(200, &entry);
@@ -94,8 +111,9 @@ impl<P: Platform> PlatformExecutor<'_, P> {
         fresh_result(&entry, fresh_for + stale_if_error?, now).cloned().map(Stored::Stale)
     }
 
-    /// Sends the call and reads its answer, both by `deadline`.
-    async fn send(&self, call: &RestCall, url: &str, deadline: Deadline) -> RestOutcome {
+    /// Sends the call to `url` and reads its answer: by `own` (the call's timeout from now) and
+    /// the message's deadline, or, for a service with retries, fallbacks or a circuit, try by try.
+    async fn send(&self, call: &RestCall, url: &str, own: Deadline) -> Exchange {
         let mut headers: Headers = call.headers.iter().collect();
         let body = match call.encoded_body() {
             Some((bytes, content_type)) => {
@@ -113,10 +131,56 @@ impl<P: Platform> PlatformExecutor<'_, P> {
         // A header built from the message or its metadata may hold a line break: such a call is an
         // error of its own (on_error decides, as for any failed call), and nothing is sent.
         if let Err(why) = request.check() {
-            return RestOutcome::Failed(FetchFailure::InvalidRequest(format!("{why}; the request was not sent")));
+            let failure = FetchFailure::InvalidRequest(format!("{why}; the request was not sent"));
+            return Exchange { outcome: RestOutcome::Failed(failure), last_url: None, out_of_time: false };
         }
-        let timeout_ms = deadline.remaining_ms(self.platform.now());
-        match self.platform.fetch(request, timeout_ms).await {
+        let Some(policy) =
+            call.service.as_deref().and_then(|name| self.resilience.policy(name)).filter(|p| p.covers(url))
+        else {
+            let deadline = own.min(self.deadline);
+            let fetched = self.platform.fetch(request, deadline.remaining_ms(self.platform.now())).await;
+            let outcome = self.answer(fetched, deadline).await;
+            return Exchange { out_of_time: deadline < own, outcome, last_url: None };
+        };
+        let timeout_ms = (call.timeout_seconds * 1000.0).ceil() as u64;
+        let url_on = |origin: &resilience::Origin| policy.rebase(url, origin);
+        let bounds = Bounds { timeout_ms, until: Some(self.deadline), budget: &self.budget };
+        let (outcome, last_url, out_of_time) = match resilience::send(self.platform, policy, request, url_on, bounds)
+            .await
+        {
+            Sent::Done { result, url, started } => {
+                // The answer's body is read by the same bound as a single try's.
+                let own = Deadline::after(started, timeout_ms);
+                let deadline = own.min(self.deadline);
+                (self.answer(result, deadline).await, url, deadline < own)
+            }
+            // Every try failed: the last one's failure is the call's, as a single failed try's would be.
+            Sent::Failed { failure, url, cut_short, .. } => {
+                let outcome = match failure {
+                    TryFailure::Status(status) => RestOutcome::Answered { status, body: Vec::new() },
+                    TryFailure::Timeout => RestOutcome::Failed(FetchFailure::Timeout),
+                    TryFailure::Unreachable(why) => RestOutcome::Failed(FetchFailure::Network(why)),
+                };
+                (outcome, url, cut_short)
+            }
+            Sent::Unavailable { retry_after_seconds } => {
+                let why = format!(
+                    "the service '{}' is unavailable: it failed repeatedly and is not asked again for {retry_after_seconds} s",
+                    policy.service
+                );
+                (RestOutcome::Failed(FetchFailure::Network(why)), url.to_string(), false)
+            }
+        };
+        Exchange { outcome, out_of_time, last_url: Some(last_url).filter(|last| last != url) }
+    }
+
+    /// The outcome of a fetch, its answer read by `deadline`.
+    async fn answer(
+        &self,
+        fetched: Result<GatewayResponse<P::Stream>, FetchFailure>,
+        deadline: Deadline,
+    ) -> RestOutcome {
+        match fetched {
             Ok(response) => match self.platform.read_by(response.body, MAX_REST_RESPONSE_BYTES, deadline).await {
                 Ok(body) => RestOutcome::Answered { status: response.status, body },
                 Err(BodyError::TooLarge) => RestOutcome::Failed(FetchFailure::Network(format!(
@@ -211,6 +275,27 @@ mod tests {
         assert_eq!((status, body["reason"].as_str()), (500, Some("RestCallFailed")), "{body}");
         assert!(body["message"].as_str().unwrap().contains("method"));
         assert!(platform.sent().is_empty());
+    }
+
+    #[test]
+    fn retries_stay_within_the_message_deadline() {
+        // 30 s for the message: the second try gets the 10 s left, and being cut short by the
+        // message's deadline ends the message with 504 (on_error continue or not).
+        let config = json!({
+            "extensions": {"rest": {"services": [{"name": "api", "base_url": "http://api.example/", "timeout": 20,
+                                                  "retries": {"attempts": 5}}]}},
+            "dialog": [{"condition": "true", "response": "{% GET \"api://x\" on_error \"continue\" %}{{ rest.ok }}"}],
+        });
+        let gateway = Gateway::load(config, &|_| None);
+        let platform = MemoryPlatform::new(|_| Err(crate::http::FetchFailure::Timeout));
+        platform.timeouts_take_time.set(true);
+        let request =
+            MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], br#"{"message": "hi"}"#);
+        let answer = block_on(serve(&gateway, request, &platform));
+        let body: Value = serde_json::from_slice(&bytes_of(answer.body)).unwrap();
+        assert_eq!((answer.status, body["reason"].as_str()), (504, Some("GatewayTimeout")), "{body}");
+        let timeouts: Vec<u64> = platform.sent().iter().map(|r| r.timeout_ms).collect();
+        assert_eq!(timeouts, [20_000, 10_000]);
     }
 
     #[test]

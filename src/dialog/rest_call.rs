@@ -48,6 +48,9 @@ pub struct RestCall {
     pub stale_if_error: Option<f64>,
     /// JSON keys removed from the result: those of the service the call names (a Pi's secrets).
     pub redact: Vec<String>,
+    /// The service the call names, when it has retries, fallbacks or a circuit: they apply to the
+    /// call when it is sent below the service's base URL. Not part of the cache key.
+    pub service: Option<String>,
 }
 
 /// A truthy argument, as Python's `args.get(name) or ...` sees it.
@@ -230,6 +233,7 @@ impl RestCall {
             cache_seconds,
             stale_if_error: service.and_then(ServiceConfig::stale_if_error_seconds),
             redact: service.map(ServiceConfig::redacted_keys).unwrap_or_default(),
+            service: service.filter(|service| service.is_resilient()).map(|service| service.name.clone()),
         })
     }
 

@@ -108,6 +108,7 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
             cache_seconds: Some(60.0),
             stale_if_error: None,
             redact: vec![],
+            service: None,
         },
         RestCall {
             method: "post".into(),
@@ -121,6 +122,7 @@ fn cache_identity_is_the_sorted_dumps_of_the_call() {
             cache_seconds: Some(1.0),
             stale_if_error: None,
             redact: vec![],
+            service: None,
         },
     ];
     let mut identities = Vec::new();

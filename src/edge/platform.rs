@@ -1,4 +1,4 @@
-//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()` and `console.log`.
+//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()`, `setTimeout` and `console.log`.
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

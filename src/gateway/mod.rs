@@ -27,6 +27,7 @@ use crate::config::{Config, Exposure};
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::proxy::{InFlightAnswers, Upstream};
+use crate::resilience::Resilience;
 
 pub use context::RequestSummary;
 pub use pipeline::{answers_immediately, serve, serve_immediately};
@@ -51,14 +52,16 @@ impl Gateway {
     pub fn from_config(config: Config) -> Result<Gateway> {
         let auth = Authenticator::from_config(config.auth.as_ref())?;
         let cache = Arc::new(TieredCache::default());
-        let chat = ChatChannel::new(&config, cache.clone())?;
+        // One per isolate: every sender to a service sees the same circuits.
+        let resilience = Resilience::new(&config.extensions.rest);
+        let chat = ChatChannel::new(&config, cache.clone(), &resilience)?;
         let upstreams = config
             .extensions
             .rest
             .services
             .iter()
             .filter(|service| service.expose.is_some())
-            .map(|service| Upstream::new(service, &config))
+            .map(|service| Upstream::new(service, &config, &resilience))
             .collect();
         let limits = Limits::new(config.limits.clone());
         Ok(Gateway { config, auth, chat, upstreams, cache, in_flight: InFlightAnswers::default(), limits })

@@ -5,6 +5,10 @@
 //! streams do: an origin's answer may stall mid-body ([`STALLS`]), a read by a deadline then gives
 //! up at it (moving the clock there) while a read without one never ends; a stream under a
 //! [`limit`](Platform::limit) it passes is never sent whole.
+//!
+//! Time passes only when told: a sleep moves the clock on at once (and is recorded), and so does a
+//! timed-out fetch, by its timeout, when [`timeouts_take_time`](MemoryPlatform::timeouts_take_time)
+//! is set: tests of backoffs, cooldowns and deadlines run instantly.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -15,9 +19,17 @@ use super::{
 };
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
-/// Runs a future whose awaits all complete at once (everything here is in memory).
+/// Runs a future whose awaits all complete without outside events (everything here is in memory):
+/// polled until done, so an await that yields once (a sleep, say) is no hang.
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    super::poll_once(future).expect("a test future waited on something that never completes")
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..10_000 {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+    panic!("a test future waited on something that never completes")
 }
 
 /// What the fake origin received.
@@ -91,6 +103,10 @@ pub struct MemoryPlatform {
     pub conversations: RefCell<ConversationStore>,
     /// When set, no conversation can be reached.
     pub conversations_unreachable: Cell<bool>,
+    /// Every sleep, in milliseconds, in order.
+    pub slept: RefCell<Vec<u64>>,
+    /// When set, a fetch that times out moves the clock on by its timeout.
+    pub timeouts_take_time: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -108,7 +124,26 @@ impl MemoryPlatform {
             origin_held: Cell::new(false),
             conversations: RefCell::new(ConversationStore::default()),
             conversations_unreachable: Cell::new(false),
+            slept: RefCell::new(Vec::new()),
+            timeouts_take_time: Cell::new(false),
         }
+    }
+
+    /// An origin that fails its first `times` requests with `failure`, then answers with `then`.
+    pub fn failing_first(
+        times: usize,
+        failure: impl Fn() -> Answer + 'static,
+        then: impl Fn(&Received) -> Answer + 'static,
+    ) -> Self {
+        let seen = Cell::new(0);
+        Self::new(move |received| {
+            seen.set(seen.get() + 1);
+            if seen.get() <= times {
+                failure()
+            } else {
+                then(received)
+            }
+        })
     }
 
     /// An origin that answers every request with 200 and `json`.
@@ -211,6 +246,9 @@ impl Platform for MemoryPlatform {
         };
         let answer = (self.origin)(&received);
         self.received.borrow_mut().push(received);
+        if self.timeouts_take_time.get() && matches!(answer, Err(FetchFailure::Timeout)) {
+            self.advance(timeout_ms as f64 / 1000.0);
+        }
         let (status, headers, bytes) = answer?;
         let mut headers: Headers = headers.into_iter().collect();
         let end = match headers.get(STALLS) {
@@ -322,6 +360,7 @@ impl Platform for MemoryPlatform {
     }
 
     async fn sleep(&self, ms: u64) {
+        self.slept.borrow_mut().push(ms);
         self.advance(ms as f64 / 1000.0);
         yield_once().await;
     }

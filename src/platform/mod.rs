@@ -1,5 +1,5 @@
 //! The ground floor's other half: what the core needs from the runtime (the network, the cache, a
-//! clock, bodies and signature checks), as one trait.
+//! clock and timers, bodies and signature checks), as one trait.
 //!
 //! The Worker implements it with Fetch, the Cache API and Web Crypto (`edge`); the native tests
 //! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
@@ -84,7 +84,8 @@ pub trait Platform {
     /// the refused answer does not wait for it.
     fn give_back(&self, counted: Vec<(String, f64)>);
 
-    /// Resolves after `ms` milliseconds (a request waiting for another's answer checks on it so).
+    /// Resolves after `ms` milliseconds (a retry's backoff; a request waiting for another's answer
+    /// checks on it so).
     async fn sleep(&self, ms: u64);
 
     /// Waits until the conversation `id` has no turn in progress, then holds it for this turn and

@@ -12,6 +12,7 @@
 //! it needs, but is cut when the origin stalls for longer than the timeout.
 
 mod coalesce;
+mod failover;
 mod headers;
 mod target;
 mod upstream;
@@ -83,7 +84,7 @@ pub async fn proxy<P: Platform>(
     if let Some((key, in_flight)) = joins {
         match in_flight.join(key.as_str()) {
             Turn::Lead(leading) => lead = Some(leading),
-            Turn::Wait(wait) => match coalesce::wait(wait, call.upstream.timeout_ms, platform).await {
+            Turn::Wait(wait) => match coalesce::wait(wait, call.upstream.longest_exchange_ms(), platform).await {
                 Waited::Shared(Ok(shared)) => return Ok(shared.into_response()),
                 Waited::Shared(Err(error)) => return Err(error),
                 Waited::TimedOut => {
@@ -104,39 +105,42 @@ pub async fn proxy<P: Platform>(
     };
     let if_none_match = client_headers.get("if-none-match").map(str::to_string);
     let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
-    let deadline = Deadline::after(platform.now(), call.upstream.timeout_ms);
-    let outcome = exchange(&call, key, status, outbound, deadline, if_none_match.as_deref(), platform).await;
+    let (outcome, deadline) = exchange(&call, key, status, outbound, &query, if_none_match.as_deref(), platform).await;
     match lead {
         Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, deadline, platform).await,
         _ => outcome,
     }
 }
 
-/// The origin's part: [`send`], then a stale copy if the origin failed, else [`filter_response`]
-/// and [`store`].
+/// The origin's part: [`send`], then a stale copy if the origin (and its fallbacks) failed, else
+/// [`filter_response`] and [`store`]; with the deadline by which the answer's body is read.
 async fn exchange<P: Platform>(
     call: &ProxyCall<'_>,
     key: Option<CacheKey>,
     status: CacheStatus,
     outbound: OutboundRequest<P::Stream>,
-    deadline: Deadline,
+    query: &str,
     if_none_match: Option<&str>,
     platform: &P,
-) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
+) -> (Result<(GatewayResponse<P::Stream>, CacheStatus)>, Deadline) {
     let is_head = outbound.method == "HEAD";
-    // Retries, fallbacks and the circuit breaker go around this phase.
-    let sent = send(call, outbound, platform).await;
+    let (sent, deadline) = send(call, outbound, query, platform).await;
     if origin_failed(&sent) {
         if let Some(stale) = stale(call, key.as_ref(), if_none_match, platform).await {
-            return Ok((stale, CacheStatus::Stale));
+            return (Ok((stale, CacheStatus::Stale)), deadline);
         }
     }
-    let response = filter_response(call, sent?, deadline, platform).await?;
-    match key {
+    let filtered = match sent {
+        Ok(response) => filter_response(call, response, deadline, platform).await,
+        Err(error) => Err(error),
+    };
+    let answer = match (filtered, key) {
+        (Err(error), _) => Err(error),
         // A HEAD may be answered from a stored GET, but its own answer has no body to store.
-        Some(key) if !is_head => Ok((store(call, key, response, platform).await, status)),
-        _ => Ok((response, status)),
-    }
+        (Ok(response), Some(key)) if !is_head => Ok((store(call, key, response, platform).await, status)),
+        (Ok(response), _) => Ok((response, status)),
+    };
+    (answer, deadline)
 }
 
 /// Phase 1: the body limit. A declared length over the limit is refused at once; a stream without
@@ -254,19 +258,31 @@ fn upstream_request<B>(
     OutboundRequest { method, url, headers, body }
 }
 
-/// Phase 4: the send, within the service's timeout. A request the core may not send (an invalid
-/// header) is refused here, before it reaches the platform.
+/// Phase 4: the send, within the service's timeout, and with its retries, fallbacks and circuit
+/// when it has them ([`failover`]). A request the core may not send (an invalid header) is refused
+/// here, before it reaches the platform. The outcome comes with its exchange's deadline: the
+/// service's timeout from when the try that answered was sent.
 async fn send<P: Platform>(
     call: &ProxyCall<'_>,
     outbound: OutboundRequest<P::Stream>,
+    query: &str,
     platform: &P,
-) -> Result<GatewayResponse<P::Stream>> {
-    let Upstream { timeout_ms, max_body_bytes, .. } = *call.upstream;
-    let sent = match outbound.check() {
-        Ok(()) => platform.fetch(outbound, timeout_ms).await,
-        Err(why) => Err(FetchFailure::InvalidRequest(why)),
+) -> (Result<GatewayResponse<P::Stream>>, Deadline) {
+    let deadline = Deadline::after(platform.now(), call.upstream.timeout_ms);
+    if let Err(why) = outbound.check() {
+        return (Err(fetch_error(call, FetchFailure::InvalidRequest(why))), deadline);
+    }
+    let Some(policy) = &call.upstream.policy else {
+        let sent = platform.fetch(outbound, call.upstream.timeout_ms).await;
+        return (sent.map_err(|failure| fetch_error(call, failure)), deadline);
     };
-    sent.map_err(|failure| match failure {
+    failover::send(call, policy, outbound, query, platform).await
+}
+
+/// The error of a send that produced no response.
+fn fetch_error(call: &ProxyCall<'_>, failure: FetchFailure) -> GatewayError {
+    let Upstream { max_body_bytes, .. } = *call.upstream;
+    match failure {
         FetchFailure::BodyTooLarge => payload_too_large(max_body_bytes),
         FetchFailure::Timeout => timed_out(call),
         FetchFailure::Network(why) => GatewayError::new(
@@ -279,7 +295,7 @@ async fn send<P: Platform>(
         FetchFailure::InvalidRequest(why) => {
             GatewayError::config(format!("The request to the service '{}' was not sent: {why}.", call.upstream.name()))
         }
-    })
+    }
 }
 
 /// The error of an exchange that passed its deadline.
@@ -409,6 +425,8 @@ fn payload_too_large(limit: u64) -> GatewayError {
 
 #[cfg(test)]
 mod coalesce_tests;
+#[cfg(test)]
+mod failover_tests;
 #[cfg(test)]
 mod stale_tests;
 #[cfg(test)]
