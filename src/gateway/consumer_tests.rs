@@ -3,10 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::{serve, Gateway};
+use super::test_support::send;
+use super::Gateway;
 use crate::error::Result;
-use crate::http::{Body, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
+use crate::platform::memory::{json_of, MemoryPlatform};
 
 const ADMIN: &str = "admin-token";
 const SHOP: &str = "shop-key";
@@ -33,27 +33,6 @@ fn gateway(webhook: &str) -> Result<Gateway> {
     )
 }
 
-fn send(
-    gateway: &Result<Gateway>,
-    platform: &MemoryPlatform,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> GatewayResponse<MemoryStream> {
-    let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
-    block_on(serve(gateway, request, platform))
-}
-
-fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
-    match &response.body {
-        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
-            serde_json::from_slice(b).unwrap_or(Value::Null)
-        }
-        Body::Empty => Value::Null,
-    }
-}
-
 #[test]
 fn a_consumer_calls_exactly_what_it_is_allowed() {
     let gateway = gateway("public");
@@ -74,7 +53,7 @@ fn a_consumer_calls_exactly_what_it_is_allowed() {
     ] {
         let refused = send(&gateway, &platform, method, path, &[shop], b"{}");
         assert_eq!(refused.status, 403, "{method} {path}");
-        let body = body_json(&refused);
+        let body = json_of(&refused);
         assert_eq!(
             (body["message"].as_str(), body["reason"].as_str()),
             (Some("User has insufficient permissions."), Some("NotAuthorized"))
@@ -110,7 +89,7 @@ fn the_origin_learns_the_consumer_and_never_a_clients_claim() {
 fn the_list_of_pis_shows_a_consumer_only_its_own() {
     let gateway = gateway("public");
     let platform = MemoryPlatform::answering_json(json!({}));
-    let list = |key: &str| body_json(&send(&gateway, &platform, "GET", "/pi/", &[("access_token", key)], b""));
+    let list = |key: &str| json_of(&send(&gateway, &platform, "GET", "/pi/", &[("access_token", key)], b""));
     assert_eq!(list(WALL), json!({"services": ["livingroom"]}));
     assert_eq!(list(ADMIN), json!({"services": ["livingroom", "kitchen"]}));
     let wall = ("access_token", WALL);
@@ -118,7 +97,7 @@ fn the_list_of_pis_shows_a_consumer_only_its_own() {
     assert_eq!(send(&gateway, &platform, "GET", "/pi/kitchen/system", &[wall], b"").status, 403);
     // Its path rules hold for a consumer as for anyone: nothing is sent.
     let outside = send(&gateway, &platform, "GET", "/pi/livingroom/openvpn/client", &[wall], b"");
-    assert_eq!((outside.status, body_json(&outside)["reason"].as_str()), (404, Some("NotFound")));
+    assert_eq!((outside.status, json_of(&outside)["reason"].as_str()), (404, Some("NotFound")));
     assert_eq!(platform.sent().len(), 1);
 }
 

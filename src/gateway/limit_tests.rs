@@ -3,10 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::{serve, Gateway};
+use super::{test_support, Gateway};
 use crate::error::Result;
-use crate::http::{Body, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
+use crate::http::GatewayResponse;
+use crate::platform::memory::{json_of, MemoryPlatform, MemoryStream};
 
 const ADMIN: &str = "admin-token";
 
@@ -26,6 +26,7 @@ fn gateway(limits: Value) -> Result<Gateway> {
     )
 }
 
+/// A request from one client address (the key of `ip` limits).
 fn send(
     gateway: &Result<Gateway>,
     platform: &MemoryPlatform,
@@ -36,17 +37,7 @@ fn send(
 ) -> GatewayResponse<MemoryStream> {
     let mut all = vec![("cf-connecting-ip", "203.0.113.7")];
     all.extend_from_slice(headers);
-    let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), &all, body);
-    block_on(serve(gateway, request, platform))
-}
-
-fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
-    match &response.body {
-        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
-            serde_json::from_slice(b).unwrap_or(Value::Null)
-        }
-        Body::Empty => Value::Null,
-    }
+    test_support::send(gateway, platform, method, path, &all, body)
 }
 
 #[test]
@@ -72,7 +63,7 @@ fn past_its_budget_a_model_route_answers_429_and_sends_nothing() {
         b"img",
     );
     assert_eq!(limited.status, 429);
-    let body = body_json(&limited);
+    let body = json_of(&limited);
     assert_eq!(
         (body["reason"].clone(), body["details"]["limit"].clone(), body["code"].clone()),
         (json!("TooManyRequests"), json!("model"), json!(429))

@@ -14,6 +14,8 @@ mod consumer_tests;
 #[cfg(test)]
 mod limit_tests;
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

@@ -187,6 +187,16 @@ impl MemoryPlatform {
 }
 
 /// The bytes of a body, however it ends.
+/// An answer's body as JSON (`Null` when it is not JSON), without consuming it.
+pub fn json_of(response: &GatewayResponse<MemoryStream>) -> serde_json::Value {
+    match &response.body {
+        Body::Empty => serde_json::Value::Null,
+        Body::Bytes(bytes) | Body::Stream(MemoryStream { bytes, .. }) => {
+            serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
 pub fn bytes_of(body: Body<MemoryStream>) -> Vec<u8> {
     match body {
         Body::Empty => Vec::new(),

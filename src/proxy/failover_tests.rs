@@ -7,9 +7,9 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 
 use crate::error::Result;
-use crate::gateway::{serve, Gateway};
-use crate::http::{Body, FetchFailure, GatewayResponse};
-use crate::platform::memory::{block_on, Answer, MemoryPlatform, MemoryStream};
+use crate::gateway::{serve, test_support, Gateway};
+use crate::http::{FetchFailure, GatewayResponse};
+use crate::platform::memory::{block_on, json_of, Answer, MemoryPlatform, MemoryStream};
 
 const TOKEN: &str = "t0ken";
 const AUTH: (&str, &str) = ("access_token", TOKEN);
@@ -36,17 +36,7 @@ fn send(
     path: &str,
 ) -> GatewayResponse<MemoryStream> {
     let body: &[u8] = if method == "POST" { b"{\"n\": 1}" } else { b"" };
-    let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), &[AUTH], body);
-    block_on(serve(gateway, request, platform))
-}
-
-fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
-    match &response.body {
-        Body::Bytes(bytes) | Body::Stream(MemoryStream { bytes, .. }) => {
-            serde_json::from_slice(bytes).unwrap_or(Value::Null)
-        }
-        Body::Empty => Value::Null,
-    }
+    test_support::send(gateway, platform, method, path, &[AUTH], body)
 }
 
 fn status(code: u16) -> Answer {
@@ -90,7 +80,7 @@ fn when_every_try_fails_the_error_says_how_the_last_one_did() {
     for (answer, code, reason, message) in cases {
         let platform = MemoryPlatform::new(move |_| answer());
         let response = send(&gateway(), &platform, "GET", "/models/model/x?q=1");
-        let body = body_json(&response);
+        let body = json_of(&response);
         assert_eq!((response.status, body["reason"].as_str()), (code, Some(reason)), "{body}");
         assert_eq!(body["message"], format!("The service 'model' {message}."));
         assert_eq!(body["details"]["tries"], 6);
@@ -119,7 +109,7 @@ fn a_post_is_sent_once_and_its_failure_is_the_answer() {
     let platform = MemoryPlatform::new(|_| status(503));
     let response = send(&gateway(), &platform, "POST", "/models/model/upload");
     assert_eq!(response.status, 503);
-    assert_eq!(body_json(&response)["details"]["tries"], 1);
+    assert_eq!(json_of(&response)["details"]["tries"], 1);
     assert_eq!(platform.sent().len(), 1);
     assert!(platform.slept.borrow().is_empty());
 }
@@ -140,7 +130,7 @@ fn an_open_circuit_answers_503_at_once_then_one_request_probes() {
         assert_eq!(send(&gateway, &platform, "GET", "/pi/pi/system").status, 502);
     }
     let refused = send(&gateway, &platform, "GET", "/pi/pi/system");
-    let body = body_json(&refused);
+    let body = json_of(&refused);
     assert_eq!((refused.status, body["reason"].as_str()), (503, Some("ServiceUnavailable")));
     assert_eq!(refused.headers.get("retry-after"), Some("1"));
     assert!(body["message"].as_str().unwrap().starts_with("The service 'pi' is unavailable"));
@@ -163,7 +153,7 @@ fn a_service_without_the_fields_passes_a_503_through_once() {
     let platform = MemoryPlatform::new(|_| status(503));
     let response = send(&gateway(), &platform, "GET", "/models/plain/x");
     assert_eq!(response.status, 503);
-    assert_eq!(body_json(&response), json!({"detail": "origin says"}));
+    assert_eq!(json_of(&response), json!({"detail": "origin says"}));
     assert_eq!(platform.sent().len(), 1);
     assert!(platform.logs.borrow().iter().all(|line| !line.contains("try_failed")));
 }

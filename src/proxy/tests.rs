@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use crate::gateway::{serve, Gateway};
+use crate::gateway::{serve, test_support, Gateway};
 use crate::http::{Body, FetchFailure, GatewayResponse};
-use crate::platform::memory::{block_on, Answer, MemoryPlatform, MemoryStream, StreamEnd, STALLS};
+use crate::platform::memory::{block_on, json_of, Answer, MemoryPlatform, MemoryStream, StreamEnd, STALLS};
 
 const TOKEN: &str = "t0ken";
 
@@ -32,17 +32,7 @@ fn send(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> GatewayResponse<MemoryStream> {
-    let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
-    block_on(serve(&Ok(gateway()), request, platform))
-}
-
-fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
-    match &response.body {
-        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
-            serde_json::from_slice(b).unwrap_or(Value::Null)
-        }
-        Body::Empty => Value::Null,
-    }
+    test_support::send(&Ok(gateway()), platform, method, path, headers, body)
 }
 
 fn ok_json(body: Value) -> Answer {
@@ -71,7 +61,7 @@ fn the_origin_gets_the_request_with_its_own_credentials_only() {
         b"--x\r\ncontent\r\n--x--",
     );
     assert_eq!(response.status, 200);
-    assert_eq!(body_json(&response)["prediction"], "Cat");
+    assert_eq!(json_of(&response)["prediction"], "Cat");
     let sent = &platform.sent()[0];
     assert_eq!((sent.method.as_str(), sent.url.as_str()), ("POST", "http://127.0.0.1:8080/upload?v=2"));
     assert_eq!(sent.body, b"--x\r\ncontent\r\n--x--");
@@ -90,7 +80,7 @@ fn telemetry_gets_the_pis_key_and_secrets_are_removed() {
         "ddns": [{"password": "p", "host": "h"}]}))
     });
     let response = send(&platform, "GET", "/pi/livingroom/ap", &[("access_token", TOKEN)], b"");
-    assert_eq!(body_json(&response), json!({"ssid": "pi", "ddns": [{"host": "h"}]}));
+    assert_eq!(json_of(&response), json!({"ssid": "pi", "ddns": [{"host": "h"}]}));
     assert_eq!(platform.sent()[0].headers.get("access_token"), Some("pi-key"));
 }
 
@@ -118,7 +108,7 @@ fn unknown_unexposed_and_escaping_requests_never_leave() {
     ] {
         let response = send(&platform, "GET", path, &[AUTH], b"");
         assert_eq!(response.status, 404, "{path}");
-        assert_eq!(body_json(&response)["reason"], "NotFound", "{path}");
+        assert_eq!(json_of(&response)["reason"], "NotFound", "{path}");
     }
     assert!(platform.sent().is_empty());
     send(&platform, "GET", "/models/catsdogs/@evil.example/x", &[AUTH], b"");
@@ -139,7 +129,7 @@ fn bodies_over_the_limit_are_refused_before_sending() {
     let big = vec![b'x'; 2000];
     let response = send(&platform, "POST", "/models/catsdogs/upload", &[AUTH, ("content-length", "2000")], &big);
     assert_eq!(response.status, 413);
-    assert_eq!(body_json(&response)["reason"], "PayloadTooLarge");
+    assert_eq!(json_of(&response)["reason"], "PayloadTooLarge");
     assert!(platform.sent().is_empty());
 }
 
@@ -149,7 +139,7 @@ fn a_streamed_body_without_a_declared_length_obeys_the_limit_and_is_never_sent_w
     let platform = MemoryPlatform::new(|_| ok_json(json!({})));
     let response = send(&platform, "POST", "/models/catsdogs/upload", &[AUTH], &[b'x'; 1001]);
     assert_eq!(response.status, 413);
-    let error = body_json(&response);
+    let error = json_of(&response);
     assert_eq!((error["reason"].as_str(), error["status"].as_str()), (Some("PayloadTooLarge"), Some("failure")));
     assert_eq!(error["details"]["max_body_bytes"], 1000);
     assert!(platform.sent().is_empty(), "the origin never got the request whole, nor answered it");
@@ -175,7 +165,7 @@ fn a_redacted_answer_that_stalls_is_a_504_by_the_services_timeout() {
     let started = platform.clock.get();
     let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
     assert_eq!(response.status, 504);
-    let error = body_json(&response);
+    let error = json_of(&response);
     assert_eq!(error["reason"], "GatewayTimeout");
     assert!(!error.to_string().contains("s3cr3t"));
     // One deadline for the headers and the body: the service's 5 s (the extension's default).
@@ -199,7 +189,7 @@ fn failing_origins_give_502_and_504() {
     ] {
         let platform = MemoryPlatform::new(move |_| Err(failure.clone()));
         let response = send(&platform, "GET", "/models/catsdogs/health", &[AUTH], b"");
-        assert_eq!((response.status, body_json(&response)["reason"].as_str()), (status, Some(reason)));
+        assert_eq!((response.status, json_of(&response)["reason"].as_str()), (status, Some(reason)));
     }
 }
 
@@ -305,7 +295,7 @@ fn a_head_is_answered_from_a_stored_get_but_never_stored() {
     assert_eq!(head.headers.get("x-cache-status"), Some("MISS"));
     // The HEAD's empty answer was not stored as the GET's.
     let get = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
-    assert_eq!((get.headers.get("x-cache-status"), body_json(&get)["cpu"].as_i64()), (Some("MISS"), Some(1)));
+    assert_eq!((get.headers.get("x-cache-status"), json_of(&get)["cpu"].as_i64()), (Some("MISS"), Some(1)));
     let head = send(&platform, "HEAD", "/pi/livingroom/system", &[AUTH], b"");
     assert_eq!(head.headers.get("x-cache-status"), Some("HIT"));
     assert!(matches!(head.body, Body::Empty));
@@ -370,11 +360,7 @@ fn anonymous_callers_cannot_tell_known_services_from_unknown_ones() {
     let platform = MemoryPlatform::answering_json(json!({}));
     for path in ["/models/catsdogs/x", "/models/nosuch/x", "/pi/livingroom/system", "/pi/nosuch/system", "/status"] {
         let response = send(&platform, "GET", path, &[], b"");
-        assert_eq!(
-            (response.status, body_json(&response)["reason"].as_str()),
-            (401, Some("NotAuthenticated")),
-            "{path}"
-        );
+        assert_eq!((response.status, json_of(&response)["reason"].as_str()), (401, Some("NotAuthenticated")), "{path}");
     }
     assert!(platform.sent().is_empty());
 }
@@ -392,13 +378,13 @@ fn redaction_fails_closed_whatever_the_content_type_says() {
         });
         let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
         assert_eq!(response.status, 200, "{content_type}");
-        assert_eq!(body_json(&response), json!({"ssid": "pi"}), "{content_type}");
+        assert_eq!(json_of(&response), json!({"ssid": "pi"}), "{content_type}");
     }
     // Not JSON, yet it may hold a secret: a 502 that says why, and nothing of the body.
     let platform =
         MemoryPlatform::new(|_| Ok((200, vec![("content-type", "text/plain".into())], b"password=hunter22".to_vec())));
     let response = send(&platform, "GET", "/pi/livingroom/system", &[AUTH], b"");
-    let body = body_json(&response);
+    let body = json_of(&response);
     assert_eq!((response.status, body["reason"].as_str()), (502, Some("BadGateway")));
     assert!(body["message"].as_str().unwrap().contains("not JSON"), "{body}");
     assert!(!body.to_string().contains("hunter22"));
@@ -416,7 +402,7 @@ fn a_network_failure_shows_no_url_query_and_no_service_secret() {
         Err(FetchFailure::Network(format!("could not connect to {} with access_token pi-key", request.url)))
     });
     let response = send(&platform, "GET", "/pi/livingroom/system?x=1", &[AUTH], b"");
-    let body = body_json(&response).to_string();
+    let body = json_of(&response).to_string();
     assert_eq!(response.status, 502);
     assert!(!body.contains("pi-key") && !body.contains("x=1"), "{body}");
 }
@@ -449,7 +435,7 @@ fn paths_outside_a_services_rules_answer_404_and_are_never_sent() {
     ] {
         let response = get(path);
         assert_eq!(response.status, 404, "{path}");
-        assert_eq!(body_json(&response)["reason"], "NotFound", "{path}");
+        assert_eq!(json_of(&response)["reason"], "NotFound", "{path}");
         assert!(platform.sent().is_empty(), "{path}");
     }
     for (path, url) in [
