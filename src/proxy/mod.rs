@@ -25,7 +25,7 @@ use crate::cache::{CacheKey, CacheStatus, TieredCache, Turn};
 use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{
-    is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse,
+    is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers,
     OutboundRequest,
 };
 use crate::platform::{Deadline, Platform};
@@ -102,10 +102,9 @@ pub async fn proxy<P: Platform>(
         (Some(_), false) => CacheStatus::Miss,
         _ => CacheStatus::Bypass,
     };
-    let if_none_match = client_headers.get("if-none-match").map(str::to_string);
     let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
     let deadline = Deadline::after(platform.now(), call.upstream.timeout_ms);
-    let outcome = exchange(&call, key, status, outbound, deadline, if_none_match.as_deref(), platform).await;
+    let outcome = exchange(&call, key, status, outbound, deadline, &client_headers, platform).await;
     match lead {
         Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, deadline, platform).await,
         _ => outcome,
@@ -120,14 +119,14 @@ async fn exchange<P: Platform>(
     status: CacheStatus,
     outbound: OutboundRequest<P::Stream>,
     deadline: Deadline,
-    if_none_match: Option<&str>,
+    client_headers: &Headers,
     platform: &P,
 ) -> Result<(GatewayResponse<P::Stream>, CacheStatus)> {
     let is_head = outbound.method == "HEAD";
     // Retries, fallbacks and the circuit breaker go around this phase.
     let sent = send(call, outbound, platform).await;
     if origin_failed(&sent) {
-        if let Some(stale) = stale(call, key.as_ref(), if_none_match, platform).await {
+        if let Some(stale) = stale(call, key.as_ref(), client_headers.get("if-none-match"), platform).await {
             return Ok((stale, CacheStatus::Stale));
         }
     }
@@ -145,7 +144,7 @@ async fn exchange<P: Platform>(
 async fn limit_body<P: Platform>(
     call: &ProxyCall<'_>,
     method: &str,
-    client_headers: &crate::http::Headers,
+    client_headers: &Headers,
     body: Body<P::Stream>,
     platform: &P,
 ) -> Result<Body<P::Stream>> {
@@ -242,7 +241,7 @@ fn upstream_request<B>(
     call: &ProxyCall<'_>,
     method: String,
     url: String,
-    client_headers: &crate::http::Headers,
+    client_headers: &Headers,
     client_scheme: &str,
     body: Body<B>,
 ) -> OutboundRequest<B> {
