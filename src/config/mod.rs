@@ -2,9 +2,11 @@
 //!
 //! `GATEWAY_CONFIG` is parsed once per isolate: `${NAME}` references are substituted
 //! ([`interpolate`]), the JSON is typed with unknown fields refused, and [`validate`] checks what
-//! types cannot (duplicate service names, references between sections). Every error names the field.
+//! types cannot (duplicate service names, references between sections), and [`demo_token`] refuses the
+//! published demo token outside a local demo. Every error names the field.
 
 mod consumers;
+mod demo_token;
 mod duration;
 mod interpolate;
 mod limits;
@@ -200,6 +202,7 @@ impl Config {
                 .with_details(serde_json::json!({ "field": field }))
         })?;
         validate::validate(&config)?;
+        demo_token::refuse_demo_token(&config, lookup)?;
         for service in &mut config.extensions.rest.services {
             service.parsed_base_url = service.base_url.as_deref().and_then(|base| url::Url::parse(base).ok());
         }

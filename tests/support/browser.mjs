@@ -26,3 +26,16 @@ export async function launch() {
 export async function screenshot(page, name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 }
+
+/** The README's pictures (docs/images/), taken by the tests so they show the pages as they are. A
+ *  picture is written only when its pixels' encoding changed, so a run that renders the same pages
+ *  leaves a clone clean. The viewport only: a page's top is what a README shows. */
+export const readmeImages = path.join(root, "docs", "images");
+
+export async function readmeScreenshot(page, name) {
+  const image = await page.screenshot();
+  fs.mkdirSync(readmeImages, { recursive: true });
+  const file = path.join(readmeImages, `${name}.png`);
+  if (!fs.existsSync(file) || !fs.readFileSync(file).equals(image)) fs.writeFileSync(file, image);
+  fs.writeFileSync(path.join(artifacts, `readme-${name}.png`), image);
+}
