@@ -26,7 +26,7 @@ use crate::cache::{CacheKey, CacheStatus, TieredCache, Turn};
 use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{
-    is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse,
+    is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers,
     OutboundRequest,
 };
 use crate::platform::{Deadline, Platform};
@@ -103,9 +103,8 @@ pub async fn proxy<P: Platform>(
         (Some(_), false) => CacheStatus::Miss,
         _ => CacheStatus::Bypass,
     };
-    let if_none_match = client_headers.get("if-none-match").map(str::to_string);
     let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
-    let (outcome, deadline) = exchange(&call, key, status, outbound, &query, if_none_match.as_deref(), platform).await;
+    let (outcome, deadline) = exchange(&call, key, status, outbound, &query, &client_headers, platform).await;
     match lead {
         Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, deadline, platform).await,
         _ => outcome,
@@ -120,13 +119,13 @@ async fn exchange<P: Platform>(
     status: CacheStatus,
     outbound: OutboundRequest<P::Stream>,
     query: &str,
-    if_none_match: Option<&str>,
+    client_headers: &Headers,
     platform: &P,
 ) -> (Result<(GatewayResponse<P::Stream>, CacheStatus)>, Deadline) {
     let is_head = outbound.method == "HEAD";
     let (sent, deadline) = send(call, outbound, query, platform).await;
     if origin_failed(&sent) {
-        if let Some(stale) = stale(call, key.as_ref(), if_none_match, platform).await {
+        if let Some(stale) = stale(call, key.as_ref(), client_headers.get("if-none-match"), platform).await {
             return (Ok((stale, CacheStatus::Stale)), deadline);
         }
     }
@@ -149,7 +148,7 @@ async fn exchange<P: Platform>(
 async fn limit_body<P: Platform>(
     call: &ProxyCall<'_>,
     method: &str,
-    client_headers: &crate::http::Headers,
+    client_headers: &Headers,
     body: Body<P::Stream>,
     platform: &P,
 ) -> Result<Body<P::Stream>> {
@@ -246,7 +245,7 @@ fn upstream_request<B>(
     call: &ProxyCall<'_>,
     method: String,
     url: String,
-    client_headers: &crate::http::Headers,
+    client_headers: &Headers,
     client_scheme: &str,
     body: Body<B>,
 ) -> OutboundRequest<B> {

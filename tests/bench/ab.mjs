@@ -36,7 +36,10 @@ try {
   fs.symlinkSync(path.join(root, "node_modules"), path.join(tree, "node_modules"));
   execFileSync("bash", [".ci/build"], { cwd: tree, stdio: "ignore", env: { ...process.env, CARGO_TARGET_DIR: path.join(os.tmpdir(), "gateway-before-target") } });
   beforeBuild = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-before-build-"));
-  for (const file of ["entry.mjs", "index.js", "index_bg.wasm"]) fs.copyFileSync(path.join(tree, "build", file), path.join(beforeBuild, file));
+  // Every module of the build: the entry imports its Durable Objects' modules, which vary by revision.
+  for (const file of fs.readdirSync(path.join(tree, "build"))) {
+    if (/\.(mjs|js|wasm)$/.test(file)) fs.copyFileSync(path.join(tree, "build", file), path.join(beforeBuild, file));
+  }
 } finally {
   git("worktree", "remove", "--force", tree);
 }
