@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::{poll_once, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
+use crate::platform::{
+    poll_once, AnalyticsUnavailable, Batch, CounterCharge, Deadline, Platform, RequestRecord, SignatureAlgorithm, Spent,
+};
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
 /// request should go straight to the asynchronous handler: not a chat message, or a chat that
@@ -42,7 +44,8 @@ pub fn serve_if_ready<P: Platform>(
 }
 
 /// The platform with its I/O switched off: whatever would reach the network or the cache waits
-/// forever instead, before starting. Clock, logging and bodies already in memory still work.
+/// forever instead, before starting. Clock, logging, analytics counting (in memory; its flush is the
+/// inner platform's, in the background) and bodies already in memory still work.
 struct WithoutIo<'a, P>(&'a P);
 
 impl<P: Platform> Platform for WithoutIo<'_, P> {
@@ -108,6 +111,14 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
 
     fn give_back(&self, counted: Vec<(String, f64)>) {
         self.0.give_back(counted);
+    }
+
+    fn record_analytics(&self, record: RequestRecord) {
+        self.0.record_analytics(record);
+    }
+
+    async fn read_analytics(&self, _: i64, _: i64) -> std::result::Result<Batch, AnalyticsUnavailable> {
+        std::future::pending().await
     }
 
     fn log(&self, line: &str) {

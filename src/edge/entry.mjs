@@ -13,6 +13,8 @@ import Gateway from "./index.js";
 
 // The rate-limit counters' Durable Object class, bound as RATE_LIMITS in wrangler.toml.
 export { RateLimitCounter } from "./counter.mjs";
+// The analytics store's Durable Object class, bound as ANALYTICS_STORE in wrangler.toml.
+export { AnalyticsStore } from "./analytics.mjs";
 
 // wasm-bindgen's futures executor schedules every task wake-up through the global queueMicrotask,
 // which the runtime implements with bookkeeping of its own on each call. A resolved promise's then()

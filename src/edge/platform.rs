@@ -1,21 +1,26 @@
-//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()` and `console.log`.
+//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()`, `console.log`, and the
+//! analytics store (see `analytics`).
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::{runtime, wire};
+use super::{analytics, runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::platform::{CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
+use crate::platform::{
+    AnalyticsUnavailable, Batch, CounterCharge, Deadline, Platform, RequestRecord, SignatureAlgorithm, Spent,
+};
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,
+    /// The Worker's bindings (the analytics store's among them).
+    env: &'a worker::Env,
     /// The Durable Object namespace of the rate-limit counters (`RATE_LIMITS`), when bound.
     counters: Option<JsValue>,
 }
 
 impl<'a> WorkerPlatform<'a> {
-    pub fn new(ctx: &'a worker::Context) -> Self {
-        WorkerPlatform { ctx, counters: None }
+    pub fn new(ctx: &'a worker::Context, env: &'a worker::Env) -> Self {
+        WorkerPlatform { ctx, env, counters: None }
     }
 
     /// The platform with the rate-limit counters' namespace.
@@ -192,6 +197,14 @@ impl Platform for WorkerPlatform<'_> {
                 worker::console_log!("{}", serde_json::json!({"event": "limit_give_back_failed"}));
             }
         });
+    }
+
+    fn record_analytics(&self, record: RequestRecord) {
+        analytics::record(self.env, self.ctx, record);
+    }
+
+    async fn read_analytics(&self, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable> {
+        analytics::read(self.env, from, to).await
     }
 
     fn log(&self, line: &str) {

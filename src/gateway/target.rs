@@ -16,6 +16,8 @@ pub enum Target<'g> {
     Rasa { upstream: &'g Upstream, path: String, conversation_id: Option<String> },
     /// `GET /pi/`: the telemetry services' names.
     TelemetryList,
+    /// `GET /admin/analytics`.
+    Analytics,
 }
 
 impl Target<'_> {
@@ -30,6 +32,7 @@ impl Target<'_> {
             }
             Target::Rasa { conversation_id, .. } => Access::Rasa { conversation_id: conversation_id.as_deref() },
             Target::TelemetryList => Access::TelemetryList,
+            Target::Analytics => Access::Admin,
         }
     }
 
@@ -38,7 +41,7 @@ impl Target<'_> {
         match self {
             Target::Chat { message, .. } => Some(&message.sender),
             Target::Rasa { conversation_id, .. } => conversation_id.as_deref(),
-            Target::Service { .. } | Target::TelemetryList => None,
+            Target::Service { .. } | Target::TelemetryList | Target::Analytics => None,
         }
     }
 }

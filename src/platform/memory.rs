@@ -10,7 +10,9 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 
-use super::{CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent, Window};
+use super::{
+    AnalyticsUnavailable, Batch, CounterCharge, Deadline, Platform, RequestRecord, SignatureAlgorithm, Spent, Window,
+};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
 /// Runs a future whose awaits all complete at once (everything here is in memory).
@@ -81,6 +83,10 @@ pub struct MemoryPlatform {
     pub charges: RefCell<Vec<CounterCharge>>,
     /// When set, no counter can be reached (as a Durable Object that errors or times out).
     pub counters_unreachable: Cell<bool>,
+    /// Analytics as stored, every recorded request at once (the Worker's Durable Object storage).
+    pub analytics: RefCell<Batch>,
+    /// When set, analytics storage is not bound (as a Worker without the binding).
+    pub analytics_off: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -94,6 +100,8 @@ impl MemoryPlatform {
             counters: RefCell::new(HashMap::new()),
             charges: RefCell::new(Vec::new()),
             counters_unreachable: Cell::new(false),
+            analytics: RefCell::new(Batch::default()),
+            analytics_off: Cell::new(false),
         }
     }
 
@@ -284,6 +292,19 @@ impl Platform for MemoryPlatform {
                 window.give_back(counted_at);
             }
         }
+    }
+
+    fn record_analytics(&self, record: RequestRecord) {
+        if !self.analytics_off.get() {
+            self.analytics.borrow_mut().add(&record);
+        }
+    }
+
+    async fn read_analytics(&self, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable> {
+        if self.analytics_off.get() {
+            return Err(AnalyticsUnavailable::Off);
+        }
+        Ok(self.analytics.borrow().within(from, to))
     }
 
     fn log(&self, line: &str) {

@@ -5,6 +5,7 @@
 //! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
 //! single-threaded.
 
+pub mod analytics;
 mod counter;
 mod deadline;
 #[cfg(test)]
@@ -12,6 +13,7 @@ pub mod memory;
 mod poll;
 mod signature;
 
+pub use analytics::{AnalyticsUnavailable, Batch, RequestRecord};
 pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
 pub use deadline::Deadline;
 pub use poll::poll_once;
@@ -81,6 +83,14 @@ pub trait Platform {
     /// Gives back requests counted for a request that another limit refused, in the background:
     /// the refused answer does not wait for it.
     fn give_back(&self, counted: Vec<(String, f64)>);
+
+    /// Counts a finished request in the isolate's memory, synchronously; the counts reach shared
+    /// storage within seconds, in the background (never delaying an answer).
+    fn record_analytics(&self, record: RequestRecord);
+
+    /// The stored analytics of the minutes `from..=to` (minutes since the Unix epoch), from every
+    /// isolate.
+    async fn read_analytics(&self, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable>;
 
     /// Writes one line to the log.
     fn log(&self, line: &str);

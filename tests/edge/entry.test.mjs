@@ -21,6 +21,7 @@ before(async () => {
   fs.copyFileSync(path.join(root, "src/edge/entry.mjs"), path.join(dir, "entry.mjs"));
   // The Durable Object classes the entry module re-exports need the Workers runtime; not tested here.
   fs.writeFileSync(path.join(dir, "counter.mjs"), "export class RateLimitCounter {}\n");
+  fs.writeFileSync(path.join(dir, "analytics.mjs"), "export class AnalyticsStore {}\n");
   fs.writeFileSync(path.join(dir, "index.js"), `
 export default class Gateway {}
 Gateway.prototype.fetch_now = (...args) => globalThis.entryTestCore.fetch_now(...args);
