@@ -75,8 +75,10 @@ export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds
 export async function startWorker(kind, { config, vars = {}, script } = {}) {
   const worker = kind === "gateway"
     ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
-          { type: "ESModule", path: path.join(root, "build/counter.mjs") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
-        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars }, durableObjects: { RATE_LIMITS: { className: "RateLimitCounter", useSQLite: true } } }
+          { type: "ESModule", path: path.join(root, "build/counter.mjs") }, { type: "ESModule", path: path.join(root, "build/analytics.mjs") },
+          { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
+        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars }, durableObjects: { RATE_LIMITS: { className: "RateLimitCounter", useSQLite: true },
+          ANALYTICS_STORE: { className: "AnalyticsStore", useSQLite: true } } }
     : { modules: true, script };
   const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     // Drain the Worker's log lines: an unread pipe would stall workerd.
@@ -86,20 +88,24 @@ export async function startWorker(kind, { config, vars = {}, script } = {}) {
   return { url, close: () => mf.dispose() };
 }
 
-/** The gateway's modules for `workerdServe`, from a build directory (with the rate-limit counter's
- *  module when the build has one: builds from before the rate limits do not). */
+/** The Durable Object modules of the gateway and the class each exports, bound as wrangler.toml
+ *  binds them. Builds from before a module do not have it. */
+const OBJECT_MODULES = [["counter.mjs", "RATE_LIMITS", "RateLimitCounter"], ["analytics.mjs", "ANALYTICS_STORE", "AnalyticsStore"]];
+
+/** The gateway's modules for `workerdServe`, from a build directory (with the Durable Object
+ *  modules the build has). */
 export function gatewayModules(buildDir = path.join(root, "build")) {
-  const counter = fs.existsSync(path.join(buildDir, "counter.mjs")) ? [["counter.mjs", path.join(buildDir, "counter.mjs"), "esModule"]] : [];
-  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...counter, ["index.js", path.join(buildDir, "index.js"), "esModule"],
+  const objects = OBJECT_MODULES.filter(([name]) => fs.existsSync(path.join(buildDir, name))).map(([name]) => [name, path.join(buildDir, name), "esModule"]);
+  return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...objects, ["index.js", path.join(buildDir, "index.js"), "esModule"],
     ["index_bg.wasm", path.join(buildDir, "index_bg.wasm"), "wasm"]];
 }
 
-/** The gateway from a build directory under `workerdServe`, its rate-limit counters bound as
- *  RATE_LIMITS (as wrangler.toml binds them) when the build has them. */
+/** The gateway from a build directory under `workerdServe`, its Durable Objects (rate-limit
+ *  counters as RATE_LIMITS, the analytics store as ANALYTICS_STORE) bound when the build has them. */
 export function serveGateway(buildDir, bindings, options = {}) {
   const modules = gatewayModules(buildDir);
-  const counters = modules.some(([name]) => name === "counter.mjs");
-  return workerdServe(modules, bindings, { ...options, durableObjects: counters ? { RATE_LIMITS: "RateLimitCounter" } : {} });
+  const durableObjects = Object.fromEntries(OBJECT_MODULES.filter(([name]) => modules.some(([m]) => m === name)).map(([, binding, className]) => [binding, className]));
+  return workerdServe(modules, bindings, { ...options, durableObjects });
 }
 
 async function freePort() {
