@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{serve, Gateway};
 use crate::error::Result;
 use crate::http::{Body, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform};
+use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
 
 const ADMIN: &str = "admin-token";
 
@@ -32,20 +32,22 @@ fn send(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
-) -> GatewayResponse<Vec<u8>> {
+) -> GatewayResponse<MemoryStream> {
     let body: &[u8] = if method == "POST" { br#"{"sender": "u1", "message": "hi"}"# } else { b"" };
     let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
     block_on(serve(gateway, request, platform))
 }
 
-fn body_json(response: &GatewayResponse<Vec<u8>>) -> Value {
+fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
     match &response.body {
-        Body::Bytes(b) | Body::Stream(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
+            serde_json::from_slice(b).unwrap_or(Value::Null)
+        }
         Body::Empty => Value::Null,
     }
 }
 
-fn analytics(gateway: &Result<Gateway>, platform: &MemoryPlatform, query: &str) -> GatewayResponse<Vec<u8>> {
+fn analytics(gateway: &Result<Gateway>, platform: &MemoryPlatform, query: &str) -> GatewayResponse<MemoryStream> {
     send(gateway, platform, "GET", &format!("/admin/analytics{query}"), &[("access_token", ADMIN)])
 }
 
