@@ -1,6 +1,6 @@
 // <site-header>: the navigation every page of www/ shows, written once. Rendered in the light DOM
 // so site.css styles it; the current page is marked for screen readers.
-const LINKS = [["/", "Chat"], ["/dashboard", "Pi dashboard"], ["/docs", "API"]];
+const LINKS = [["/", "Chat"], ["/dashboard", "Pi dashboard"], ["/analytics", "Analytics"], ["/docs", "API"]];
 
 class SiteHeader extends HTMLElement {
   connectedCallback() {

@@ -83,6 +83,8 @@ pub enum Access<'a> {
     },
     /// `GET /pi/`: the list of telemetry services (a consumer sees only its own).
     TelemetryList,
+    /// The operator's routes (`/admin/…`): the token or an admin JWT, nobody else.
+    Admin,
 }
 
 /// The one authorization decision of the gateway.
@@ -131,7 +133,7 @@ fn consumer_may(consumer: &Consumer, access: Access<'_>) -> bool {
         Access::TelemetryList => {
             allow.iter().any(|grant| matches!(grant, Grant::Service { exposure: Exposure::Telemetry, .. }))
         }
-        Access::Public | Access::Webhook { required: false, .. } | Access::Rasa { .. } => false,
+        Access::Public | Access::Webhook { required: false, .. } | Access::Rasa { .. } | Access::Admin => false,
     }
 }
 

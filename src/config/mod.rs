@@ -48,6 +48,27 @@ pub struct Config {
     /// Rate limits and quotas, checked after authorization.
     #[serde(default)]
     pub limits: Vec<LimitConfig>,
+    /// Per-minute request analytics (on wherever their storage is bound).
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// `false` counts nothing and answers `/admin/analytics` with 404.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig { enabled: true }
+    }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

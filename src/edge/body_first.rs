@@ -13,7 +13,10 @@ use crate::error::Result;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::gateway::{serve, Gateway};
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, OutboundRequest};
-use crate::platform::{poll_once, ConversationLease, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
+use crate::platform::{
+    poll_once, AnalyticsUnavailable, Batch, ConversationLease, CounterCharge, Deadline, Platform, RequestRecord,
+    SignatureAlgorithm, Spent,
+};
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
 /// request should go straight to the asynchronous handler: not a chat message, or a chat that
@@ -42,7 +45,8 @@ pub fn serve_if_ready<P: Platform>(
 }
 
 /// The platform with its I/O switched off: whatever would reach the network or the cache waits
-/// forever instead, before starting. Clock, logging and bodies already in memory still work.
+/// forever instead, before starting. Clock, logging, analytics counting (in memory; its flush is the
+/// inner platform's, in the background) and bodies already in memory still work.
 struct WithoutIo<'a, P>(&'a P);
 
 impl<P: Platform> Platform for WithoutIo<'_, P> {
@@ -128,6 +132,14 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
     }
 
     async fn conversation_read(&self, _: &str) -> std::result::Result<Option<String>, String> {
+        std::future::pending().await
+    }
+
+    fn record_analytics(&self, record: RequestRecord) {
+        self.0.record_analytics(record);
+    }
+
+    async fn read_analytics(&self, _: i64, _: i64) -> std::result::Result<Batch, AnalyticsUnavailable> {
         std::future::pending().await
     }
 

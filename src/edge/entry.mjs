@@ -15,6 +15,8 @@ import Gateway from "./index.js";
 export { RateLimitCounter } from "./counter.mjs";
 // The conversations' Durable Object class, bound as CONVERSATIONS in wrangler.toml.
 export { Conversation } from "./conversation.mjs";
+// The analytics store's Durable Object class, bound as ANALYTICS_STORE in wrangler.toml.
+export { AnalyticsStore } from "./analytics.mjs";
 
 // wasm-bindgen's futures executor schedules every task wake-up through the global queueMicrotask,
 // which the runtime implements with bookkeeping of its own on each call. A resolved promise's then()

@@ -50,7 +50,7 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
         started: js_sys::Date::now() / 1000.0,
     };
     let ctx = Context::new(ctx);
-    let platform = WorkerPlatform::new(&ctx);
+    let platform = WorkerPlatform::new(&ctx, env);
     serve_immediately(&gateway, summary, &platform)
         .map_or(JsValue::UNDEFINED, |response| to_worker_response(response).into())
 }
@@ -68,7 +68,7 @@ pub fn fetch_read(
     let gateway = isolate_gateway(env);
     let request = request_with_body(request, &request.url(), Body::Bytes(body)).ok()?;
     let ctx = Context::new(ctx);
-    serve_if_ready(&gateway, request, &WorkerPlatform::new(&ctx)).map(to_worker_response)
+    serve_if_ready(&gateway, request, &WorkerPlatform::new(&ctx, env)).map(to_worker_response)
 }
 
 #[derive(PartialEq)]
@@ -104,7 +104,7 @@ async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
         panic!("test panic requested");
     }
-    let platform = WorkerPlatform::new(&ctx)
+    let platform = WorkerPlatform::new(&ctx, &env)
         .with_counters(env_binding(&env, COUNTERS_BINDING))
         .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
     let request = match to_gateway_request(&request, &url) {

@@ -4,11 +4,15 @@
 //! [`Platform`](crate::platform::Platform) on Fetch, the Cache API and Web Crypto, over the few
 //! JavaScript helpers of `runtime.js`.
 //!
-//! `counter` is the rate-limit counter's logic, exported for its Durable Object (`counter.mjs`).
+//! `counter` is the rate-limit counter's logic, exported for its Durable Object (`counter.mjs`);
+//! `analytics` counts requests in the isolate and stores them through the `AnalyticsStore` object
+//! (`analytics.mjs`).
 //!
 //! [`body_first`] and [`wire`] are plain Rust (tested natively): the edge's shortcut for chat
 //! messages that need no I/O, and the form headers take between Rust and JavaScript.
 
+#[cfg(target_arch = "wasm32")]
+mod analytics;
 pub mod body_first;
 #[cfg(target_arch = "wasm32")]
 mod counter;

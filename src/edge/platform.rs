@@ -1,18 +1,24 @@
-//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()`, `setTimeout` and `console.log`.
+//! [`Platform`] for a Worker: Fetch, the Cache API, `Date.now()`, `setTimeout`, `console.log`, the
+//! Durable Objects (rate-limit counters, conversations) and the analytics store (see `analytics`).
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use super::{runtime, wire};
+use super::{analytics, runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
-use crate::platform::{ConversationLease, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent};
 
 /// How long a turn waits for its sender's previous turn: a little more than a turn may hold the
 /// conversation (`TURN_HOLD_MS` in conversation.mjs).
 const CONVERSATION_BEGIN_TIMEOUT_MS: f64 = 65_000.0;
+use crate::platform::{
+    AnalyticsUnavailable, Batch, ConversationLease, CounterCharge, Deadline, Platform, RequestRecord,
+    SignatureAlgorithm, Spent,
+};
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,
+    /// The Worker's bindings (the analytics store's among them).
+    env: &'a worker::Env,
     /// The Durable Object namespace of the rate-limit counters (`RATE_LIMITS`), when bound.
     counters: Option<JsValue>,
     /// The Durable Object namespace of the conversations (`CONVERSATIONS`), when bound.
@@ -20,8 +26,8 @@ pub struct WorkerPlatform<'a> {
 }
 
 impl<'a> WorkerPlatform<'a> {
-    pub fn new(ctx: &'a worker::Context) -> Self {
-        WorkerPlatform { ctx, counters: None, conversations: None }
+    pub fn new(ctx: &'a worker::Context, env: &'a worker::Env) -> Self {
+        WorkerPlatform { ctx, env, counters: None, conversations: None }
     }
 
     /// The platform with the rate-limit counters' namespace.
@@ -244,6 +250,14 @@ impl Platform for WorkerPlatform<'_> {
         let promise = runtime::conversation_read(self.conversations()?, id);
         let record = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
         Ok(record.as_string())
+    }
+
+    fn record_analytics(&self, record: RequestRecord) {
+        analytics::record(self.env, self.ctx, record);
+    }
+
+    async fn read_analytics(&self, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable> {
+        analytics::read(self.env, from, to).await
     }
 
     fn log(&self, line: &str) {

@@ -357,3 +357,35 @@ function withTimeout(promise, timeoutMs) {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+// Analytics: one AnalyticsStore Durable Object per UTC day (see src/edge/analytics.rs), asked over
+// RPC. Rows are [minute, route, counts], minutes since the Unix epoch.
+const MINUTES_PER_DAY = 1440;
+const dayStore = (store, day) => store.get(store.idFromName("day:" + day));
+
+// Adds a batch's rows to the days' stores, and writes one Analytics Engine data point per row when
+// a dataset is bound: index the route; blobs the route; doubles the minute, then requests, 2xx,
+// 3xx, 4xx, 5xx, HIT, MISS, BYPASS, STALE and limited.
+export async function recordAnalytics(store, engine, rowsJson) {
+  const rows = JSON.parse(rowsJson);
+  const byDay = new Map();
+  for (const row of rows) {
+    const day = Math.floor(row[0] / MINUTES_PER_DAY);
+    if (!byDay.has(day)) byDay.set(day, []);
+    byDay.get(day).push(row);
+  }
+  if (engine) {
+    for (const [minute, route, counts] of rows) {
+      engine.writeDataPoint({ indexes: [route], blobs: [route], doubles: [minute, ...counts.slice(0, 10)] });
+    }
+  }
+  await Promise.all([...byDay].map(([day, dayRows]) => dayStore(store, day).record(dayRows)));
+}
+
+// The stored rows of minutes from..to (at most two days' stores), as JSON text.
+export async function readAnalytics(store, from, to) {
+  const days = [];
+  for (let day = Math.floor(from / MINUTES_PER_DAY); day <= Math.floor(to / MINUTES_PER_DAY); day++) days.push(day);
+  const parts = await Promise.all(days.map((day) => dayStore(store, day).read(from, to)));
+  return JSON.stringify(parts.flat());
+}

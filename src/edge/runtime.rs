@@ -60,6 +60,13 @@ extern "C" {
     /// Resolves to the record or null.
     #[wasm_bindgen(js_name = conversationRead)]
     pub fn conversation_read(namespace: &JsValue, id: &str) -> js_sys::Promise;
+    /// Adds a batch's rows (`Batch::to_json`) to the analytics store, and writes them to the
+    /// Analytics Engine dataset `engine` unless it is null.
+    #[wasm_bindgen(js_name = recordAnalytics)]
+    pub fn record_analytics(store: &JsValue, engine: &JsValue, rows: &str) -> js_sys::Promise;
+    /// Resolves to the stored rows of minutes `from..=to`, as `Batch::from_json` reads them.
+    #[wasm_bindgen(js_name = readAnalytics)]
+    pub fn read_analytics(store: &JsValue, from: f64, to: f64) -> js_sys::Promise;
     #[wasm_bindgen(js_name = cachePut)]
     pub fn cache_put(
         key: &str,

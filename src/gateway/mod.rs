@@ -1,7 +1,9 @@
 //! The top of the core: the [`Gateway`] built once per isolate from the configuration, and the
 //! [`pipeline`] every request takes through it, in named phases:
-//! route → authenticate → resolve → authorize → limit → handle → respond (CORS) → log.
+//! route → authenticate → resolve → authorize → limit → handle → respond (CORS) → log (and count,
+//! see [`analytics`]).
 
+mod analytics;
 mod context;
 mod cors;
 mod log;
@@ -9,6 +11,8 @@ mod pipeline;
 pub mod route;
 mod target;
 
+#[cfg(test)]
+mod analytics_tests;
 #[cfg(test)]
 mod consumer_tests;
 #[cfg(test)]
@@ -104,7 +108,7 @@ impl Gateway {
     }
 
     /// The exposed services of one kind, in configuration order.
-    fn exposed(&self, exposure: Exposure) -> impl Iterator<Item = &Upstream> {
+    pub(crate) fn exposed(&self, exposure: Exposure) -> impl Iterator<Item = &Upstream> {
         self.upstreams.iter().filter(move |upstream| upstream.service.expose == Some(exposure))
     }
 }

@@ -10,14 +10,14 @@
 //!    spends only from those keyed by the client's address);
 //! 6. **handle**: the chat channel answers, or the proxy forwards;
 //! 7. **respond**: errors get Rasa's body, answers get the CORS headers;
-//! 8. **log**: one line.
+//! 8. **log**: one line, and the request counted in the isolate's analytics.
 
 use serde_json::json;
 
 use super::context::{RequestContext, RequestSummary};
 use super::route::{route, GuardedRoute, LocalRoute, Route};
 use super::target::Target;
-use super::{cors, log, Gateway};
+use super::{analytics, cors, log, Gateway};
 use crate::auth::{authorize, Access, Credentials, Identity};
 use crate::cache::CacheStatus;
 use crate::chat::read_message;
@@ -25,7 +25,7 @@ use crate::config::{Exposure, WebhookAuth};
 use crate::error::{ErrorKind, GatewayError, Result, VERSION};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
 use crate::limits::{LimitedRoute, RequestFacts};
-use crate::platform::Platform;
+use crate::platform::{Platform, RequestRecord};
 use crate::proxy::{self, ProxyCall};
 
 /// Serves one request with the isolate's gateway (or its configuration error).
@@ -152,7 +152,7 @@ impl Gateway {
                 GuardedRoute::Rasa { conversation_id } => {
                     Some(Access::Rasa { conversation_id: conversation_id.as_deref() })
                 }
-                GuardedRoute::TelemetryList | GuardedRoute::Webhook => None,
+                GuardedRoute::TelemetryList | GuardedRoute::Webhook | GuardedRoute::Analytics => None,
             };
             if let Some(access) = before_lookup {
                 authorize(&context.identity, access)?;
@@ -228,6 +228,7 @@ impl Gateway {
                 Ok(Target::Rasa { upstream, path, conversation_id })
             }
             GuardedRoute::TelemetryList => Ok(Target::TelemetryList),
+            GuardedRoute::Analytics => Ok(Target::Analytics),
         }
     }
 
@@ -279,6 +280,7 @@ impl Gateway {
                     .collect();
                 Ok(GatewayResponse::json(200, &json!({ "services": names })))
             }
+            Target::Analytics => self.analytics(&request, platform).await,
         }
     }
 }
@@ -291,7 +293,7 @@ fn finish<P: Platform>(
     platform: &P,
 ) -> GatewayResponse<P::Stream> {
     let (response, error) = respond(gateway, context, outcome);
-    log(context, &response, error.as_ref(), platform);
+    log(gateway, context, &response, error.as_ref(), platform);
     response
 }
 
@@ -314,21 +316,37 @@ fn respond<B>(
     (response, error)
 }
 
-/// Phase 8: one log line per request.
+/// Phase 8: one log line per request, and the request counted (in memory, at once: the platform
+/// stores the counts in the background).
 fn log<B, P: Platform>(
+    gateway: &Result<Gateway>,
     context: &RequestContext,
     response: &GatewayResponse<B>,
     error: Option<&GatewayError>,
     platform: &P,
 ) {
     let summary = &context.summary;
+    let finished_at = platform.now();
+    let duration_ms = ((finished_at - summary.started) * 1000.0).max(0.0);
+    let cache = context.cache_status.map(CacheStatus::as_str);
+    // A broken configuration cannot say whether analytics are on: its answers are counted.
+    if gateway.as_ref().map_or(true, Gateway::analytics_enabled) {
+        platform.record_analytics(RequestRecord {
+            finished_at,
+            route: analytics::route_key(gateway, &context.route),
+            status: response.status,
+            cache,
+            limited: error.is_some_and(|e| e.kind == ErrorKind::TooManyRequests),
+            duration_ms,
+        });
+    }
     let line = log::RequestLog {
         method: &summary.method,
         path: &summary.path,
         status: response.status,
-        duration_ms: ((platform.now() - summary.started) * 1000.0).max(0.0),
+        duration_ms,
         client_ip: summary.client_ip.as_deref(),
-        cache: context.cache_status.map(CacheStatus::as_str),
+        cache,
         consumer: context.identity.consumer(),
         error: error.map(|e| e.message.as_str()),
     };

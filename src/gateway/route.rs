@@ -46,6 +46,8 @@ pub enum GuardedRoute {
     },
     /// `GET /pi/`: the names of the telemetry services (for the dashboard).
     TelemetryList,
+    /// `GET /admin/analytics`: the per-minute request statistics.
+    Analytics,
 }
 
 impl GuardedRoute {
@@ -62,7 +64,7 @@ impl GuardedRoute {
             GuardedRoute::Service { exposure, service, .. } => {
                 LimitedRoute::Service { exposure: *exposure, name: service.clone() }
             }
-            GuardedRoute::Rasa { .. } | GuardedRoute::TelemetryList => LimitedRoute::Other,
+            GuardedRoute::Rasa { .. } | GuardedRoute::TelemetryList | GuardedRoute::Analytics => LimitedRoute::Other,
         }
     }
 }
@@ -97,6 +99,7 @@ pub fn route(method: &str, path: &str) -> Route {
         "/status" | "/domain" => return only("GET", Route::Guarded(Rasa { conversation_id: None })),
         "/model/parse" => return only("POST", Route::Guarded(Rasa { conversation_id: None })),
         "/pi" | "/pi/" => return only("GET", Route::Guarded(TelemetryList)),
+        "/admin/analytics" => return only("GET", Route::Guarded(Analytics)),
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/conversations/") {
@@ -157,6 +160,8 @@ mod tests {
             ("POST", "/models/catsdogs/upload", service(Exposure::Inference, "catsdogs", "upload")),
             ("GET", "/models/catsdogs", service(Exposure::Inference, "catsdogs", "")),
             ("GET", "/pi/", guarded(TelemetryList)),
+            ("GET", "/admin/analytics", guarded(Analytics)),
+            ("POST", "/admin/analytics", local(MethodNotAllowed { allow: GET_METHODS })),
             ("GET", "/pi/livingroom/clients/wlan0", service(Exposure::Telemetry, "livingroom", "clients/wlan0")),
             ("POST", "/pi/livingroom/system", local(MethodNotAllowed { allow: GET_METHODS })),
             ("GET", "/models//x", local(NotFound)),

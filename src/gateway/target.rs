@@ -19,6 +19,8 @@ pub enum Target<'g> {
     Tracker { conversation_id: String },
     /// `GET /pi/`: the telemetry services' names.
     TelemetryList,
+    /// `GET /admin/analytics`.
+    Analytics,
 }
 
 impl Target<'_> {
@@ -34,6 +36,7 @@ impl Target<'_> {
             Target::Rasa { conversation_id, .. } => Access::Rasa { conversation_id: conversation_id.as_deref() },
             Target::Tracker { conversation_id } => Access::Rasa { conversation_id: Some(conversation_id) },
             Target::TelemetryList => Access::TelemetryList,
+            Target::Analytics => Access::Admin,
         }
     }
 
@@ -43,7 +46,7 @@ impl Target<'_> {
             Target::Chat { message, .. } => Some(&message.sender),
             Target::Rasa { conversation_id, .. } => conversation_id.as_deref(),
             Target::Tracker { conversation_id } => Some(conversation_id),
-            Target::Service { .. } | Target::TelemetryList => None,
+            Target::Service { .. } | Target::TelemetryList | Target::Analytics => None,
         }
     }
 }

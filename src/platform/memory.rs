@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use super::{
-    ConversationLease, ConversationStore, CounterCharge, Deadline, Platform, SignatureAlgorithm, Spent, Window,
+    AnalyticsUnavailable, Batch, ConversationLease, ConversationStore, CounterCharge, Deadline, Platform,
+    RequestRecord, SignatureAlgorithm, Spent, Window,
 };
 use crate::http::{Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers, OutboundRequest};
 
@@ -107,6 +108,10 @@ pub struct MemoryPlatform {
     pub slept: RefCell<Vec<u64>>,
     /// When set, a fetch that times out moves the clock on by its timeout.
     pub timeouts_take_time: Cell<bool>,
+    /// Analytics as stored, every recorded request at once (the Worker's Durable Object storage).
+    pub analytics: RefCell<Batch>,
+    /// When set, analytics storage is not bound (as a Worker without the binding).
+    pub analytics_off: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -126,6 +131,8 @@ impl MemoryPlatform {
             conversations_unreachable: Cell::new(false),
             slept: RefCell::new(Vec::new()),
             timeouts_take_time: Cell::new(false),
+            analytics: RefCell::new(Batch::default()),
+            analytics_off: Cell::new(false),
         }
     }
 
@@ -396,6 +403,19 @@ impl Platform for MemoryPlatform {
             return Err("unreachable".into());
         }
         Ok(self.conversations.borrow().read(id, self.now()))
+    }
+
+    fn record_analytics(&self, record: RequestRecord) {
+        if !self.analytics_off.get() {
+            self.analytics.borrow_mut().add(&record);
+        }
+    }
+
+    async fn read_analytics(&self, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable> {
+        if self.analytics_off.get() {
+            return Err(AnalyticsUnavailable::Off);
+        }
+        Ok(self.analytics.borrow().within(from, to))
     }
 
     fn log(&self, line: &str) {

@@ -5,6 +5,7 @@
 //! implement it in memory ([`memory`]). Methods are `async` without `Send`: a Worker isolate is
 //! single-threaded.
 
+pub mod analytics;
 mod conversation;
 mod counter;
 mod deadline;
@@ -13,6 +14,7 @@ pub mod memory;
 mod poll;
 mod signature;
 
+pub use analytics::{AnalyticsUnavailable, Batch, RequestRecord};
 pub use conversation::{ConversationLease, ConversationStore};
 pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
 pub use deadline::Deadline;
@@ -102,6 +104,14 @@ pub trait Platform {
 
     /// The stored record, without waiting for a turn in progress.
     async fn conversation_read(&self, id: &str) -> Result<Option<String>, String>;
+
+    /// Counts a finished request in the isolate's memory, synchronously; the counts reach shared
+    /// storage within seconds, in the background (never delaying an answer).
+    fn record_analytics(&self, record: RequestRecord);
+
+    /// The stored analytics of the minutes `from..=to` (minutes since the Unix epoch), from every
+    /// isolate.
+    async fn read_analytics(&self, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable>;
 
     /// Writes one line to the log.
     fn log(&self, line: &str);

@@ -1,12 +1,12 @@
 // Benchmarks (not tests): the release Worker against JavaScript baselines measured in the same run,
 // because these machines are shared and noisy, so only ratios are comparable between runs.
 //
-//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits]
+//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits|analytics]
 //
 // Every Worker runs under its own bare `workerd serve` config, loaded by wrk; only the startup time
 // is taken through Miniflare. Results: printed, and written to BENCHMARKS.md. --quick stops after
 // the /health and proxied-GET rows. --only limits runs only the rate-limit rows and rewrites only
-// BENCHMARKS.md's "Rate limits" section.
+// BENCHMARKS.md's "Rate limits" section; --only analytics likewise its "Analytics" section.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,7 +23,7 @@ const SECONDS = Number(option("--seconds", 5));
 const CONNECTIONS = Number(option("--connections", 32));
 const ROUNDS = Number(option("--rounds", 3));
 const ONLY = option("--only", null);
-if (ONLY !== null && ONLY !== "limits") throw new Error(`--only: unknown row group ${ONLY} (known: limits)`);
+if (ONLY !== null && ONLY !== "limits" && ONLY !== "analytics") throw new Error(`--only: unknown row group ${ONLY} (known: limits, analytics)`);
 const TOKEN = "bench-token";
 const SECRET = "bench-jwt-secret";
 
@@ -169,6 +169,49 @@ row measures this machine's disk syncs, not Cloudflare's storage. Every answer w
 and the counter counted every request (in memory ${memory.counted} counted, ${memory.answered} answered; on disk ${disk.counted}, ${disk.answered}).`);
 }
 
+// The analytics row: the token GET on /models/model/health with analytics on (the store bound, as in
+// wrangler.toml) against the same GET on a gateway whose configuration switches them off, in one run.
+const analyticsOff = await gatewayWith({ ...baseConfig, analytics: { enabled: false } }, vars);
+let analyticsRow;
+async function analyticsRowRun() {
+  const get = (worker) => () => wrk(worker.url + "/models/model/health", { headers: { access_token: TOKEN } });
+  const median = await compare("token GET /models/{svc}/health, analytics on", get(gateway), "same GET, analytics off", get(analyticsOff));
+  // The on side really counted: the store holds at least the requests of the kept round.
+  await new Promise((resolve) => setTimeout(resolve, 7000));
+  const { minutes } = await (await fetch(gateway.url + "/admin/analytics?minutes=60", { headers: { access_token: TOKEN } })).json();
+  const stored = minutes.reduce((sum, m) => sum + (m.routes["models/model"]?.requests ?? 0), 0);
+  if (stored < median.measured.requests) throw new Error(`analytics stored ${stored} requests, fewer than the ${median.measured.requests} measured`);
+  console.log(`  analytics: ${stored} requests stored for the route over all rounds`);
+  analyticsRow = { ...median, stored };
+}
+
+function writeAnalyticsSection() {
+  const { measured: m, baseline: b, ratio, stored } = analyticsRow;
+  updateBenchmarks("Analytics", `## Analytics
+
+\`node tests/bench/run.mjs${ONLY ? " --only analytics" : ""}\` on ${new Date().toISOString().slice(0, 10)} (wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds in
+alternation, the round with the median ratio): the token GET \`/models/model/health\` (uncached) on a gateway
+with analytics on (the \`AnalyticsStore\` bound, as in wrangler.toml) against the same GET on a gateway
+whose configuration says \`"analytics": {"enabled": false}\`.
+
+| route | req/s | p50 ms | p99 ms | errors | analytics off req/s | analytics off p50 ms | ratio |
+|---|---|---|---|---|---|---|---|
+| token GET /models/{svc}/health, analytics on | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.errors} | ${b.rps.toFixed(0)} | ${b.p50.toFixed(2)} | **${ratio.toFixed(2)}** |
+
+A request's share is adding itself to the isolate's per-minute counts in memory; the store is written
+once per isolate every 5 seconds, in the background. The store held ${stored} requests of the route
+afterwards, at least every request of the kept round.`);
+}
+
+if (ONLY === "analytics") {
+  await analyticsRowRun();
+  writeAnalyticsSection();
+  for (const worker of [gateway, analyticsOff, limited, limitedOnDisk]) worker.close();
+  for (const origin of [pi, model, api, issuer]) await origin.close();
+  console.log("\nwritten: BENCHMARKS.md (Analytics)");
+  process.exit(0);
+}
+
 if (ONLY === "limits") {
   await rateLimitRows();
   writeLimitsSection();
@@ -234,7 +277,8 @@ for (let i = 0; i < 3; i++) {
 clearInterval(sampler);
 console.log(`workerd RSS during 20 MB uploads: idle ${(idleRss / 1024).toFixed(0)} MB, peak ${(peakRss / 1024).toFixed(0)} MB (+${((peakRss - idleRss) / 1024).toFixed(0)} MB)`);
 
-for (const worker of [empty, forwardModel, forwardPi, contract, gateway, limited, limitedOnDisk, rsGateway]) worker.close();
+await analyticsRowRun();
+for (const worker of [empty, forwardModel, forwardPi, contract, gateway, analyticsOff, limited, limitedOnDisk, rsGateway]) worker.close();
 for (const origin of [pi, model, api, issuer]) await origin.close();
 
 // --- BENCHMARKS.md ---------------------------------------------------------------------------
@@ -277,4 +321,5 @@ config (no Cache API: the gateway's in-isolate memory tier answers the HIT row).
 ${dutiesSummary()}`;
 updateBenchmarks(null, report);
 writeLimitsSection();
+writeAnalyticsSection();
 console.log("\nwritten: BENCHMARKS.md");

@@ -75,10 +75,9 @@ export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds
 export async function startWorker(kind, { config, vars = {}, script } = {}) {
   const worker = kind === "gateway"
     ? { modules: [{ type: "ESModule", path: path.join(root, "build/entry.mjs") }, { type: "ESModule", path: path.join(root, "build/index.js") },
-          { type: "ESModule", path: path.join(root, "build/counter.mjs") },
-          { type: "ESModule", path: path.join(root, "build/conversation.mjs") }, { type: "CompiledWasm", path: wasmPath }], modulesRoot: path.join(root, "build"),
-        bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars }, durableObjects: { RATE_LIMITS: { className: "RateLimitCounter", useSQLite: true },
-          CONVERSATIONS: { className: "Conversation", useSQLite: true } } }
+          ...OBJECT_MODULES.map(([name]) => ({ type: "ESModule", path: path.join(root, "build", name) })), { type: "CompiledWasm", path: wasmPath }],
+        modulesRoot: path.join(root, "build"), bindings: { GATEWAY_CONFIG: JSON.stringify(config), ...vars },
+        durableObjects: Object.fromEntries(OBJECT_MODULES.map(([, binding, className]) => [binding, { className, useSQLite: true }])) }
     : { modules: true, script };
   const mf = new Miniflare({ ...worker, compatibilityDate: COMPAT, cache: true, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     // Drain the Worker's log lines: an unread pipe would stall workerd.
@@ -88,25 +87,24 @@ export async function startWorker(kind, { config, vars = {}, script } = {}) {
   return { url, close: () => mf.dispose() };
 }
 
-/** The gateway's modules for `workerdServe`, from a build directory (with the rate-limit counter's
- *  module when the build has one: builds from before the rate limits do not). */
+/** The Durable Object modules of the gateway and the class each exports, bound as wrangler.toml
+ *  binds them. Builds from before a module do not have it. */
+const OBJECT_MODULES = [["counter.mjs", "RATE_LIMITS", "RateLimitCounter"], ["conversation.mjs", "CONVERSATIONS", "Conversation"],
+  ["analytics.mjs", "ANALYTICS_STORE", "AnalyticsStore"]];
+
+/** The gateway's modules for `workerdServe`, from a build directory (with the Durable Object
+ *  modules the build has). */
 export function gatewayModules(buildDir = path.join(root, "build")) {
-  // Builds older than a Durable Object module lack it (an A/B run may build an older commit).
-  const objects = ["counter.mjs", "conversation.mjs"].filter((name) => fs.existsSync(path.join(buildDir, name)))
-    .map((name) => [name, path.join(buildDir, name), "esModule"]);
+  const objects = OBJECT_MODULES.filter(([name]) => fs.existsSync(path.join(buildDir, name))).map(([name]) => [name, path.join(buildDir, name), "esModule"]);
   return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...objects, ["index.js", path.join(buildDir, "index.js"), "esModule"],
     ["index_bg.wasm", path.join(buildDir, "index_bg.wasm"), "wasm"]];
 }
 
-/** The gateway from a build directory under `workerdServe`, its rate-limit counters bound as
- *  RATE_LIMITS (as wrangler.toml binds them) when the build has them. */
+/** The gateway from a build directory under `workerdServe`, its Durable Objects (rate-limit
+ *  counters as RATE_LIMITS, the analytics store as ANALYTICS_STORE) bound when the build has them. */
 export function serveGateway(buildDir, bindings, options = {}) {
   const modules = gatewayModules(buildDir);
-  const has = (module) => modules.some(([name]) => name === module);
-  const durableObjects = {
-    ...(has("counter.mjs") ? { RATE_LIMITS: "RateLimitCounter" } : {}),
-    ...(has("conversation.mjs") ? { CONVERSATIONS: "Conversation" } : {}),
-  };
+  const durableObjects = Object.fromEntries(OBJECT_MODULES.filter(([name]) => modules.some(([m]) => m === name)).map(([, binding, className]) => [binding, className]));
   return workerdServe(modules, bindings, { ...options, durableObjects });
 }
 

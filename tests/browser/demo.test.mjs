@@ -103,3 +103,25 @@ test("/docs shows the routes", async () => {
   await readmeScreenshot(page, "docs");
   await page.close();
 });
+
+test("/analytics fills as you click: the requests above are counted per route", async () => {
+  const routes = ["webhook", "pi/livingroom", "models/catsdogs"];
+  // Counts are stored within seconds of each request.
+  for (let tries = 0; ; tries++) {
+    const { minutes } = await json(await demo.gateway.fetch("/admin/analytics?minutes=10", { headers: admin() }));
+    if (routes.every((route) => minutes.some((minute) => minute.routes[route]))) break;
+    assert.ok(tries < 40, "the demo's requests reach the analytics within 20 s");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const page = await newPage();
+  await page.goto(demo.gateway.url + "/analytics");
+  await page.getByLabel("Gateway token").fill(demo.token);
+  await page.getByRole("button", { name: "Connect" }).click();
+  for (const route of routes) await page.getByRole("row", { name: new RegExp(`^${route} `) }).waitFor();
+  const chart = page.getByRole("img", { name: /^Requests by status/ });
+  const hour = await chart.getAttribute("aria-label");
+  await page.getByLabel("Range").selectOption("15");
+  await page.waitForFunction((before) => document.querySelector("#requests-chart").getAttribute("aria-label") !== before, hour);
+  await readmeScreenshot(page, "analytics");
+  await page.close();
+});

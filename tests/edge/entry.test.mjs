@@ -22,6 +22,7 @@ before(async () => {
   // The Durable Object classes the entry module re-exports need the Workers runtime; not tested here.
   fs.writeFileSync(path.join(dir, "counter.mjs"), "export class RateLimitCounter {}\n");
   fs.writeFileSync(path.join(dir, "conversation.mjs"), "export class Conversation {}\n");
+  fs.writeFileSync(path.join(dir, "analytics.mjs"), "export class AnalyticsStore {}\n");
   fs.writeFileSync(path.join(dir, "index.js"), `
 export default class Gateway {}
 Gateway.prototype.fetch_now = (...args) => globalThis.entryTestCore.fetch_now(...args);

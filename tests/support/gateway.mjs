@@ -32,9 +32,10 @@ export default { fetch() { return new Response("counters only"); } };
  * or a string taken as is; `vars` become Worker variables/secrets. The rate-limit counters are the
  * Worker's own Durable Objects, as are the conversations; both are kept in `stateDir` when given
  * (a restart with the same directory keeps the counts and conversations, as `wrangler dev` does), or failing ones with `failingCounters: "throw" | "hang"`.
+ * The analytics store is bound as in wrangler.toml (kept in `stateDir` too) unless `analytics` is false.
  * Returns `{ url, fetch, logs, close }`.
  */
-export async function startGateway({ config, vars = {}, objectConfig = false, stateDir, failingCounters } = {}) {
+export async function startGateway({ config, vars = {}, objectConfig = false, stateDir, failingCounters, analytics = true } = {}) {
   assertBuilt();
   const logs = [];
   const bindings = { ...vars };
@@ -47,6 +48,7 @@ export async function startGateway({ config, vars = {}, objectConfig = false, st
       { type: "ESModule", path: path.join(build, "entry.mjs") },
       { type: "ESModule", path: path.join(build, "counter.mjs") },
       { type: "ESModule", path: path.join(build, "conversation.mjs") },
+      { type: "ESModule", path: path.join(build, "analytics.mjs") },
       { type: "ESModule", path: path.join(build, "index.js") },
       { type: "CompiledWasm", path: path.join(build, "index_bg.wasm") },
     ],
@@ -58,6 +60,7 @@ export async function startGateway({ config, vars = {}, objectConfig = false, st
         ? { className: "RateLimitCounter", scriptName: "failing-counters" }
         : { className: "RateLimitCounter", useSQLite: true },
       CONVERSATIONS: { className: "Conversation", useSQLite: true },
+      ...(analytics ? { ANALYTICS_STORE: { className: "AnalyticsStore", useSQLite: true } } : {}),
     },
     cache: true,
     assets: { directory: path.join(root, "www"), routerConfig: { has_user_worker: true } },
