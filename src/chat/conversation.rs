@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::dialog::{Answer, NodePath, RasaMessage, StateValues};
+use crate::dialog::{Answer, NodePath, StateValues};
 
 /// Turns whose events a conversation keeps.
 pub const MAX_TURNS: usize = 50;
@@ -41,7 +41,6 @@ pub struct Turn<'a> {
     pub answer: &'a Answer,
     /// The state the turn's templates left.
     pub state: StateValues,
-    pub messages: &'a [RasaMessage],
 }
 
 impl Conversation {
@@ -54,7 +53,7 @@ impl Conversation {
     /// The conversation after `turn`: slots are cleared when no followup waits (MaxBot's slot
     /// lifespan), `user` is kept, and the turn's events are appended.
     pub fn after(mut self, turn: Turn) -> Conversation {
-        let Turn { text, now, nlu, answer, mut state, messages } = turn;
+        let Turn { text, now, nlu, answer, mut state } = turn;
         if answer.followup.is_none() {
             state.slots.clear();
         }
@@ -63,7 +62,7 @@ impl Conversation {
         for (name, value) in slot_changes(&self.state.slots, &state.slots) {
             self.events.push(json!({ "event": "slot", "timestamp": now, "name": name, "value": value }));
         }
-        for message in messages {
+        for message in &answer.messages {
             let mut data = Map::new();
             if !message.buttons.is_empty() {
                 data.insert("buttons".into(), json!(message.buttons));

@@ -10,13 +10,17 @@
 //! conversation in a Worker, see `platform::conversation`); different senders never wait for
 //! each other. The object only stores and orders: the turn itself runs here, in the Worker that
 //! received the message, so the object never waits for the network.
+//!
+//! With `?stream=true` the reply is [`stream`]ed, each message as soon as it is complete.
 
 mod conversation;
 mod message;
+mod stream;
 mod understand;
 
 pub use conversation::{Conversation, MAX_RECORD_BYTES, MAX_TURNS};
 pub use message::{parse_message, read_message, ChatMessage, MAX_WEBHOOK_BYTES};
+pub use stream::{wants_stream, EVENT_STREAM};
 
 use std::sync::Arc;
 
@@ -25,11 +29,10 @@ use conversation::Turn;
 
 use crate::config::{Config, Conversations};
 use crate::dialog::{
-    to_messages, CallLog, Dialog, MemoryRecall, PlatformExecutor, RasaMessage, TurnInput, TurnState,
-    MAX_CALLS_PER_MESSAGE,
+    Answer, CallLog, Dialog, MemoryRecall, MessageSink, PlatformExecutor, TurnInput, TurnState, MAX_CALLS_PER_MESSAGE,
 };
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{Body, GatewayRequest, GatewayResponse};
+use crate::http::{Body, BodyWriting, GatewayRequest, GatewayResponse};
 use crate::platform::{Deadline, Platform};
 use crate::proxy::{self, ProxyCall, Upstream};
 use crate::resilience::{Resilience, RetryBudget};
@@ -84,21 +87,39 @@ impl ChatChannel {
     }
 
     /// Answers `message`; `request` is the webhook request it came in (its body already read);
-    /// `consumer` the consumer who sent it, named to a Rasa server it is forwarded to.
-    pub async fn answer<P: Platform>(
-        &self,
+    /// `consumer` the consumer who sent it, named to a Rasa server it is forwarded to. A streamed
+    /// reply comes with the work that writes the rest of it.
+    pub async fn answer<'a, P: Platform>(
+        &'a self,
         message: ChatMessage,
         request: GatewayRequest<P::Stream>,
         consumer: Option<&str>,
-        platform: &P,
-    ) -> Result<GatewayResponse<P::Stream>> {
+        platform: &'a P,
+    ) -> Result<(GatewayResponse<P::Stream>, Option<BodyWriting<'a>>)> {
         if let Some(upstream) = &self.upstream {
+            // The query goes along: Rasa streams a `?stream=true` reply itself, and the proxy passes
+            // its body on as it arrives.
             let forwarded = GatewayRequest { body: Body::Bytes(message.raw), ..request };
-            return self.forward(upstream, "webhooks/rest/webhook", forwarded, consumer, platform).await;
+            return Ok((self.forward(upstream, "webhooks/rest/webhook", forwarded, consumer, platform).await?, None));
         }
+        if wants_stream(request.url.query()) {
+            return self.stream(message, platform).await;
+        }
+        let answer = self.converse(message, None, platform).await?;
+        Ok((GatewayResponse::json(200, &answer.messages), None))
+    }
+
+    /// One message's turn, whole: with conversations, it begins (waiting for the sender's previous
+    /// turn), renders, and commits, or aborts when it fails. `sink` gets the messages complete
+    /// before the turn ends (a streamed reply).
+    async fn converse<P: Platform>(
+        &self,
+        message: ChatMessage,
+        sink: Option<&dyn MessageSink>,
+        platform: &P,
+    ) -> Result<Answer> {
         if !self.conversations {
-            let (messages, _) = self.turn(message, None, platform).await?;
-            return Ok(GatewayResponse::json(200, &messages));
+            return Ok(self.turn(message, None, sink, platform).await?.0);
         }
         let unavailable = |why: &str| GatewayError::new(ErrorKind::ServiceUnavailable, why.to_string());
         let (lease, record) = platform
@@ -106,19 +127,19 @@ impl ChatChannel {
             .await
             .map_err(|_| unavailable("The conversation could not be reached."))?;
         let conversation = Conversation::from_stored(record.as_deref());
-        let outcome = self.turn(message, Some(conversation), platform).await.and_then(|(messages, next)| {
+        let outcome = self.turn(message, Some(conversation), sink, platform).await.and_then(|(answer, next)| {
             let record = next.as_ref().and_then(Conversation::to_record).ok_or_else(|| {
                 let why = format!("The conversation would be larger than {MAX_RECORD_BYTES} bytes.");
                 GatewayError::new(ErrorKind::LimitExceeded, why)
             })?;
-            Ok((messages, record))
+            Ok((answer, record))
         });
         match outcome {
-            Ok((messages, record)) => {
+            Ok((answer, record)) => {
                 if !platform.conversation_commit(&lease, &record, self.retention).await {
                     return Err(unavailable("The conversation could not be stored; the message was not answered."));
                 }
-                Ok(GatewayResponse::json(200, &messages))
+                Ok(answer)
             }
             Err(error) => {
                 platform.conversation_abort(lease);
@@ -132,8 +153,9 @@ impl ChatChannel {
         &self,
         message: ChatMessage,
         conversation: Option<Conversation>,
+        sink: Option<&dyn MessageSink>,
         platform: &P,
-    ) -> Result<(Vec<RasaMessage>, Option<Conversation>)> {
+    ) -> Result<(Answer, Option<Conversation>)> {
         // One deadline for the whole message: NLU, then every call of the turn.
         let deadline = Deadline::after(platform.now(), self.dialog.message_timeout_ms());
         let nlu = match &self.nlu {
@@ -162,8 +184,7 @@ impl ChatChannel {
             resilience: &self.resilience,
             budget: RetryBudget::default(),
         };
-        let answer = self.dialog.respond(&input, &log, &executor).await?;
-        let messages = to_messages(&answer.text, &input.sender);
+        let answer = self.dialog.respond(&input, &log, &executor, sink).await?;
         let next = conversation.map(|conversation| {
             conversation.after(Turn {
                 text: &input.text,
@@ -171,10 +192,9 @@ impl ChatChannel {
                 nlu: input.nlu.as_ref(),
                 answer: &answer,
                 state: input.state.current(),
-                messages: &messages,
             })
         });
-        Ok((messages, next))
+        Ok((answer, next))
     }
 
     /// `GET /conversations/{id}/tracker`: the conversation in Rasa's tracker shape.
@@ -200,5 +220,7 @@ impl ChatChannel {
     }
 }
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,10 @@
 //! A rendered response as Rasa REST-channel messages: blank lines split text messages,
 //! `<image url="..."/>` is an image message, `<button payload="/x">Title</button>` adds a button
 //! to the text before it.
+//!
+//! A reply streamed while its turn renders sends the messages of a text's [`settled_len`] before
+//! the rest is known: a paragraph of buttons after that point, which would have joined the text
+//! before it, forms a message of its own (`text` ""), as a paragraph of buttons at the start does.
 
 use serde::Serialize;
 
@@ -62,6 +66,23 @@ pub fn to_messages(rendered: &str, recipient: &str) -> Vec<RasaMessage> {
         }
     }
     messages
+}
+
+/// The length of the longest prefix of `text` that ends with a blank line (a line of whitespace
+/// ended by its line break). Whatever follows, the paragraphs before that line stay as they are, and
+/// so do their messages; only buttons in the next paragraph could still join the last of them.
+pub fn settled_len(text: &str) -> usize {
+    let Some(mut end) = text.rfind('\n') else { return 0 };
+    loop {
+        let start = text[..end].rfind('\n').map_or(0, |at| at + 1);
+        if text[start..end].trim().is_empty() {
+            return end + 1;
+        }
+        if start == 0 {
+            return 0;
+        }
+        end = start - 1;
+    }
 }
 
 fn split_paragraphs(text: &str) -> Vec<&str> {
@@ -201,6 +222,49 @@ mod tests {
         );
         let json = serde_json::to_value(&messages[1]).unwrap();
         assert_eq!(json, serde_json::json!({"recipient_id": "u", "image": "https://x/cat.png"}));
+    }
+
+    #[test]
+    fn a_text_is_settled_up_to_its_last_blank_line() {
+        for (text, settled) in [
+            ("", 0),
+            ("Hello", 0),
+            ("Hello\n", 0),
+            ("Hello\n\n", 7),
+            ("Hello\n  \t\nWor", 10),
+            ("Hello\r\n\r\nWorld\n\nagain\nmore", 16),
+            ("\nHello", 1),
+            ("A\n\nB\n \n", 7),
+            ("A\n\nB\n ", 3),
+            ("été\n\n€", 7),
+        ] {
+            assert_eq!(settled_len(text), settled, "{text:?}");
+        }
+    }
+
+    /// Messages of a settled prefix, then of the rest, are the text's own messages, except that
+    /// buttons after the cut form a message of their own.
+    #[test]
+    fn messages_split_where_a_text_is_settled_are_the_same() {
+        let whole =
+            "Let me look.\n\n<image url=\"x\"/>\n\n It is 21 °C.\nWarm.\n\n \nBye <button payload=\"/b\">B</button>";
+        let mut cut = 0;
+        let mut parts = Vec::new();
+        for end in 0..=whole.len() {
+            let Some(partial) = whole.get(..end) else { continue };
+            let settled = settled_len(partial);
+            if settled > cut {
+                parts.extend(to_messages(&whole[cut..settled], "u"));
+                cut = settled;
+            }
+        }
+        parts.extend(to_messages(&whole[cut..], "u"));
+        assert_eq!(parts, to_messages(whole, "u"));
+        let apart = [to_messages("Pick one\n\n", "u"), to_messages("<button payload=\"/a\">A</button>", "u")].concat();
+        let button = Button { title: "A".into(), payload: "/a".into() };
+        assert_eq!(apart[1].text.as_deref(), Some(""));
+        assert_eq!(apart[1].buttons, std::slice::from_ref(&button));
+        assert_eq!(to_messages("Pick one\n\n<button payload=\"/a\">A</button>", "u")[0].buttons, [button]);
     }
 
     #[test]

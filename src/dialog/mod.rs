@@ -7,6 +7,7 @@
 //! first, and templates read and change its [`state`].
 
 mod executor;
+mod message_stream;
 mod messages;
 mod nlu;
 mod prepared;
@@ -16,12 +17,14 @@ pub mod rest_call;
 mod state;
 mod tags;
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use minijinja::{Environment, Value};
+use minijinja::{Environment, Template, Value};
 use serde_json::{json, Value as Json};
 
 pub use executor::{MemoryRecall, PlatformExecutor};
+pub use message_stream::MessageSink;
 pub use messages::{to_messages, Button, RasaMessage};
 pub use nlu::parse_nlu;
 pub use replay::{CallError, CallExecutor, CallLog, Recall, TurnError};
@@ -30,6 +33,7 @@ pub use tags::rewrite_tags;
 
 use crate::config::{Config, Conversations, DialogNodeConfig, RestConfig};
 use crate::error::{ErrorKind, GatewayError, Result};
+use message_stream::{MessageStream, Rewritten};
 
 /// minijinja fuel per render: bounds a template's CPU (a loop over a million items runs out).
 pub const FUEL_PER_RENDER: u64 = 200_000;
@@ -57,10 +61,14 @@ struct Node {
 /// Where a node is in the tree: its index at the top level, then in each followup list.
 pub type NodePath = Vec<usize>;
 
-/// A turn's text, and the node whose followups wait for the sender's next message.
+/// A turn's text and its Rasa messages, and the node whose followups wait for the sender's next
+/// message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub text: String,
+    pub messages: Vec<RasaMessage>,
+    /// How many of `messages` went to the turn's sink while it rendered.
+    pub sent: usize,
     pub followup: Option<NodePath>,
 }
 
@@ -116,12 +124,14 @@ impl Dialog {
     }
 
     /// The first node whose condition holds, among the followups waiting and then the top level;
-    /// its rendered text ("" when no node matches).
+    /// its rendered text ("" when no node matches) and messages. With a `sink` (a streamed reply),
+    /// the messages complete before a REST call go to it before the call is sent.
     pub async fn respond<E: CallExecutor>(
         &self,
         input: &TurnInput,
         log: &Arc<CallLog>,
         executor: &E,
+        sink: Option<&dyn MessageSink>,
     ) -> Result<Answer> {
         let context = self.context(input, log);
         let waiting = input.followup.as_deref().and_then(|path| self.node(path).map(|node| (path, node)));
@@ -132,19 +142,52 @@ impl Dialog {
         }
         candidates.extend(self.nodes.iter().enumerate().map(|(index, node)| (vec![index], node)));
         let answered = std::cell::Cell::new(None);
+        // What the response wrote before the render paused, when the reply is streamed.
+        let partial = RefCell::new(String::new());
         let render = || -> std::result::Result<String, minijinja::Error> {
             input.state.rewind();
+            partial.borrow_mut().clear();
             for (index, (_, node)) in candidates.iter().enumerate() {
                 let condition = self.env.get_template(&condition_name(&node.name))?.render(&context)?;
                 if condition == "1" {
                     answered.set(Some(index));
-                    return self.env.get_template(&response_name(&node.name))?.render(&context);
+                    let response = self.env.get_template(&response_name(&node.name))?;
+                    return match sink {
+                        Some(_) => render_keeping_output(&response, &context, &partial),
+                        None => response.render(&context),
+                    };
                 }
             }
             answered.set(None);
             Ok(String::new())
         };
-        let text = replay::run(log, render, executor).await.map_err(|error| match error {
+        let mut stream = sink.map(|sink| MessageStream::new(sink, &input.sender));
+        let paused = || match &mut stream {
+            Some(stream) => stream.paused(&partial.borrow()).map_err(rewritten),
+            None => Ok(()),
+        };
+        let text = replay::run(log, render, executor, paused).await.map_err(|error| self.turn_error(error))?;
+        if text.len() > MAX_OUTPUT_BYTES {
+            return Err(GatewayError::new(
+                ErrorKind::LimitExceeded,
+                format!("The response is longer than {MAX_OUTPUT_BYTES} bytes."),
+            ));
+        }
+        let followup = answered
+            .get()
+            .map(|index| &candidates[index])
+            .filter(|(_, node)| !node.followup.is_empty())
+            .map(|(path, _)| path.clone());
+        let (messages, sent) = match stream {
+            Some(stream) => stream.finish(&text).map_err(|error| self.turn_error(rewritten(error)))?,
+            None => (to_messages(&text, &input.sender), 0),
+        };
+        Ok(Answer { text, messages, sent, followup })
+    }
+
+    /// The error of a turn that could not produce its text.
+    fn turn_error(&self, error: TurnError) -> GatewayError {
+        match error {
             TurnError::RestCallFailed(message) => GatewayError::new(ErrorKind::RestCallFailed, message),
             TurnError::OutOfTime => self.out_of_time(),
             TurnError::TooManyCalls(limit) => {
@@ -157,19 +200,7 @@ impl Dialog {
                     None => error,
                 }
             }
-        })?;
-        if text.len() > MAX_OUTPUT_BYTES {
-            return Err(GatewayError::new(
-                ErrorKind::LimitExceeded,
-                format!("The response is longer than {MAX_OUTPUT_BYTES} bytes."),
-            ));
         }
-        let followup = answered
-            .get()
-            .map(|index| &candidates[index])
-            .filter(|(_, node)| !node.followup.is_empty())
-            .map(|(path, _)| path.clone());
-        Ok(Answer { text, followup })
     }
 
     /// The node at `path`, if the configuration still has it.
@@ -240,6 +271,30 @@ fn compile_node(env: &mut Environment<'static>, name: &str, node: &DialogNodeCon
         }
     }
     Ok(())
+}
+
+/// Renders `template`, keeping what it wrote in `partial` when it stops before its end (at a REST
+/// call without a result).
+fn render_keeping_output(
+    template: &Template,
+    context: &Value,
+    partial: &RefCell<String>,
+) -> std::result::Result<String, minijinja::Error> {
+    let mut written = Vec::new();
+    let rendered = template.render_captured_to(context, &mut written);
+    let text = String::from_utf8_lossy(&written).into_owned();
+    match rendered {
+        Ok(_) => Ok(text),
+        Err(error) => {
+            *partial.borrow_mut() = text;
+            Err(error)
+        }
+    }
+}
+
+/// The turn error of a render that wrote otherwise than the one whose messages were sent.
+fn rewritten(_: Rewritten) -> TurnError {
+    TurnError::Template { message: "the template wrote different text when replayed".into(), location: None }
 }
 
 /// Writes values as Jinja2 (Python) does: `True`, `False`, `None`.

@@ -187,10 +187,13 @@ pub enum TurnError {
 }
 
 /// Runs `render` until it completes, sending each pending call once through `executor`.
-pub async fn run<R, E>(log: &CallLog, mut render: R, executor: &E) -> Result<String, TurnError>
+/// `paused` runs each time a render stopped at a call, before the call is sent (a streamed turn
+/// sends the messages it has completed then); its error ends the turn.
+pub async fn run<R, E, W>(log: &CallLog, mut render: R, executor: &E, mut paused: W) -> Result<String, TurnError>
 where
     R: FnMut() -> Result<String, Error>,
     E: CallExecutor,
+    W: FnMut() -> Result<(), TurnError>,
 {
     loop {
         log.rewind();
@@ -199,11 +202,14 @@ where
             Err(error) => error,
         };
         match log.take_suspension() {
-            Some(Suspension::Pending(call)) => match executor.execute(&call).await {
-                Ok(result) => log.record(call, result),
-                Err(CallError::Failed(message)) => return Err(TurnError::RestCallFailed(message)),
-                Err(CallError::OutOfTime) => return Err(TurnError::OutOfTime),
-            },
+            Some(Suspension::Pending(call)) => {
+                paused()?;
+                match executor.execute(&call).await {
+                    Ok(result) => log.record(call, result),
+                    Err(CallError::Failed(message)) => return Err(TurnError::RestCallFailed(message)),
+                    Err(CallError::OutOfTime) => return Err(TurnError::OutOfTime),
+                }
+            }
             Some(Suspension::Failed(message)) => return Err(TurnError::RestCallFailed(message)),
             Some(Suspension::TooManyCalls(limit)) => return Err(TurnError::TooManyCalls(limit)),
             Some(Suspension::Diverged) => {

@@ -8,7 +8,7 @@
 //! completes and never starts: a turn that would send a request stops at its first await, before
 //! anything left the isolate, so no POST is ever sent twice.
 
-use crate::chat::MAX_WEBHOOK_BYTES;
+use crate::chat::{wants_stream, MAX_WEBHOOK_BYTES};
 use crate::error::Result;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::gateway::{serve, Gateway};
@@ -19,14 +19,16 @@ use crate::platform::{
 };
 
 /// The byte limit under which the entry module should read the body first, or `None` when this
-/// request should go straight to the asynchronous handler: not a chat message, or a chat that
-/// always needs the network (forwarded to Rasa, NLU, or a rate limit's counter).
-pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str) -> Option<usize> {
+/// request should go straight to the asynchronous handler: not a chat message, a chat that always
+/// needs the network (forwarded to Rasa, NLU, or a rate limit's counter), or a streamed reply
+/// (which the asynchronous handler can send while its turn still runs).
+pub fn body_first_limit(gateway: &Result<Gateway>, method: &str, path: &str, query: Option<&str>) -> Option<usize> {
     let Ok(gateway) = gateway else { return None };
     // A rate-limited chat message always waits for its counters.
     let eligible = route(method, path) == Route::Guarded(GuardedRoute::Webhook)
         && !gateway.chat().always_needs_network()
-        && !gateway.limits().cover_webhook();
+        && !gateway.limits().cover_webhook()
+        && !wants_stream(query);
     eligible.then_some(MAX_WEBHOOK_BYTES)
 }
 
@@ -51,6 +53,7 @@ struct WithoutIo<'a, P>(&'a P);
 
 impl<P: Platform> Platform for WithoutIo<'_, P> {
     type Stream = P::Stream;
+    type Writer = P::Writer;
 
     fn now(&self) -> f64 {
         self.0.now()
@@ -92,6 +95,18 @@ impl<P: Platform> Platform for WithoutIo<'_, P> {
 
     fn tee(&self, stream: P::Stream) -> (P::Stream, P::Stream) {
         self.0.tee(stream)
+    }
+
+    fn open_body(&self) -> (P::Writer, P::Stream) {
+        self.0.open_body()
+    }
+
+    fn write_body(&self, writer: &P::Writer, text: &str) {
+        self.0.write_body(writer, text);
+    }
+
+    fn end_body(&self, writer: P::Writer) {
+        self.0.end_body(writer);
     }
 
     async fn cache_get(&self, _: &str) -> Option<GatewayResponse<P::Stream>> {
@@ -214,19 +229,24 @@ mod tests {
     }
 
     #[test]
-    fn only_chat_messages_without_upstreams_are_read_first() {
+    fn only_chat_messages_without_upstreams_or_streams_are_read_first() {
         let plain = gateway(json!({}));
-        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook"), Some(MAX_WEBHOOK_BYTES));
-        assert_eq!(body_first_limit(&plain, "GET", "/health"), None);
-        assert_eq!(body_first_limit(&plain, "POST", "/models/api/upload"), None);
+        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook", None), Some(MAX_WEBHOOK_BYTES));
+        assert_eq!(
+            body_first_limit(&plain, "POST", "/webhooks/rest/webhook", Some("stream=false")),
+            Some(MAX_WEBHOOK_BYTES)
+        );
+        assert_eq!(body_first_limit(&plain, "POST", "/webhooks/rest/webhook", Some("stream=true")), None);
+        assert_eq!(body_first_limit(&plain, "GET", "/health", None), None);
+        assert_eq!(body_first_limit(&plain, "POST", "/models/api/upload", None), None);
         let forwarding = gateway(json!({"upstream": "api"}));
-        assert_eq!(body_first_limit(&forwarding, "POST", "/webhooks/rest/webhook"), None);
+        assert_eq!(body_first_limit(&forwarding, "POST", "/webhooks/rest/webhook", None), None);
     }
 
     #[test]
     fn a_turn_of_a_kept_conversation_is_always_handed_over() {
         let gateway = gateway(json!({"conversations": "on"}));
-        assert_eq!(body_first_limit(&gateway, "POST", "/webhooks/rest/webhook"), None);
+        assert_eq!(body_first_limit(&gateway, "POST", "/webhooks/rest/webhook", None), None);
         let platform = MemoryPlatform::answering_json(json!({"t": 21}));
         block_on(serve(&gateway, message(), &platform)); // the call is now in memory
                                                          // Even so the turn needs its conversation: handed over, and no turn was begun.

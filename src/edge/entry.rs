@@ -10,9 +10,11 @@ use worker::{event, Context, Env};
 use super::body_first::{body_first_limit, serve_if_ready};
 use super::platform::{body_to_js, headers_from_js, WorkerPlatform};
 use super::{runtime, wire};
-use crate::error::{GatewayError, Result};
-use crate::gateway::route::path_of;
-use crate::gateway::{answers_immediately, serve, serve_immediately, Gateway, RequestSummary};
+use crate::error::{ErrorKind, GatewayError, Result};
+use crate::gateway::route::{path_of, query_of};
+use crate::gateway::{
+    answers_immediately, may_stream, serve, serve_immediately, serve_streamed, Gateway, RequestSummary, Served,
+};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
 
 thread_local! {
@@ -36,7 +38,7 @@ pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys:
     }
     let method = request.method();
     if !answers_immediately(&gateway, &method, path) {
-        return match body_first_limit(&gateway, &method, path) {
+        return match body_first_limit(&gateway, &method, path, query_of(&url)) {
             Some(limit) => JsValue::from(limit as f64),
             None => JsValue::UNDEFINED, // the asynchronous handler reads everything itself
         };
@@ -104,15 +106,47 @@ async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Res
         let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
         panic!("test panic requested");
     }
-    let platform = WorkerPlatform::new(&ctx, &env)
-        .with_counters(env_binding(&env, COUNTERS_BINDING))
-        .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
     let request = match to_gateway_request(&request, &url) {
         Ok(request) => request,
         Err(error) => return Ok(to_worker_response(GatewayResponse::from(error))),
     };
+    if may_stream(&request.method, &url) {
+        return Ok(serve_while_writing(gateway, request, env, ctx).await);
+    }
+    let platform = WorkerPlatform::new(&ctx, &env)
+        .with_counters(env_binding(&env, COUNTERS_BINDING))
+        .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
     let response = serve(&gateway, request, &platform).await;
     Ok(to_worker_response(response))
+}
+
+/// Serves a request whose answer may go out before its body is complete (a streamed chat reply):
+/// in a task of its own, kept alive by `waitUntil`, which hands the answer back as soon as its head
+/// is known and goes on writing its body.
+async fn serve_while_writing(
+    gateway: Rc<Result<Gateway>>,
+    request: GatewayRequest<web_sys::ReadableStream>,
+    env: Env,
+    ctx: Context,
+) -> web_sys::Response {
+    let (answer, answered) = futures_channel::oneshot::channel();
+    let ctx = Rc::new(ctx);
+    let task_ctx = ctx.clone();
+    ctx.wait_until(async move {
+        let platform = WorkerPlatform::new(&task_ctx, &env)
+            .with_counters(env_binding(&env, COUNTERS_BINDING))
+            .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
+        let Served { response, writing } = serve_streamed(&gateway, request, &platform).await;
+        let _ = answer.send(to_worker_response(response));
+        if let Some(writing) = writing {
+            writing.await;
+        }
+    });
+    // The task ends without answering only when it panicked, which the entry module answers.
+    answered.await.unwrap_or_else(|_| {
+        let error = GatewayError::new(ErrorKind::Internal, "The gateway failed while handling this request.");
+        to_worker_response(GatewayResponse::from(error))
+    })
 }
 
 fn load(env: &Env) -> Result<Gateway> {

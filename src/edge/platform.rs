@@ -93,6 +93,8 @@ pub fn response_from_js(response: web_sys::Response) -> GatewayResponse<web_sys:
 
 impl Platform for WorkerPlatform<'_> {
     type Stream = web_sys::ReadableStream;
+    /// A `WritableStreamDefaultWriter`.
+    type Writer = JsValue;
 
     fn now(&self) -> f64 {
         js_sys::Date::now() / 1000.0
@@ -139,6 +141,19 @@ impl Platform for WorkerPlatform<'_> {
     fn tee(&self, stream: Self::Stream) -> (Self::Stream, Self::Stream) {
         let pair = runtime::tee(&stream);
         (pair.get(0).unchecked_into(), pair.get(1).unchecked_into())
+    }
+
+    fn open_body(&self) -> (JsValue, Self::Stream) {
+        let pair = runtime::open_body();
+        (pair.get(0), pair.get(1).unchecked_into())
+    }
+
+    fn write_body(&self, writer: &JsValue, text: &str) {
+        runtime::write_body(writer, text);
+    }
+
+    fn end_body(&self, writer: JsValue) {
+        runtime::end_body(&writer);
     }
 
     async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Self::Stream>> {

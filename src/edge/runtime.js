@@ -1,6 +1,7 @@
 // The few Workers runtime calls the edge makes, written in JavaScript where that is simpler and
 // cheaper than crossing into Rust for every chunk: fetch with a timeout, bounded body reads with a
-// deadline, a byte-counting stream, a stream cut when its source stalls and the Cache API. Errors
+// deadline, a byte-counting stream, a stream cut when its source stalls, a body written while it
+// is sent and the Cache API. Errors
 // are thrown as short strings the edge maps to the core's FetchFailure / BodyError.
 
 // Headers cross between Rust and JavaScript in one string each way, structured so that no name or
@@ -251,6 +252,24 @@ async function copyWatched(reader, writer, idleMs) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+// A body written while it is sent (a streamed chat reply): [writer, readable]. Writes are not
+// awaited: they queue in the stream, in order, and once the client has gone away they fail,
+// quietly.
+const encoder = new TextEncoder();
+
+export function openBody() {
+  const { readable, writable } = new TransformStream();
+  return [writable.getWriter(), readable];
+}
+
+export function writeBody(writer, text) {
+  writer.write(encoder.encode(text)).catch(() => {});
+}
+
+export function endBody(writer) {
+  writer.close().catch(() => {});
 }
 
 export function sleep(ms) {

@@ -24,6 +24,13 @@ extern "C" {
     #[wasm_bindgen(js_name = cutWhenIdle)]
     pub fn cut_when_idle(stream: &web_sys::ReadableStream, idle_ms: f64) -> web_sys::ReadableStream;
     pub fn tee(stream: &web_sys::ReadableStream) -> js_sys::Array;
+    /// `[writer, readable]`: a body written while it is sent.
+    #[wasm_bindgen(js_name = openBody)]
+    pub fn open_body() -> js_sys::Array;
+    #[wasm_bindgen(js_name = writeBody)]
+    pub fn write_body(writer: &JsValue, text: &str);
+    #[wasm_bindgen(js_name = endBody)]
+    pub fn end_body(writer: &JsValue);
     /// Resolves after `ms` milliseconds.
     pub fn sleep(ms: f64) -> js_sys::Promise;
     /// Resolves to a `Response` or null.

@@ -11,40 +11,89 @@
 //! 6. **handle**: the chat channel answers, or the proxy forwards;
 //! 7. **respond**: errors get Rasa's body, answers get the CORS headers;
 //! 8. **log**: one line, and the request counted in the isolate's analytics.
+//!
+//! A streamed chat reply is [`Served`] before its body is complete: phase 7 decorates its head,
+//! and phase 8 waits until the body is written.
 
 use serde_json::json;
 
 use super::context::{RequestContext, RequestSummary};
-use super::route::{route, GuardedRoute, LocalRoute, Route};
+use super::route::{path_of, query_of, route, GuardedRoute, LocalRoute, Route};
 use super::target::Target;
 use super::{analytics, cors, log, Gateway};
 use crate::auth::{authorize, Access, Credentials, Identity};
 use crate::cache::CacheStatus;
-use crate::chat::read_message;
+use crate::chat::{read_message, wants_stream};
 use crate::config::{Exposure, WebhookAuth};
 use crate::error::{ErrorKind, GatewayError, Result, VERSION};
-use crate::http::{Body, GatewayRequest, GatewayResponse};
+use crate::http::{Body, BodyWriting, GatewayRequest, GatewayResponse};
 use crate::limits::{LimitedRoute, RequestFacts};
 use crate::platform::{Platform, RequestRecord};
 use crate::proxy::{self, ProxyCall};
 
-/// Serves one request with the isolate's gateway (or its configuration error).
+/// Serves one request with the isolate's gateway (or its configuration error), to its end: a
+/// streamed reply's body is written by the time this returns.
 pub async fn serve<P: Platform>(
     gateway: &Result<Gateway>,
     request: GatewayRequest<P::Stream>,
     platform: &P,
 ) -> GatewayResponse<P::Stream> {
+    let Served { response, writing } = serve_streamed(gateway, request, platform).await;
+    if let Some(writing) = writing {
+        writing.await;
+    }
+    response
+}
+
+/// A request's answer and, for one sent before its body is complete (a streamed chat reply), the
+/// work that writes the body and then the request's log line.
+pub struct Served<'a, B> {
+    pub response: GatewayResponse<B>,
+    pub writing: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>>,
+}
+
+/// [`serve`] for a runtime that can send an answer while its body is still being written: the
+/// answer as soon as its head is known, and the rest to run after.
+pub async fn serve_streamed<'a, P: Platform>(
+    gateway: &'a Result<Gateway>,
+    request: GatewayRequest<P::Stream>,
+    platform: &'a P,
+) -> Served<'a, P::Stream> {
     let mut context = RequestContext::new(RequestSummary::of(&request, platform.now()));
     let outcome = match route_phase(gateway, &context) {
-        Routed::Answered(outcome) => outcome,
+        Routed::Answered(outcome) => outcome.map(|response| (response, None)),
         Routed::Guarded(gateway, route) => gateway.process(&mut context, route, request, platform).await,
     };
-    finish(gateway, &context, outcome, platform)
+    match outcome {
+        Ok((response, Some(writing))) => {
+            let (response, _) = respond(gateway, &context, Ok(response));
+            let status = response.status;
+            let writing = async move {
+                let error = writing.await;
+                log(gateway, &context, status, error.as_ref(), platform);
+            };
+            Served { response, writing: Some(Box::pin(writing)) }
+        }
+        outcome => Served {
+            response: finish(gateway, &context, outcome.map(|(response, _)| response), platform),
+            writing: None,
+        },
+    }
 }
+
+/// An answer, and the work that writes the rest of its body when it is sent before it is complete.
+type Handled<'a, B> = (GatewayResponse<B>, Option<BodyWriting<'a>>);
 
 /// True when the request can be answered without I/O (by [`serve_immediately`]).
 pub fn answers_immediately(gateway: &Result<Gateway>, method: &str, path: &str) -> bool {
     gateway.is_err() || matches!(route(method, path), Route::Local(_))
+}
+
+/// True when the answer may be sent before its body is complete (a streamed chat reply): the
+/// runtime should serve it with [`serve_streamed`].
+pub fn may_stream(method: &str, url: &str) -> bool {
+    // The query first: most requests have none.
+    wants_stream(query_of(url)) && route(method, path_of(url)) == Route::Guarded(GuardedRoute::Webhook)
 }
 
 /// [`serve`] for the requests that need no I/O: the edge calls it before starting anything
@@ -104,13 +153,13 @@ fn answer_locally<B>(
 
 impl Gateway {
     /// Phases 2 to 6 of a guarded route.
-    async fn process<P: Platform>(
-        &self,
+    async fn process<'a, P: Platform>(
+        &'a self,
         context: &mut RequestContext,
         route: GuardedRoute,
         mut request: GatewayRequest<P::Stream>,
-        platform: &P,
-    ) -> Result<GatewayResponse<P::Stream>> {
+        platform: &'a P,
+    ) -> Result<Handled<'a, P::Stream>> {
         if self.limits.is_empty() {
             let target = self.admit(context, route, &mut request, platform).await?;
             return self.handle(context, target, request, platform).await;
@@ -233,16 +282,16 @@ impl Gateway {
     }
 
     /// Phase 6: the answer itself.
-    async fn handle<P: Platform>(
-        &self,
+    async fn handle<'a, P: Platform>(
+        &'a self,
         context: &mut RequestContext,
         target: Target<'_>,
         request: GatewayRequest<P::Stream>,
-        platform: &P,
-    ) -> Result<GatewayResponse<P::Stream>> {
-        match target {
+        platform: &'a P,
+    ) -> Result<Handled<'a, P::Stream>> {
+        let response = match target {
             Target::Chat { message, .. } => {
-                self.chat.answer(message, request, context.identity.consumer(), platform).await
+                return self.chat.answer(message, request, context.identity.consumer(), platform).await
             }
             Target::Service { upstream, path, .. } | Target::Rasa { upstream, path, .. } => {
                 // An open gateway's answers are never shared with authorized callers', nor the
@@ -264,9 +313,9 @@ impl Gateway {
                 let (mut response, status) = proxy::proxy(call, request, platform).await?;
                 response.headers.set("x-cache-status", status.as_str());
                 context.cache_status = Some(status);
-                Ok(response)
+                response
             }
-            Target::Tracker { conversation_id } => self.chat.tracker(&conversation_id, platform).await,
+            Target::Tracker { conversation_id } => self.chat.tracker(&conversation_id, platform).await?,
             Target::TelemetryList => {
                 // Only what the caller may call, by the same decision as the services' own routes.
                 let names: Vec<&str> = self
@@ -278,10 +327,11 @@ impl Gateway {
                     })
                     .map(|upstream| upstream.name())
                     .collect();
-                Ok(GatewayResponse::json(200, &json!({ "services": names })))
+                GatewayResponse::json(200, &json!({ "services": names }))
             }
-            Target::Analytics => self.analytics(&request, platform).await,
-        }
+            Target::Analytics => self.analytics(&request, platform).await?,
+        };
+        Ok((response, None))
     }
 }
 
@@ -293,7 +343,7 @@ fn finish<P: Platform>(
     platform: &P,
 ) -> GatewayResponse<P::Stream> {
     let (response, error) = respond(gateway, context, outcome);
-    log(gateway, context, &response, error.as_ref(), platform);
+    log(gateway, context, response.status, error.as_ref(), platform);
     response
 }
 
@@ -318,10 +368,10 @@ fn respond<B>(
 
 /// Phase 8: one log line per request, and the request counted (in memory, at once: the platform
 /// stores the counts in the background).
-fn log<B, P: Platform>(
+fn log<P: Platform>(
     gateway: &Result<Gateway>,
     context: &RequestContext,
-    response: &GatewayResponse<B>,
+    status: u16,
     error: Option<&GatewayError>,
     platform: &P,
 ) {
@@ -334,7 +384,7 @@ fn log<B, P: Platform>(
         platform.record_analytics(RequestRecord {
             finished_at,
             route: analytics::route_key(gateway, &context.route),
-            status: response.status,
+            status,
             cache,
             limited: error.is_some_and(|e| e.kind == ErrorKind::TooManyRequests),
             duration_ms,
@@ -343,7 +393,7 @@ fn log<B, P: Platform>(
     let line = log::RequestLog {
         method: &summary.method,
         path: &summary.path,
-        status: response.status,
+        status,
         duration_ms,
         client_ip: summary.client_ip.as_deref(),
         cache,

@@ -76,6 +76,12 @@ pub fn path_of(url: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("/")
 }
 
+/// The query of a request URL, without its fragment.
+pub fn query_of(url: &str) -> Option<&str> {
+    let (_, query) = url.split_once('?')?;
+    query.split('#').next()
+}
+
 /// Matches a request. `path` is the URL path as received (percent-encoded).
 pub fn route(method: &str, path: &str) -> Route {
     use GuardedRoute::*;

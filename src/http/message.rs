@@ -32,6 +32,11 @@ pub enum Body<B> {
     Stream(B),
 }
 
+/// The rest of an answer sent before its body was complete (a streamed chat reply): the work that
+/// writes the body, to run once the answer is on its way. It ends with the error that cut the body
+/// short (already written into it, for the client), if any.
+pub type BodyWriting<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Option<GatewayError>> + 'a>>;
+
 #[derive(Debug)]
 pub struct GatewayResponse<B> {
     pub status: u16,

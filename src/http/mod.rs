@@ -10,7 +10,7 @@ mod public_text;
 
 pub use basic_auth::basic_authorization;
 pub use headers::{check_header, is_token, is_valid_value, value_scan, Headers, InvalidHeader};
-pub use message::{Body, BodyError, GatewayRequest, GatewayResponse};
+pub use message::{Body, BodyError, BodyWriting, GatewayRequest, GatewayResponse};
 pub use outbound::{is_origin_failure_status, FetchFailure, OutboundRequest};
 pub use percent::percent_decode;
 pub use public_text::{public_text, public_url};

@@ -73,6 +73,9 @@ pub enum StreamEnd {
     Fails,
     /// It is longer than the limit put on it ([`Platform::limit`]): sending it fails.
     OverLimit,
+    /// The core writes it while it is sent ([`Platform::open_body`]): what it wrote is in
+    /// [`MemoryPlatform::written`].
+    Written,
 }
 
 impl From<Vec<u8>> for MemoryStream {
@@ -112,6 +115,11 @@ pub struct MemoryPlatform {
     pub analytics: RefCell<Batch>,
     /// When set, analytics storage is not bound (as a Worker without the binding).
     pub analytics_off: Cell<bool>,
+    /// What the core wrote to bodies it opened, in order, each with how many requests the origin
+    /// had received by then.
+    pub written: RefCell<Vec<(usize, String)>>,
+    /// Whether the core ended the body it opened.
+    pub body_ended: Cell<bool>,
 }
 
 impl MemoryPlatform {
@@ -133,6 +141,8 @@ impl MemoryPlatform {
             timeouts_take_time: Cell::new(false),
             analytics: RefCell::new(Batch::default()),
             analytics_off: Cell::new(false),
+            written: RefCell::new(Vec::new()),
+            body_ended: Cell::new(false),
         }
     }
 
@@ -172,6 +182,11 @@ impl MemoryPlatform {
     /// A header of the Cache API's copy of `key`.
     pub fn cached_header(&self, key: &str, name: &str) -> Option<String> {
         self.cache.borrow().get(key).and_then(|(_, headers, _, _)| headers.get(name).map(str::to_string))
+    }
+
+    /// Everything the core wrote to the bodies it opened.
+    pub fn written_text(&self) -> String {
+        self.written.borrow().iter().map(|(_, text)| text.as_str()).collect()
     }
 
     /// Empties the Cache API (the isolate's memory tier keeps what it holds).
@@ -222,7 +237,7 @@ impl MemoryPlatform {
             return Some(Err(BodyError::TooLarge));
         }
         match stream.end {
-            StreamEnd::Complete => Some(Ok(stream.bytes)),
+            StreamEnd::Complete | StreamEnd::Written => Some(Ok(stream.bytes)),
             StreamEnd::Stalls => None,
             StreamEnd::Fails => Some(Err(BodyError::Broken("the origin stalled".into()))),
             StreamEnd::OverLimit => Some(Err(BodyError::TooLarge)),
@@ -232,6 +247,7 @@ impl MemoryPlatform {
 
 impl Platform for MemoryPlatform {
     type Stream = MemoryStream;
+    type Writer = ();
 
     fn now(&self) -> f64 {
         self.clock.get()
@@ -307,6 +323,18 @@ impl Platform for MemoryPlatform {
 
     fn tee(&self, stream: MemoryStream) -> (MemoryStream, MemoryStream) {
         (stream.clone(), stream)
+    }
+
+    fn open_body(&self) -> ((), MemoryStream) {
+        ((), MemoryStream { bytes: Vec::new(), end: StreamEnd::Written })
+    }
+
+    fn write_body(&self, _: &(), text: &str) {
+        self.written.borrow_mut().push((self.received.borrow().len(), text.to_string()));
+    }
+
+    fn end_body(&self, _: ()) {
+        self.body_ended.set(true);
     }
 
     async fn cache_get(&self, key: &str) -> Option<GatewayResponse<MemoryStream>> {

@@ -28,6 +28,9 @@ pub trait Platform {
     /// A streaming body of the runtime (a `ReadableStream` in a Worker).
     type Stream;
 
+    /// The end of a body the core writes while the body is sent ([`open_body`](Self::open_body)).
+    type Writer;
+
     /// Seconds since the Unix epoch.
     fn now(&self) -> f64;
 
@@ -61,6 +64,18 @@ pub trait Platform {
 
     /// Splits a stream in two, to store one copy while the other goes to the client.
     fn tee(&self, stream: Self::Stream) -> (Self::Stream, Self::Stream);
+
+    /// A body written while it is sent (a streamed chat reply): the end the core writes to, and
+    /// the stream the answer carries.
+    fn open_body(&self) -> (Self::Writer, Self::Stream);
+
+    /// Appends `text` to a body from [`open_body`](Self::open_body). Not awaited: writes queue in
+    /// the stream, in order, however slowly the client reads; once the client has gone away they
+    /// do nothing.
+    fn write_body(&self, writer: &Self::Writer, text: &str);
+
+    /// Ends a body from [`open_body`](Self::open_body): the client sees it complete.
+    fn end_body(&self, writer: Self::Writer);
 
     /// Looks a response up in the cache by URL-shaped key.
     async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Self::Stream>>;
