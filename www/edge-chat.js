@@ -4,8 +4,16 @@
 //   <edge-chat gateway="https://your-gateway.example" title="Support"></edge-chat>
 //
 // Attributes: gateway (default: this page's origin), title, storage ("session" | "local" | "none"),
-// token (a JWT sent as Authorization: Bearer). For tokens that expire, set a callback instead:
+// token (a JWT sent as Authorization: Bearer), sender (the conversation's id, e.g. a signed-in
+// user's: default a random id kept in storage). For tokens that expire, set a callback instead:
 //   document.querySelector("edge-chat").tokenProvider = async () => fetchMyToken();
+//
+// On load the widget shows the conversation kept in storage, then asks the gateway for it
+// (GET /conversations/{sender}/tracker, with the same credentials): a conversation the gateway
+// keeps follows its sender to another browser. A tracker it cannot read (not kept, not allowed,
+// unreachable) leaves the widget as it was, with no error. Replies are asked as a stream
+// (?stream=true) and each message is shown as it arrives, under a typing indicator; a plain JSON
+// answer (a gateway or Rasa server that does not stream) is shown whole.
 // Theming: --edge-chat-accent, --edge-chat-bg, --edge-chat-fg, --edge-chat-bot-bg, --edge-chat-user-bg,
 // --edge-chat-radius, --edge-chat-font. Bot text is always rendered as text, never as HTML.
 
@@ -43,13 +51,61 @@ function newSenderId() {
   return "web-" + (crypto.randomUUID ? crypto.randomUUID() : Math.random().toString(36).slice(2));
 }
 
+/** The tracker's `user` and `bot` events as the widget's entries. A bot message's buttons are
+ *  spent once the user said something after it; a user line that is one of their payloads shows
+ *  the button's title, as it did when it was clicked. */
+function entriesOfTracker(events) {
+  const entries = [];
+  for (const event of events) {
+    if (event.event === "bot") {
+      const data = event.data || {};
+      entries.push({ from: "bot", text: event.text || "", image: data.image, buttons: Array.isArray(data.buttons) ? data.buttons : undefined });
+    } else if (event.event === "user") {
+      const text = event.text == null ? "" : String(event.text);
+      let shown = text;
+      for (let i = entries.length - 1; i >= 0 && entries[i].from === "bot"; i--) {
+        const entry = entries[i];
+        if (!entry.buttons) continue;
+        entry.used = true;
+        const button = entry.buttons.find((b) => b.payload === text);
+        if (button) {
+          entry.chosen = button.payload;
+          shown = button.title;
+        }
+      }
+      entries.push({ from: "user", text: shown });
+    }
+  }
+  return entries;
+}
+
+/** Reads a streamed reply's lines (one JSON message each), calling `onLine` as each arrives. */
+async function readLines(response, onLine) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    buffered += done ? decoder.decode() : decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, end).trim();
+      buffered = buffered.slice(end + 1);
+      if (line) onLine(JSON.parse(line));
+    }
+    if (done) break;
+  }
+  if (buffered.trim()) onLine(JSON.parse(buffered));
+}
+
 export class EdgeChat extends HTMLElement {
-  static observedAttributes = ["title"];
+  static observedAttributes = ["title", "sender"];
 
   constructor() {
     super();
     this.tokenProvider = null;
     this.pending = null;
+    this.sent = 0; // messages sent since the page loaded
     const root = this.attachShadow({ mode: "open" });
     root.innerHTML = `<style>${STYLE}</style>
       <header><h2 id="title"></h2><button type="button" id="reset">New conversation</button></header>
@@ -75,8 +131,9 @@ export class EdgeChat extends HTMLElement {
     this.restore();
   }
 
-  attributeChangedCallback() {
+  attributeChangedCallback(name, before, after) {
     this.shadowRoot.getElementById("title").textContent = this.getAttribute("title") || "Chat";
+    if (name === "sender" && before !== after && this.state) this.restore();
   }
 
   get gateway() {
@@ -96,7 +153,7 @@ export class EdgeChat extends HTMLElement {
     return "edge-chat:" + this.gateway + ":" + (this.id || "default");
   }
 
-  /** Loads the sender id and history, or starts a conversation. */
+  /** Loads the sender id and history, or starts a conversation; then asks the gateway for it. */
   restore() {
     let state = null;
     try {
@@ -104,10 +161,42 @@ export class EdgeChat extends HTMLElement {
     } catch {
       state = null;
     }
+    const sender = this.getAttribute("sender");
+    if (sender && state?.sender !== sender) state = { sender, history: [] };
     this.state = state && state.sender ? state : { sender: newSenderId(), history: [] };
-    this.log.replaceChildren();
-    for (const entry of this.state.history) this.render(entry, false);
+    // A sender chosen by the page belongs to its user: only the page starts another.
+    this.shadowRoot.getElementById("reset").hidden = Boolean(sender);
+    this.show(this.state.history);
     this.save();
+    this.restoreFromTracker();
+  }
+
+  /** Shows the conversation as the gateway keeps it, unless it cannot be read or a message was
+   *  sent meanwhile (the local history then stays). */
+  async restoreFromTracker() {
+    const state = this.state;
+    const sent = this.sent;
+    try {
+      const headers = await this.headers();
+      delete headers["content-type"];
+      const url = this.gateway + "/conversations/" + encodeURIComponent(state.sender) + "/tracker";
+      const response = await fetch(url, { headers });
+      if (!response.ok) return;
+      const tracker = await response.json();
+      const entries = Array.isArray(tracker?.events) ? entriesOfTracker(tracker.events) : [];
+      if (!entries.length || this.state !== state || this.sent !== sent) return;
+      state.history = entries.slice(-200);
+      this.show(state.history);
+      this.save();
+    } catch {
+      // Kept by no gateway, or not reachable now: the local history stands, and sending still works.
+    }
+  }
+
+  show(entries) {
+    this.log.replaceChildren();
+    for (const entry of entries) this.render(entry, false);
+    this.scroll();
   }
 
   save() {
@@ -141,6 +230,7 @@ export class EdgeChat extends HTMLElement {
   /** Sends `payload` (a button's payload or the typed text), showing `shown` as the user's line. */
   async send(payload, shown) {
     if (this.pending) return;
+    this.sent++;
     this.input.value = "";
     this.clearError();
     const entry = { from: "user", text: shown };
@@ -152,21 +242,37 @@ export class EdgeChat extends HTMLElement {
   async deliver(payload) {
     this.pending = payload;
     this.sendButton.disabled = true;
+    // Announced politely while the reply is in progress; it stays below the messages as they come.
     const typing = document.createElement("div");
     typing.className = "msg typing";
+    typing.setAttribute("role", "status");
     typing.textContent = "Bot is typing…";
     this.log.append(typing);
     this.scroll();
+    const show = (message) => {
+      const entry = { from: "bot", text: message.text, image: message.image, buttons: message.buttons };
+      this.render(entry, true);
+      this.remember(entry);
+      this.log.append(typing);
+      this.scroll();
+    };
     try {
-      const response = await fetch(this.gateway + "/webhooks/rest/webhook", {
+      const response = await fetch(this.gateway + "/webhooks/rest/webhook?stream=true", {
         method: "POST", headers: await this.headers(), body: JSON.stringify({ sender: this.state.sender, message: payload }),
       });
-      const body = await response.json().catch(() => null);
-      if (!response.ok) throw new Error(body && body.message ? body.message : `The gateway answered ${response.status}.`);
-      for (const message of Array.isArray(body) ? body : []) {
-        const entry = { from: "bot", text: message.text, image: message.image, buttons: message.buttons };
-        this.render(entry, true);
-        this.remember(entry);
+      const streamed = response.ok && response.body && (response.headers.get("content-type") || "").startsWith("text/event-stream");
+      if (streamed) {
+        // The last line is the error shape when the turn failed after its first messages.
+        let failure = null;
+        await readLines(response, (line) => {
+          if (line && line.status === "failure") failure = line;
+          else if (line && typeof line === "object") show(line);
+        });
+        if (failure) throw new Error(failure.message || "The reply failed.");
+      } else {
+        const body = await response.json().catch(() => null);
+        if (!response.ok) throw new Error(body && body.message ? body.message : `The gateway answered ${response.status}.`);
+        for (const message of Array.isArray(body) ? body : []) show(message);
       }
       this.pending = null;
     } catch (error) {
@@ -227,7 +333,7 @@ export class EdgeChat extends HTMLElement {
         const element = document.createElement("button");
         element.type = "button";
         element.textContent = button.title;
-        element.disabled = Boolean(entry.chosen);
+        element.disabled = Boolean(entry.chosen || entry.used);
         if (entry.chosen === button.payload) element.classList.add("chosen");
         element.addEventListener("click", () => {
           entry.chosen = button.payload;

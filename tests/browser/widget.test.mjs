@@ -66,12 +66,13 @@ test("a reply containing markup stays text", async () => {
 
 test("an unreachable gateway shows an error, and Retry recovers", async () => {
   const { page, log, input } = await chatPage();
-  await page.route("**/webhooks/rest/webhook", (route) => route.abort("connectionrefused"));
+  // The widget asks for a streamed reply (?stream=true): the pattern covers the query.
+  await page.route("**/webhooks/rest/webhook*", (route) => route.abort("connectionrefused"));
   await input.fill("are you there?");
   await input.press("Enter");
   await page.getByRole("alert").getByText("The chat service cannot be reached.").waitFor();
   await screenshot(page, "chat-offline");
-  await page.unroute("**/webhooks/rest/webhook");
+  await page.unroute("**/webhooks/rest/webhook*");
   await page.getByRole("button", { name: "Retry" }).click();
   await log.getByText("You said: are you there?").waitFor();
   assert.equal(await page.getByRole("alert").count(), 0);
