@@ -1,12 +1,13 @@
 // Benchmarks (not tests): the release Worker against JavaScript baselines measured in the same run,
 // because these machines are shared and noisy, so only ratios are comparable between runs.
 //
-//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits|analytics]
+//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits|analytics|conversations]
 //
 // Every Worker runs under its own bare `workerd serve` config, loaded by wrk; only the startup time
 // is taken through Miniflare. Results: printed, and written to BENCHMARKS.md. --quick stops after
 // the /health and proxied-GET rows. --only limits runs only the rate-limit rows and rewrites only
-// BENCHMARKS.md's "Rate limits" section; --only analytics likewise its "Analytics" section.
+// BENCHMARKS.md's "Rate limits" section; --only analytics likewise its "Analytics" section, and
+// --only conversations its "Conversations" section.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,7 +24,8 @@ const SECONDS = Number(option("--seconds", 5));
 const CONNECTIONS = Number(option("--connections", 32));
 const ROUNDS = Number(option("--rounds", 3));
 const ONLY = option("--only", null);
-if (ONLY !== null && ONLY !== "limits" && ONLY !== "analytics") throw new Error(`--only: unknown row group ${ONLY} (known: limits, analytics)`);
+const GROUPS = ["limits", "analytics", "conversations"];
+if (ONLY !== null && !GROUPS.includes(ONLY)) throw new Error(`--only: unknown row group ${ONLY} (known: ${GROUPS.join(", ")})`);
 const TOKEN = "bench-token";
 const SECRET = "bench-jwt-secret";
 
@@ -203,10 +205,84 @@ once per isolate every 5 seconds, in the background. The store held ${stored} re
 afterwards, at least every request of the kept round.`);
 }
 
+// The conversations rows: the chat webhook (two cached rest_calls) on the gateway, whose
+// conversations are on (the default; a Durable Object per sender, begin and commit on every
+// message), against a gateway whose configuration says "off", in one run. Each request comes from
+// another sender (1000 per wrk thread, in turn), as a public chat's do: one sender's messages
+// would wait for each other. Without conversations a message is served body-first, without an
+// asynchronous handler; the second row asks both with ?stream=true, which goes to the asynchronous
+// handler either way, so that its ratio is the objects' share alone.
+const conversationsOff = await gatewayWith({ ...baseConfig, chat: { conversations: "off" } }, vars);
+const SENDERS_PER_THREAD = 1000;
+const chatMessages = `local threads = 0
+function setup(thread) threads = threads + 1; thread:set("id", threads) end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{"sender":"bench-' .. id .. '-' .. (n % ${SENDERS_PER_THREAD}) .. '","message":"temperature?"}')
+end`;
+const conversationsRows = [];
+async function conversationsRowsRun() {
+  const chat = (worker, query = "") => async () => {
+    const result = await wrk(worker.url + "/webhooks/rest/webhook" + query, { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages });
+    if (result.errors) throw new Error(`webhook${query}: ${result.errors} errors or non-2xx answers`);
+    return result;
+  };
+  for (const worker of [gateway, conversationsOff]) await chat(worker)(); // the calls cached, the isolates warm
+  conversationsRows.push(await compare("POST webhook, two cached rest_calls, conversations on", chat(gateway), "same, conversations off", chat(conversationsOff)));
+  conversationsRows.push(await compare("  same, both ?stream=true (asynchronous)", chat(gateway, "?stream=true"), "same, conversations off", chat(conversationsOff, "?stream=true")));
+  // The on side kept every sender's conversation: a sender of the run has its turns in the tracker.
+  const tracker = await (await fetch(gateway.url + "/conversations/bench-1-7/tracker", { headers: { access_token: TOKEN } })).json();
+  const turns = tracker.events.filter((event) => event.event === "user").length;
+  if (turns < 2) throw new Error(`the conversation of bench-1-7 holds ${turns} turns`);
+  console.log(`  conversations: bench-1-7 holds ${turns} turns (the last 50 are kept)`);
+}
+
+function writeConversationsSection() {
+  const [plain, streamed] = conversationsRows;
+  const line = ({ measured: m, baseline: b, ratio }, name) =>
+    `| ${name} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.errors} | ${b.rps.toFixed(0)} | ${b.p50.toFixed(2)} | **${ratio.toFixed(2)}** |`;
+  // A message's time, from the throughput of the kept round (wrk keeps CONNECTIONS messages in flight).
+  const share = ({ ratio }) => `${((1 - ratio) * 100).toFixed(0)} %`;
+  const latencyShare = ({ measured: m, baseline: b }) => `${(((m.p50 - b.p50) / m.p50) * 100).toFixed(0)} %`;
+  updateBenchmarks("Conversations", `## Conversations
+
+\`node tests/bench/run.mjs${ONLY ? " --only conversations" : ""}\` on ${new Date().toISOString().slice(0, 10)} (wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds in
+alternation, the round with the median ratio): the chat webhook whose dialog makes two cached rest_calls,
+on a gateway keeping conversations (\`chat.conversations\` "on", the default: a Durable Object per sender,
+SQLite-backed, in memory here) against the same gateway with \`"off"\`. Every request comes from another
+sender (${2 * SENDERS_PER_THREAD} in turn), as a public chat's messages do.
+
+| route | req/s | p50 ms | p99 ms | errors | conversations off req/s | off p50 ms | ratio |
+|---|---|---|---|---|---|---|---|
+${line(plain, "POST webhook, conversations on")}
+${line(streamed, "same, both with ?stream=true")}
+
+With conversations on, the webhook answered **${plain.ratio.toFixed(2)}** of the messages it answered without them in the
+same time: conversations take **${share(plain)}** of a message's time (of its p50 latency: ${latencyShare(plain)}). That is two
+Durable Object calls (begin, which waits for the sender's previous turn and reads the record, and commit,
+which writes the turn's record), the record's JSON read and written, and the asynchronous handler, as a
+message without conversations is served body-first. Asked with \`?stream=true\`, both take the
+asynchronous handler, so the second row's difference is the objects' alone: **${share(streamed)}** of a message's
+time (p50: ${latencyShare(streamed)}). The objects keep their storage in memory here; on Cloudflare each call is also
+a network round trip to where the sender's object lives, which this machine cannot show. The machine is
+shared and noisy: runs of these rows have differed by 0.1 in their ratios, so read them to the first
+digit.`);
+}
+
+if (ONLY === "conversations") {
+  await conversationsRowsRun();
+  writeConversationsSection();
+  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
+  for (const origin of [pi, model, api, issuer]) await origin.close();
+  console.log("\nwritten: BENCHMARKS.md (Conversations)");
+  process.exit(0);
+}
+
 if (ONLY === "analytics") {
   await analyticsRowRun();
   writeAnalyticsSection();
-  for (const worker of [gateway, analyticsOff, limited, limitedOnDisk]) worker.close();
+  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
   for (const origin of [pi, model, api, issuer]) await origin.close();
   console.log("\nwritten: BENCHMARKS.md (Analytics)");
   process.exit(0);
@@ -215,7 +291,7 @@ if (ONLY === "analytics") {
 if (ONLY === "limits") {
   await rateLimitRows();
   writeLimitsSection();
-  for (const worker of [gateway, limited, limitedOnDisk]) worker.close();
+  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
   for (const origin of [pi, model, api, issuer]) await origin.close();
   console.log("\nwritten: BENCHMARKS.md (Rate limits)");
   process.exit(0);
@@ -278,7 +354,8 @@ clearInterval(sampler);
 console.log(`workerd RSS during 20 MB uploads: idle ${(idleRss / 1024).toFixed(0)} MB, peak ${(peakRss / 1024).toFixed(0)} MB (+${((peakRss - idleRss) / 1024).toFixed(0)} MB)`);
 
 await analyticsRowRun();
-for (const worker of [empty, forwardModel, forwardPi, contract, gateway, analyticsOff, limited, limitedOnDisk, rsGateway]) worker.close();
+await conversationsRowsRun();
+for (const worker of [empty, forwardModel, forwardPi, contract, gateway, conversationsOff, analyticsOff, limited, limitedOnDisk, rsGateway]) worker.close();
 for (const origin of [pi, model, api, issuer]) await origin.close();
 
 // --- BENCHMARKS.md ---------------------------------------------------------------------------
@@ -322,4 +399,5 @@ ${dutiesSummary()}`;
 updateBenchmarks(null, report);
 writeLimitsSection();
 writeAnalyticsSection();
+writeConversationsSection();
 console.log("\nwritten: BENCHMARKS.md");
