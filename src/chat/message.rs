@@ -25,6 +25,15 @@ pub async fn read_message<P: Platform>(body: Body<P::Stream>, platform: &P) -> R
     parse_message(bytes)
 }
 
+/// Whether the webhook's query asks for a streamed reply: `stream=true` (any case), as Rasa's
+/// `bool_arg` reads it.
+pub fn wants_stream(query: Option<&str>) -> bool {
+    let Some(query) = query else { return false };
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "stream")
+        .is_some_and(|(_, value)| value.eq_ignore_ascii_case("true"))
+}
+
 /// Parses the webhook body as JSON whatever its Content-Type (as Rasa does).
 pub fn parse_message(bytes: Vec<u8>) -> Result<ChatMessage> {
     let value: Value = serde_json::from_slice(&bytes)
@@ -65,6 +74,22 @@ mod tests {
         for bad in [&b"{not json"[..], b"[1]", br#"{"sender": {}}"#, br#"{"metadata": 3}"#, b""] {
             let error = parse_message(bad.to_vec()).map(|_| ()).unwrap_err();
             assert_eq!(error.status(), 400);
+        }
+    }
+
+    #[test]
+    fn stream_is_asked_as_rasa_reads_it() {
+        for (query, streamed) in [
+            (None, false),
+            (Some(""), false),
+            (Some("stream=true"), true),
+            (Some("token=x&stream=True"), true),
+            (Some("stream=TRUE&stream=false"), true),
+            (Some("stream=1"), false),
+            (Some("stream=false"), false),
+            (Some("streaming=true"), false),
+        ] {
+            assert_eq!(wants_stream(query), streamed, "{query:?}");
         }
     }
 }

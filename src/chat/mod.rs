@@ -19,8 +19,7 @@ mod stream;
 mod understand;
 
 pub use conversation::{Conversation, MAX_RECORD_BYTES, MAX_TURNS};
-pub use message::{parse_message, read_message, ChatMessage, MAX_WEBHOOK_BYTES};
-pub use stream::{wants_stream, EVENT_STREAM};
+pub use message::{parse_message, read_message, wants_stream, ChatMessage, MAX_WEBHOOK_BYTES};
 
 use std::sync::Arc;
 

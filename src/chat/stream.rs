@@ -22,16 +22,7 @@ use crate::http::{Body, BodyWriting, GatewayResponse, Headers};
 use crate::platform::Platform;
 
 /// The Content-Type of a streamed reply (Rasa's, though its lines are not Server-Sent Events).
-pub const EVENT_STREAM: &str = "text/event-stream";
-
-/// Whether the webhook's query asks for a streamed reply: `stream=true` (any case), as Rasa's
-/// `bool_arg` reads it.
-pub fn wants_stream(query: Option<&str>) -> bool {
-    let Some(query) = query else { return false };
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "stream")
-        .is_some_and(|(_, value)| value.eq_ignore_ascii_case("true"))
-}
+const EVENT_STREAM: &str = "text/event-stream";
 
 impl ChatChannel {
     /// Answers `message` with a streamed reply; the work that writes its rest comes with it when
@@ -151,26 +142,5 @@ impl<'p, P: Platform> Lines<'p, P> {
             self.platform.end_body(writer);
         }
         error
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stream_is_asked_as_rasa_reads_it() {
-        for (query, streamed) in [
-            (None, false),
-            (Some(""), false),
-            (Some("stream=true"), true),
-            (Some("token=x&stream=True"), true),
-            (Some("stream=TRUE&stream=false"), true),
-            (Some("stream=1"), false),
-            (Some("stream=false"), false),
-            (Some("streaming=true"), false),
-        ] {
-            assert_eq!(wants_stream(query), streamed, "{query:?}");
-        }
     }
 }

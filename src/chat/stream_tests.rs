@@ -173,3 +173,14 @@ fn a_forwarded_message_streams_rasa_s_own_reply() {
     assert_eq!(String::from_utf8(bytes_of(response.body)).unwrap(), rasa_lines);
     assert_eq!(platform.sent()[0].url, "http://rasa.example/webhooks/rest/webhook?stream=true");
 }
+
+#[test]
+fn nothing_of_a_response_past_the_output_limit_goes_out() {
+    let template = "{{ 'x' * 70000 }}\n\n{% GET \"api://t\" %}It is {{ rest.json.t }}.";
+    let gateway = gateway(template, json!({"conversations": "off"}));
+    let platform = MemoryPlatform::answering_json(json!({"t": 21}));
+    let response = block_on(serve(&gateway, message("hi", "?stream=true"), &platform));
+    let body: Value = serde_json::from_slice(&bytes_of(response.body)).unwrap();
+    assert_eq!((response.status, body["reason"].as_str()), (500, Some("LimitExceeded")));
+    assert!(platform.written.borrow().is_empty());
+}

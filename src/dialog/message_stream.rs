@@ -10,7 +10,6 @@
 //! buttons right after a pause form a message of their own (see [`settled_len`]).
 
 use super::messages::{settled_len, to_messages, RasaMessage};
-use super::MAX_OUTPUT_BYTES;
 
 /// Where a streamed turn's complete messages go, in order, as soon as they are complete.
 pub trait MessageSink {
@@ -42,8 +41,7 @@ impl<'s> MessageStream<'s> {
             return Err(Rewritten);
         }
         let settled = settled_len(partial);
-        // A response past the output limit fails when it ends; none of it goes out.
-        if settled <= self.sent_text.len() || settled > MAX_OUTPUT_BYTES {
+        if settled <= self.sent_text.len() {
             return Ok(());
         }
         let messages = to_messages(&partial[self.sent_text.len()..settled], self.recipient);
@@ -101,13 +99,5 @@ mod tests {
         stream.paused("It is 1.\n\n").unwrap();
         assert_eq!(stream.paused("It is 2.\n\n"), Err(Rewritten));
         assert_eq!(stream.finish("It is 2.\n\nDone"), Err(Rewritten));
-    }
-
-    #[test]
-    fn nothing_past_the_output_limit_is_sent() {
-        let sink = Collected::default();
-        let mut stream = MessageStream::new(&sink, "u");
-        stream.paused(&format!("{}\n\n", "x".repeat(MAX_OUTPUT_BYTES))).unwrap();
-        assert!(sink.0.borrow().is_empty());
     }
 }

@@ -163,8 +163,11 @@ impl Dialog {
         };
         let mut stream = sink.map(|sink| MessageStream::new(sink, &input.sender));
         let paused = || match &mut stream {
-            Some(stream) => stream.paused(&partial.borrow()).map_err(rewritten),
-            None => Ok(()),
+            // A response past the output limit fails when it ends: none of it goes out.
+            Some(stream) if partial.borrow().len() <= MAX_OUTPUT_BYTES => {
+                stream.paused(&partial.borrow()).map_err(rewritten)
+            }
+            _ => Ok(()),
         };
         let text = replay::run(log, render, executor, paused).await.map_err(|error| self.turn_error(error))?;
         if text.len() > MAX_OUTPUT_BYTES {
