@@ -11,7 +11,7 @@
 //! each other. The object only stores and orders: the turn itself runs here, in the Worker that
 //! received the message, so the object never waits for the network.
 //!
-//! With `?stream=true` the reply is [`stream`]ed, each message as soon as it is complete.
+//! With `?stream=true` the reply is streamed (`stream.rs`), each message as soon as it is complete.
 
 mod conversation;
 mod message;
