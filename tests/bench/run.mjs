@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startWorker, workerdServe, serveGateway, forwardingJs, contractJs, rssKb, updateBenchmarks } from "./workers.mjs";
+import { wrk as runWrk, firstRequestMs, workerdServe, serveGateway, forwardingJs, contractJs, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -84,19 +84,7 @@ const hs256 = mintJwt({ alg: "HS256", typ: "JWT" }, { user: { username: "bench",
 const rs256 = mintJwt({ alg: "RS256", typ: "JWT" }, { user: { username: "bench", role: "admin" }, exp }, issuer.rsa.privateKey);
 
 console.log(`wasm: ${(wasm.length / 1024).toFixed(0)} KB raw, ${(zlib.gzipSync(wasm, { level: 9 }).length / 1024).toFixed(0)} KB gzip`);
-// Startup: the first request to a fresh Worker (compile + instantiate + first fetch), median of 3,
-// beside the same for the empty JavaScript Worker.
-async function firstRequestMs(kind, options) {
-  const times = [];
-  for (let i = 0; i < 3; i++) {
-    const worker = await startWorker(kind, options);
-    const t0 = performance.now();
-    await fetch(worker.url + "/health").then((r) => r.text());
-    times.push(performance.now() - t0);
-    await worker.close();
-  }
-  return times.sort((a, b) => a - b)[1];
-}
+// Startup: the first request to a fresh Worker, beside the same for the empty JavaScript Worker.
 const startup = ONLY ? null : { gateway: await firstRequestMs("gateway", { config: baseConfig, vars }), empty: await firstRequestMs("js", { script: EMPTY_JS }) };
 if (startup) console.log(`first request to a fresh Worker: gateway ${startup.gateway.toFixed(1)} ms, empty JS ${startup.empty.toFixed(1)} ms`);
 
