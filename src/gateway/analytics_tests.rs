@@ -3,10 +3,10 @@
 
 use serde_json::{json, Value};
 
-use super::{serve, Gateway};
+use super::{test_support, Gateway};
 use crate::error::Result;
-use crate::http::{Body, GatewayResponse};
-use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream};
+use crate::http::GatewayResponse;
+use crate::platform::memory::{json_of, MemoryPlatform, MemoryStream};
 
 const ADMIN: &str = "admin-token";
 
@@ -34,17 +34,7 @@ fn send(
     headers: &[(&str, &str)],
 ) -> GatewayResponse<MemoryStream> {
     let body: &[u8] = if method == "POST" { br#"{"sender": "u1", "message": "hi"}"# } else { b"" };
-    let request = MemoryPlatform::request(method, &format!("https://gw.example{path}"), headers, body);
-    block_on(serve(gateway, request, platform))
-}
-
-fn body_json(response: &GatewayResponse<MemoryStream>) -> Value {
-    match &response.body {
-        Body::Bytes(b) | Body::Stream(MemoryStream { bytes: b, .. }) => {
-            serde_json::from_slice(b).unwrap_or(Value::Null)
-        }
-        Body::Empty => Value::Null,
-    }
+    test_support::send(gateway, platform, method, path, headers, body)
 }
 
 fn analytics(gateway: &Result<Gateway>, platform: &MemoryPlatform, query: &str) -> GatewayResponse<MemoryStream> {
@@ -67,7 +57,7 @@ fn every_request_counts_under_its_route_with_status_cache_limited_and_duration()
 
     let answer = analytics(&gateway, &platform, "?minutes=1");
     assert_eq!(answer.status, 200);
-    let body = body_json(&answer);
+    let body = json_of(&answer);
     let minutes = body["minutes"].as_array().unwrap();
     assert_eq!(minutes.len(), 1);
     let routes = &minutes[0]["routes"];
@@ -94,14 +84,14 @@ fn minutes_come_oldest_first_each_with_its_own_requests_and_durations() {
     platform.advance(120.0);
     send(&gateway, &platform, "GET", "/health", &[]);
     send(&gateway, &platform, "GET", "/version", &[]);
-    let body = body_json(&analytics(&gateway, &platform, "?minutes=3"));
+    let body = json_of(&analytics(&gateway, &platform, "?minutes=3"));
     let minutes = body["minutes"].as_array().unwrap();
     let starts: Vec<&str> = minutes.iter().map(|m| m["start"].as_str().unwrap()).collect();
     assert_eq!(starts, ["2027-01-15T08:00:00Z", "2027-01-15T08:01:00Z", "2027-01-15T08:02:00Z"]);
     let requests: Vec<Value> = minutes.iter().map(|m| m["routes"]["other"]["requests"].clone()).collect();
     assert_eq!(requests, [json!(1), Value::Null, json!(2)]);
     // The default is the last hour.
-    assert_eq!(body_json(&analytics(&gateway, &platform, ""))["minutes"].as_array().unwrap().len(), 60);
+    assert_eq!(json_of(&analytics(&gateway, &platform, ""))["minutes"].as_array().unwrap().len(), 60);
 }
 
 #[test]
@@ -116,7 +106,7 @@ fn only_the_token_or_an_admin_reads_analytics_and_a_bad_range_is_a_400() {
     assert_eq!(get(&[("access_token", "wrong")], "").status, 401);
     let bad = get(&[("access_token", ADMIN)], "?minutes=0");
     assert_eq!(bad.status, 400);
-    assert_eq!(body_json(&bad)["reason"], "BadRequest");
+    assert_eq!(json_of(&bad)["reason"], "BadRequest");
     assert_eq!(get(&[("access_token", ADMIN)], "?minutes=1441").status, 400);
     assert_eq!(get(&[("access_token", ADMIN)], "?minutes=1440").status, 200);
 }

@@ -208,7 +208,6 @@ impl MemoryPlatform {
     }
 }
 
-/// The bytes of a body, however it ends.
 /// An answer's body as JSON (`Null` when it is not JSON), without consuming it.
 pub fn json_of(response: &GatewayResponse<MemoryStream>) -> serde_json::Value {
     match &response.body {
@@ -219,6 +218,7 @@ pub fn json_of(response: &GatewayResponse<MemoryStream>) -> serde_json::Value {
     }
 }
 
+/// The bytes of a body, however it ends.
 pub fn bytes_of(body: Body<MemoryStream>) -> Vec<u8> {
     match body {
         Body::Empty => Vec::new(),
