@@ -1,0 +1,42 @@
+// Large proxied answers come through the idle cut's sized reads byte for byte: with a declared length
+// (reads sized to what is left of it) and chunked (reads starting small and doubling), with chunks
+// of odd sizes so that no read boundary falls where a buffer's does.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { startGateway } from "../support/gateway.mjs";
+import { startOrigin } from "../support/origins.mjs";
+
+const TOKEN = "large-answers-token";
+const SIZE = 3 * 1024 * 1024 + 12345;
+const payload = crypto.randomBytes(SIZE);
+let origin, gateway;
+
+before(async () => {
+  origin = await startOrigin(async (req, res) => {
+    const chunked = req.url.startsWith("/chunked");
+    res.writeHead(200, chunked ? { "content-type": "application/octet-stream" } : { "content-type": "application/octet-stream", "content-length": SIZE });
+    for (let at = 0; at < SIZE; at += 70001) {
+      if (!res.write(payload.subarray(at, Math.min(at + 70001, SIZE)))) await new Promise((resolve) => res.once("drain", resolve));
+    }
+    res.end();
+  });
+  gateway = await startGateway({
+    config: { auth: { token: "${AUTH_TOKEN}" }, extensions: { rest: { services: [{ name: "blob", base_url: origin.url + "/", expose: "inference" }] } } },
+    vars: { AUTH_TOKEN: TOKEN },
+  });
+});
+after(async () => {
+  await gateway?.close();
+  await origin?.close();
+});
+
+for (const kind of ["declared", "chunked"]) {
+  test(`a ${kind} answer of 3 MB arrives whole and unchanged`, async () => {
+    const response = await gateway.fetch(`/models/blob/${kind}`, { headers: { access_token: TOKEN } });
+    assert.equal(response.status, 200);
+    const body = Buffer.from(await response.arrayBuffer());
+    assert.equal(body.length, SIZE);
+    assert.ok(body.equals(payload), "the same bytes in the same order");
+  });
+}
