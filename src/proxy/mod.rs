@@ -9,7 +9,8 @@
 //!
 //! The service's timeout bounds the whole exchange: the answer's headers, and a body read for
 //! redaction (or for sharing), by one deadline. A body streamed to the client may take as long as
-//! it needs, but is cut when the origin stalls for longer than the timeout.
+//! it needs, but is cut when the origin stalls for longer than the timeout; a small one (a declared
+//! length up to [`SMALL_ANSWER_BYTES`]) is read whole by the same deadline.
 
 mod coalesce;
 mod failover;
@@ -326,10 +327,33 @@ async fn filter_response<P: Platform>(
         return redact_body(call, response, &keys, deadline, platform).await;
     }
     let body = match response.body {
+        Body::Stream(stream) if is_small(&response.headers) => {
+            let read = platform.read_by(Body::Stream(stream), SMALL_ANSWER_BYTES as usize, deadline).await;
+            Body::Bytes(read.map_err(|error| match error {
+                BodyError::TimedOut => timed_out(call),
+                _ => GatewayError::new(ErrorKind::BadGateway, "The service's answer could not be read."),
+            })?)
+        }
         Body::Stream(stream) => Body::Stream(platform.cut_when_idle(stream, call.upstream.timeout_ms)),
         other => other,
     };
     Ok(GatewayResponse { body, ..response })
+}
+
+/// Answers up to this declared length are read whole by the exchange's deadline, natively in one
+/// read, and passed on as bytes; longer ones (and those of undeclared length) stream through the
+/// idle cut. Measured on a token GET of a small JSON answer: the cut's copy, chunk by chunk through
+/// the Worker's own code, was a quarter of the isolate's time per request.
+const SMALL_ANSWER_BYTES: u64 = 64 * 1024;
+
+/// Whether an answer declares a length of at most [`SMALL_ANSWER_BYTES`], uncompressed (a body the
+/// runtime decodes on reading would no longer match its headers).
+fn is_small(headers: &Headers) -> bool {
+    headers.get("content-encoding").is_none()
+        && headers
+            .get("content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n <= SMALL_ANSWER_BYTES)
 }
 
 /// Phase 6: the store: a cacheable answer is kept while a copy goes to the client.

@@ -182,6 +182,35 @@ fn a_streamed_answer_that_stalls_fails_for_the_client() {
 }
 
 #[test]
+fn a_small_answer_of_declared_length_is_read_whole_by_the_deadline() {
+    let answer = json!({"prediction": "Cat", "values": [0.93, 0.07]}).to_string();
+    let length = answer.len().to_string();
+    let platform = MemoryPlatform::new(move |_| {
+        Ok((
+            200,
+            vec![("content-type", "application/json".into()), ("content-length", length.clone())],
+            answer.clone().into_bytes(),
+        ))
+    });
+    let response = send(&platform, "GET", "/models/catsdogs/predict", &[AUTH], b"");
+    assert_eq!(response.status, 200);
+    let Body::Bytes(bytes) = response.body else { panic!("a small answer is passed on as bytes") };
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["prediction"], "Cat");
+
+    // One that stalls halfway is a 504 by the service's timeout, before anything reached the client.
+    let stalled = json!({"prediction": "Cat"}).to_string();
+    let length = stalled.len().to_string();
+    let platform = MemoryPlatform::new(move |_| {
+        let half = stalled.as_bytes()[..stalled.len() / 2].to_vec();
+        Ok((200, vec![("content-length", length.clone()), (STALLS, String::new())], half))
+    });
+    let started = platform.clock.get();
+    let response = send(&platform, "GET", "/models/catsdogs/predict", &[AUTH], b"");
+    assert_eq!((response.status, json_of(&response)["reason"].as_str()), (504, Some("GatewayTimeout")));
+    assert_eq!(platform.clock.get() - started, 30.0, "the catsdogs service's timeout");
+}
+
+#[test]
 fn failing_origins_give_502_and_504() {
     for (failure, status, reason) in [
         (FetchFailure::Timeout, 504, "GatewayTimeout"),

@@ -1,6 +1,7 @@
 // Deadlines cover whole exchanges, and a body without a declared length obeys the limit, in
 // workerd against origins that stall mid-body: a template's REST call, a redacted answer and a JWKS
-// document that stop halfway fail within the timeout; a proxied answer that stalls is cut; a
+// document that stop halfway fail within the timeout; a small proxied answer that stalls is a 504, a
+// larger one is cut; a
 // chunked upload past the limit answers 413 and the origin's request is aborted, never completed.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -28,7 +29,9 @@ before(async () => {
     if (path === "/.well-known/jwks.json") {
       return sendHalf(req, res, { keys: [{ ...rsa.publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" }] });
     }
-    if (path.startsWith("/half")) return sendHalf(req, res, { hostname: "pi", wpa_passphrase: "secret", padding: "x".repeat(4096) });
+    // Past the gateway's 64 KiB a declared answer streams through the idle cut; below, it is read whole.
+    const padding = "x".repeat(path.includes("large") ? 128 * 1024 : 4096);
+    if (path.startsWith("/half")) return sendHalf(req, res, { hostname: "pi", wpa_passphrase: "secret", padding });
     sendJson(res, 200, { size: record.size });
   }, { streamOnly: true });
   const response = (path) => `{% GET "o://${path}" on_error "continue" %}{{ rest.ok }}`;
@@ -103,10 +106,20 @@ test("a JWKS document that stalls halfway costs the JWKS timeout, then the token
   assert.ok(ms < 15_000, `answered after ${ms} ms with a 5 s JWKS timeout`);
 });
 
+test("a small proxied answer that stalls halfway is a 504 in the error shape, within the service's timeout", BOUNDED, async () => {
+  const { status, body, ms } = await timed(async () => {
+    const response = await gateway.fetch("/models/o/half", { headers: auth });
+    return { status: response.status, body: await json(response) };
+  });
+  assert.equal(status, 504);
+  assert.equal(body.reason, "GatewayTimeout");
+  assert.ok(ms < 10_000, `answered after ${ms} ms with a 2 s timeout`);
+});
+
 test("a streamed proxied answer that stalls is cut: the client sees it fail, not end", BOUNDED, async () => {
   // Asked uncompressed: see the next test.
   const { status, outcome, ms } = await timed(async () => {
-    const response = await gateway.fetch("/models/o/half", { headers: { ...auth, "accept-encoding": "identity" } });
+    const response = await gateway.fetch("/models/o/half-large", { headers: { ...auth, "accept-encoding": "identity" } });
     const outcome = await response.text().then((text) => `ended after ${text.length} characters`, () => "failed");
     return { status: response.status, outcome };
   });
@@ -119,7 +132,7 @@ test("a stalled answer of undeclared length, or compressed on the way out, is cu
   // Without a declared length on the client's side, the runtime ends a failed answer as if it were
   // complete (workerd issue 6818), so the client cannot tell; what holds is that the stall does
   // not hold it, and that it gets no more than the origin sent.
-  for (const [path, encoding] of [["/models/o/half-chunked", "identity"], ["/models/o/half", "gzip"]]) {
+  for (const [path, encoding] of [["/models/o/half-chunked", "identity"], ["/models/o/half-large", "gzip"]]) {
     const { status, text, ms } = await timed(async () => {
       const response = await gateway.fetch(path, { headers: { ...auth, "accept-encoding": encoding } });
       return { status: response.status, text: await response.text().catch(() => "") };

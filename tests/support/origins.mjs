@@ -50,9 +50,13 @@ export async function startOrigin(handler, { streamOnly = false } = {}) {
   };
 }
 
+/** A JSON answer with its length declared, as FastAPI's JSONResponse and a Pi's web server send one. */
 export function sendJson(res, status, value, headers = {}) {
-  res.writeHead(status, { "content-type": "application/json", ...headers });
-  res.end(JSON.stringify(value));
+  // As bytes: Node writes a string body in one piece with the headers, and would then encode
+  // header strings as UTF-8 instead of byte per char.
+  const bytes = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { "content-type": "application/json", "content-length": bytes.length, ...headers });
+  res.end(bytes);
 }
 
 /** A RaspAP-like Pi (its RestAPI): every route needs the `access_token` header. */
