@@ -73,13 +73,6 @@ impl ChatChannel {
         })
     }
 
-    /// True when every message needs the network or the runtime before it can be answered
-    /// (forwarded, parsed by NLU first, or a turn of a kept conversation), whatever the dialog's
-    /// templates do.
-    pub fn always_needs_network(&self) -> bool {
-        self.upstream.is_some() || self.nlu.is_some() || self.conversations
-    }
-
     /// Whether the gateway keeps conversations itself (and answers their trackers).
     pub fn keeps_conversations(&self) -> bool {
         self.conversations

@@ -1,14 +1,15 @@
 // The Worker's entry module, copied into build/ by .ci/build next to worker-build's output.
 //
-// It exposes the Rust fetch handler as a plain module Worker. worker-build's default export wraps
-// every request in proxies (a class proxy, an instance proxy, a function proxy); calling the handler
+// It exposes the Rust handler as a plain module Worker. worker-build's default export wraps every
+// request in proxies (a class proxy, an instance proxy, a function proxy); calling the handler
 // directly costs a fraction of that. Recovery after a Rust panic does not depend on those proxies:
 // wasm-bindgen marks the instance terminated, the worker crate schedules a re-initialisation, and
 // the next call gets a fresh instance. What this module adds is the answer to the failed request
 // itself: a clean 500 in the gateway's error shape, never a stack trace.
 //
-// Each request tries the cheap phases first: `fetch_now` (synchronous, no I/O), then for a chat
-// message `fetch_read` (synchronous, its body read here), and only then the asynchronous `fetch`.
+// Rust's `serve` runs each request as far as it goes without waiting: it returns the Response when
+// nothing needed I/O, else a promise of it (the same run going on). For a chat message it first
+// asks for the body, which is read here natively, in one call.
 import Gateway from "./index.js";
 
 // The rate-limit counters' Durable Object class, bound as RATE_LIMITS in wrangler.toml.
@@ -29,12 +30,11 @@ globalThis.queueMicrotask = (job) => {
   resolved.then(job);
 };
 
-const rustFetch = Gateway.prototype.fetch;
-const rustFetchNow = Gateway.prototype.fetch_now;
-const rustFetchRead = Gateway.prototype.fetch_read;
+const rustServe = Gateway.prototype.serve;
 const VERSION = "__GATEWAY_VERSION__";
 
-function internalError() {
+function internalError(error) {
+  console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
   const body = {
     version: VERSION, status: "failure", message: "The gateway failed while handling this request.",
     reason: "InternalError", details: {}, help: null, code: 500,
@@ -54,38 +54,32 @@ addEventListener("unhandledrejection", (event) => failInFlight(event.reason));
 
 export default {
   async fetch(request, env, ctx) {
+    let answer;
     try {
-      // Routes that need no I/O are answered synchronously, without an async handler's cost.
-      const immediate = rustFetchNow(request, env, ctx);
-      if (immediate instanceof Response) return immediate;
-      // A chat message: its body read here first, then served at once if its turn needs no I/O.
-      if (typeof immediate === "number") {
+      answer = rustServe(request, undefined, env, ctx);
+      if (typeof answer === "number") {
+        // A chat message: its body read here when its declared length is within the limit. A body
+        // that cannot be read (the client went away) or is too long is left to Rust (null), whose
+        // own read fails or refuses it in the gateway's error shape.
         const declared = Number(request.headers.get("content-length") ?? NaN);
-        // A body that cannot be read (the client went away) is left to the asynchronous handler,
-        // whose own read fails and answers in the gateway's error shape.
-        const body = Number.isSafeInteger(declared) && declared <= immediate
+        const body = Number.isSafeInteger(declared) && declared <= answer
           ? await request.arrayBuffer().then((bytes) => new Uint8Array(bytes), () => null)
           : null;
-        if (body) {
-          const answer = rustFetchRead(request, body, env, ctx);
-          if (answer) return answer;
-          request = new Request(request, { body }); // the asynchronous handler reads these bytes
-        }
+        answer = rustServe(request, body, env, ctx);
       }
+      if (answer instanceof Response) return answer;
     } catch (error) {
-      console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
-      return internalError();
+      return internalError(error);
     }
     let fail;
     try {
       return await new Promise((resolve, reject) => {
         fail = reject;
         inFlight.add(fail);
-        rustFetch.call({ env, ctx }, request).then(resolve, reject);
+        answer.then(resolve, reject);
       });
     } catch (error) {
-      console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
-      return internalError();
+      return internalError(error);
     } finally {
       inFlight.delete(fail);
     }

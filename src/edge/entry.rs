@@ -1,76 +1,95 @@
-//! The Worker's entry points, called by `entry.mjs`: the synchronous phase (`fetch_now`), the
-//! body-first phase (`fetch_read`) and the asynchronous handler (`fetch`). Each loads the
-//! isolate's gateway once, turns the runtime's request into the core's and back, and serves it.
+//! The Worker's entry point, called by `entry.mjs` for every request: [`serve`] loads the isolate's
+//! gateway once, turns the runtime's request into the core's, and runs the pipeline as far as it
+//! goes without waiting. An answer that needed no I/O (health, a cached HIT, a refusal, a chat turn
+//! whose calls are all in the isolate's memory) is returned at once; otherwise the same run goes on
+//! from where it stopped, on the futures executor, and a promise of the answer is returned. Nothing
+//! is done twice, and no started request is dropped.
 
 use std::rc::Rc;
 
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env};
 
-use super::body_first::{body_first_limit, serve_if_ready};
+use super::body_first::body_first_limit;
 use super::platform::{body_to_js, headers_from_js, WorkerPlatform};
 use super::{runtime, wire};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::gateway::route::{path_of, query_of};
-use crate::gateway::{
-    answers_immediately, may_stream, serve, serve_immediately, serve_streamed, Gateway, RequestSummary, Served,
-};
+use crate::gateway::route::path_of;
+use crate::gateway::{may_stream, serve as serve_request, serve_streamed, Gateway, Served};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
+use crate::platform::{start, Started};
 
 thread_local! {
     /// The gateway built from this isolate's configuration (or why it could not be built).
     static GATEWAY: std::cell::OnceCell<Rc<Result<Gateway>>> = const { std::cell::OnceCell::new() };
 }
 
-/// The synchronous phase, called by `entry.mjs` before `fetch`: answers at once when the route needs
-/// no I/O, without the cost of starting an asynchronous handler. Otherwise a number asks the entry
-/// module to read the body first (at most that many bytes) and call `fetch_read`; `undefined`
-/// hands over to `fetch`.
+/// Serves `request`. `body` is `undefined` on the first call: for a chat message read body-first
+/// (see `body_first`) the answer is then a number, the most bytes the entry module should read
+/// before calling again with them (a `Uint8Array`, or `null` when it could not read them: the body
+/// is then read here, as a stream). Otherwise the answer is a `Response`, or a promise of one.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn fetch_now(request: &web_sys::Request, env: &Env, ctx: worker::worker_sys::Context) -> JsValue {
-    let gateway = isolate_gateway(env);
+pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    let gateway = isolate_gateway(&env);
     let url = request.url();
-    let path = path_of(&url);
-    match test_panic_route(env, path) {
+    match test_panic_route(&env, path_of(&url)) {
         Some(TestPanic::Now) => panic!("test panic requested"),
-        Some(TestPanic::Async) => return JsValue::UNDEFINED,
+        Some(TestPanic::Async) => return wasm_bindgen_futures::future_to_promise(panic_after_an_await()).into(),
         None => {}
     }
-    let method = request.method();
-    if !answers_immediately(&gateway, &method, path) {
-        return match body_first_limit(&gateway, &method, path, query_of(&url)) {
-            Some(limit) => JsValue::from(limit as f64),
-            None => JsValue::UNDEFINED, // the asynchronous handler reads everything itself
-        };
-    }
-    let headers = request.headers();
-    let summary = RequestSummary {
-        method,
-        path: path.to_string(),
-        origin: headers.get("origin").ok().flatten(),
-        client_ip: headers.get("cf-connecting-ip").ok().flatten(),
-        started: js_sys::Date::now() / 1000.0,
+    let body = if body.is_undefined() {
+        if let Some(limit) = body_first_limit(&request.method(), path_of(&url)) {
+            return JsValue::from(limit as f64);
+        }
+        runtime::request_body(&request).map_or(Body::Empty, Body::Stream)
+    } else if body.is_null() {
+        runtime::request_body(&request).map_or(Body::Empty, Body::Stream)
+    } else {
+        Body::Bytes(js_sys::Uint8Array::new(&body).to_vec())
+    };
+    let request = match request_with_body(&request, &url, body) {
+        Ok(request) => request,
+        Err(error) => return to_worker_response(GatewayResponse::from(error)).into(),
     };
     let ctx = Context::new(ctx);
-    let platform = WorkerPlatform::new(&ctx, env);
-    serve_immediately(&gateway, summary, &platform)
-        .map_or(JsValue::UNDEFINED, |response| to_worker_response(response).into())
+    if may_stream(&request.method, &url) {
+        let answer = async move { Ok(serve_while_writing(gateway, request, env, ctx).await.into()) };
+        return wasm_bindgen_futures::future_to_promise(answer).into();
+    }
+    let answer = start(async move {
+        let platform = full_platform(&ctx, &env);
+        to_worker_response(serve_request(&gateway, request, &platform).await)
+    });
+    match answer {
+        Started::Done(response) => response.into(),
+        Started::Waiting(rest) => wasm_bindgen_futures::future_to_promise(async move { Ok(rest.await.into()) }).into(),
+    }
 }
 
-/// The body-first phase (see `body_first`): `body` is the request's whole body, read by the
-/// entry module. Answers when that needs no I/O; `None` hands over to `fetch`, which the entry
-/// module then gives a copy of the request carrying the same bytes.
-#[wasm_bindgen::prelude::wasm_bindgen]
-pub fn fetch_read(
-    request: &web_sys::Request,
-    body: Vec<u8>,
-    env: &Env,
-    ctx: worker::worker_sys::Context,
-) -> Option<web_sys::Response> {
-    let gateway = isolate_gateway(env);
-    let request = request_with_body(request, &request.url(), Body::Bytes(body)).ok()?;
-    let ctx = Context::new(ctx);
-    serve_if_ready(&gateway, request, &WorkerPlatform::new(&ctx, env)).map(to_worker_response)
+/// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] instead.
+#[event(fetch)]
+async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    let gateway = isolate_gateway(&env);
+    let url = request.url();
+    let response =
+        match request_with_body(&request, &url, runtime::request_body(&request).map_or(Body::Empty, Body::Stream)) {
+            Ok(request) => serve_request(&gateway, request, &full_platform(&ctx, &env)).await,
+            Err(error) => GatewayResponse::from(error),
+        };
+    Ok(to_worker_response(response))
+}
+
+/// The platform with every binding the request may use.
+fn full_platform<'a>(ctx: &'a Context, env: &'a Env) -> WorkerPlatform<'a> {
+    WorkerPlatform::new(ctx, env)
+        .with_counters(env_binding(env, COUNTERS_BINDING))
+        .with_conversations(env_binding(env, CONVERSATIONS_BINDING))
+}
+
+/// Panics after an await, inside the future, as a real bug in an asynchronous phase would.
+async fn panic_after_an_await() -> std::result::Result<JsValue, JsValue> {
+    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
+    panic!("test panic requested");
 }
 
 #[derive(PartialEq)]
@@ -97,29 +116,6 @@ fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
     GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(env))).clone())
 }
 
-#[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
-    let gateway = isolate_gateway(&env);
-    let url = request.url();
-    if test_panic_route(&env, path_of(&url)) == Some(TestPanic::Async) {
-        // Panic after an await, inside the future, as a real bug in an async phase would.
-        let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
-        panic!("test panic requested");
-    }
-    let request = match to_gateway_request(&request, &url) {
-        Ok(request) => request,
-        Err(error) => return Ok(to_worker_response(GatewayResponse::from(error))),
-    };
-    if may_stream(&request.method, &url) {
-        return Ok(serve_while_writing(gateway, request, env, ctx).await);
-    }
-    let platform = WorkerPlatform::new(&ctx, &env)
-        .with_counters(env_binding(&env, COUNTERS_BINDING))
-        .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
-    let response = serve(&gateway, request, &platform).await;
-    Ok(to_worker_response(response))
-}
-
 /// Serves a request whose answer may go out before its body is complete (a streamed chat reply):
 /// in a task of its own, kept alive by `waitUntil`, which hands the answer back as soon as its head
 /// is known and goes on writing its body.
@@ -133,9 +129,7 @@ async fn serve_while_writing(
     let ctx = Rc::new(ctx);
     let task_ctx = ctx.clone();
     ctx.wait_until(async move {
-        let platform = WorkerPlatform::new(&task_ctx, &env)
-            .with_counters(env_binding(&env, COUNTERS_BINDING))
-            .with_conversations(env_binding(&env, CONVERSATIONS_BINDING));
+        let platform = full_platform(&task_ctx, &env);
         let Served { response, writing } = serve_streamed(&gateway, request, &platform).await;
         let _ = answer.send(to_worker_response(response));
         if let Some(writing) = writing {
@@ -206,12 +200,6 @@ fn install_panic_hook() {
         console_error_panic_hook::hook(info);
         worker_hook(info);
     }));
-}
-
-/// `url` is the request's URL, read once by the caller.
-fn to_gateway_request(request: &web_sys::Request, url: &str) -> Result<GatewayRequest<web_sys::ReadableStream>> {
-    let body = runtime::request_body(request).map_or(Body::Empty, Body::Stream);
-    request_with_body(request, url, body)
 }
 
 fn request_with_body(

@@ -35,8 +35,7 @@ use crate::limits::Limits;
 use crate::proxy::{InFlightAnswers, Upstream};
 use crate::resilience::Resilience;
 
-pub use context::RequestSummary;
-pub use pipeline::{answers_immediately, may_stream, serve, serve_immediately, serve_streamed, Served};
+pub use pipeline::{may_stream, serve, serve_streamed, Served};
 
 /// Everything built from the configuration, once per isolate.
 pub struct Gateway {

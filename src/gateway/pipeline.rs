@@ -84,31 +84,11 @@ pub async fn serve_streamed<'a, P: Platform>(
 /// An answer, and the work that writes the rest of its body when it is sent before it is complete.
 type Handled<'a, B> = (GatewayResponse<B>, Option<BodyWriting<'a>>);
 
-/// True when the request can be answered without I/O (by [`serve_immediately`]).
-pub fn answers_immediately(gateway: &Result<Gateway>, method: &str, path: &str) -> bool {
-    gateway.is_err() || matches!(route(method, path), Route::Local(_))
-}
-
 /// True when the answer may be sent before its body is complete (a streamed chat reply): the
 /// runtime should serve it with [`serve_streamed`].
 pub fn may_stream(method: &str, url: &str) -> bool {
     // The query first: most requests have none.
     wants_stream(query_of(url)) && route(method, path_of(url)) == Route::Guarded(GuardedRoute::Webhook)
-}
-
-/// [`serve`] for the requests that need no I/O: the edge calls it before starting anything
-/// asynchronous, which costs more than such an answer itself. `None` when the request needs the
-/// asynchronous phases.
-pub fn serve_immediately<P: Platform>(
-    gateway: &Result<Gateway>,
-    summary: RequestSummary,
-    platform: &P,
-) -> Option<GatewayResponse<P::Stream>> {
-    let context = RequestContext::new(summary);
-    match route_phase(gateway, &context) {
-        Routed::Answered(outcome) => Some(finish(gateway, &context, outcome, platform)),
-        Routed::Guarded(..) => None,
-    }
 }
 
 /// Where phase 1 leaves a request.

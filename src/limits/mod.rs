@@ -44,11 +44,6 @@ impl Limits {
         self.limits.is_empty()
     }
 
-    /// Whether any limit applies to the chat webhook (its messages then need a counter's answer).
-    pub fn cover_webhook(&self) -> bool {
-        self.limits.iter().any(|limit| matching::covers(limit, &LimitedRoute::Webhook))
-    }
-
     /// Spends one request from every limit `facts` matches (only the `ip`-keyed ones for a request
     /// already refused), and says what the answer must carry.
     pub async fn check<P: Platform>(&self, facts: &RequestFacts<'_>, refused: bool, platform: &P) -> Verdict {

@@ -18,7 +18,7 @@ pub use analytics::{AnalyticsUnavailable, Batch, RequestRecord};
 pub use conversation::{ConversationLease, ConversationStore};
 pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
 pub use deadline::Deadline;
-pub use poll::poll_once;
+pub use poll::{start, Started};
 pub use signature::SignatureAlgorithm;
 
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest};

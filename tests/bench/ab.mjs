@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, serveGateway, root, updateBenchmarks } from "./workers.mjs";
+import { wrk, serveGateway, root, updateBenchmarks, chatMessages } from "./workers.mjs";
 import { startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -66,7 +66,9 @@ fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperatu
 const routes = [
   ["token GET /models/{svc}/health, uncached", (w) => wrk(w.url + "/models/model/health", { seconds: SECONDS, headers: { access_token: TOKEN } })],
   ["token GET /pi/{svc}/system, HIT", (w) => wrk(w.url + "/pi/cached/system", { seconds: SECONDS, headers: { access_token: TOKEN } })],
-  ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", bodyFile: chatBody, headers: { "content-type": "application/json" } })],
+  // Each message from another sender: with conversations on (the default), one sender's turns would
+  // wait for each other in one Durable Object.
+  ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } })],
 ];
 for (const worker of [before, after]) {
   await fetch(worker.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, firstRequestMs, workerdServe, serveGateway, forwardingJs, contractJs, rssKb, updateBenchmarks } from "./workers.mjs";
+import { wrk as runWrk, firstRequestMs, workerdServe, serveGateway, forwardingJs, contractJs, jwtJs, chatMessages, SENDERS_PER_THREAD, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -197,22 +197,14 @@ afterwards, at least every request of the kept round.`);
 // conversations are on (the default; a Durable Object per sender, begin and commit on every
 // message), against a gateway whose configuration says "off", in one run. Each request comes from
 // another sender (1000 per wrk thread, in turn), as a public chat's do: one sender's messages
-// would wait for each other. Without conversations a message is served body-first, without an
-// asynchronous handler; the second row asks both with ?stream=true, which goes to the asynchronous
-// handler either way, so that its ratio is the objects' share alone.
+// would wait for each other. Without conversations a message whose calls are cached is answered
+// without waiting for anything; the second row asks both with ?stream=true, which runs as a task of
+// its own either way, so that its ratio is the objects' share alone.
 const conversationsOff = await gatewayWith({ ...baseConfig, chat: { conversations: "off" } }, vars);
-const SENDERS_PER_THREAD = 1000;
-const chatMessages = `local threads = 0
-function setup(thread) threads = threads + 1; thread:set("id", threads) end
-local n = 0
-function request()
-  n = n + 1
-  return wrk.format(nil, nil, nil, '{"sender":"bench-' .. id .. '-' .. (n % ${SENDERS_PER_THREAD}) .. '","message":"temperature?"}')
-end`;
 const conversationsRows = [];
 async function conversationsRowsRun() {
   const chat = (worker, query = "") => async () => {
-    const result = await wrk(worker.url + "/webhooks/rest/webhook" + query, { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages });
+    const result = await wrk(worker.url + "/webhooks/rest/webhook" + query, { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages() });
     if (result.errors) throw new Error(`webhook${query}: ${result.errors} errors or non-2xx answers`);
     return result;
   };
@@ -249,9 +241,9 @@ ${line(streamed, "same, both with ?stream=true")}
 With conversations on, the webhook answered **${plain.ratio.toFixed(2)}** of the messages it answered without them in the
 same time: conversations take **${share(plain)}** of a message's time (of its p50 latency: ${latencyShare(plain)}). That is two
 Durable Object calls (begin, which waits for the sender's previous turn and reads the record, and commit,
-which writes the turn's record), the record's JSON read and written, and the asynchronous handler, as a
-message without conversations is served body-first. Asked with \`?stream=true\`, both take the
-asynchronous handler, so the second row's difference is the objects' alone: **${share(streamed)}** of a message's
+which writes the turn's record), the record's JSON read and written, and the executor that waits for
+them, as a message without conversations whose calls are cached is answered without waiting. Asked with
+\`?stream=true\`, both run as a task of their own, so the second row's difference is the objects' alone: **${share(streamed)}** of a message's
 time (p50: ${latencyShare(streamed)}). The objects keep their storage in memory here; on Cloudflare each call is also
 a network round trip to where the sender's object lives, which this machine cannot show. The machine is
 shared and noisy: runs of these rows have differed by 0.1 in their ratios, so read them to the first
@@ -289,36 +281,39 @@ const empty = await serveJs("bench-empty.js", EMPTY_JS);
 const forwardModel = await serveJs("bench-forward-model.js", forwardingJs(model.url));
 const forwardPi = await serveJs("bench-forward-pi.js", forwardingJs(pi.url));
 const contract = await serveJs("bench-contract.js", contractJs(model.url, TOKEN));
+const jwtModel = await serveJs("bench-jwt-model.js", jwtJs(model.url, SECRET));
 const rsGateway = await gatewayWith(rsConfig);
 
 const healthRun = () => wrk(gateway.url + "/health");
-await compare("GET /health", healthRun, "empty JS Worker", () => wrk(empty.url + "/health"), 0.8);
+await compare("GET /health", healthRun, "empty JS Worker", () => wrk(empty.url + "/health"), 0.9);
 const tokenGet = (worker) => () => wrk(worker.url + "/models/model/health", { headers: { access_token: TOKEN } });
 const forwardModelGet = () => wrk(forwardModel.url + "/models/model/health");
-await compare("token GET /models/{svc}/health, uncached", tokenGet(gateway), "forwarding JS Worker", forwardModelGet, 0.8);
+await compare("token GET /models/{svc}/health, uncached", tokenGet(gateway), "forwarding JS Worker", forwardModelGet);
 // What the contract's duties cost a Worker written in JavaScript, and the gateway against that.
 await compare("  contract-duties JS Worker, same GET", tokenGet(contract), "forwarding JS Worker", forwardModelGet);
-await compare("  gateway, same GET", tokenGet(gateway), "contract-duties JS Worker", tokenGet(contract));
+await compare("  gateway, same GET", tokenGet(gateway), "contract-duties JS Worker", tokenGet(contract), 1.0);
 
 if (args.includes("--quick")) process.exit(0); // only the rows above, for quick loops
 
 const forwardPiGet = () => wrk(forwardPi.url + "/pi/pi/system", { headers: { access_token: "pi-key" } });
 await compare("token GET /pi/{svc}/system (redacted), uncached", () => wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }),
-  "forwarding JS Worker", forwardPiGet, 0.8);
+  "forwarding JS Worker", forwardPiGet);
 await rateLimitRows();
 await fetch(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());
 await new Promise((r) => setTimeout(r, 300));
-await compare("token GET /pi/{svc}/system, HIT", () => wrk(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }), "forwarding JS Worker", forwardPiGet, 0.8);
-await compare("JWT HS256 GET /pi/{svc}/system", () => wrk(gateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${hs256}` } }), "GET /health", healthRun);
+await compare("token GET /pi/{svc}/system, HIT", () => wrk(gateway.url + "/pi/picached/system", { headers: { access_token: TOKEN } }), "forwarding JS Worker", forwardPiGet, 1.3);
+await compare("JWT HS256 GET /models/{svc}/health", () => wrk(gateway.url + "/models/model/health", { headers: { authorization: `Bearer ${hs256}` } }),
+  "JWT-checking JS Worker", () => wrk(jwtModel.url + "/models/model/health", { headers: { authorization: `Bearer ${hs256}` } }), 1.0);
 await compare("JWT RS256 GET /pi/{svc}/system", () => wrk(rsGateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${rs256}` } }), "GET /health", healthRun);
 await compare("  same, vs the token route", () => wrk(rsGateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${rs256}` } }), "token route",
   () => wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }));
-const chatBody = path.join(os.tmpdir(), "bench-chat.json");
-fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));
-await fetch(gateway.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
-await new Promise((r) => setTimeout(r, 300));
-await compare("POST webhook, two cached rest_calls", () => wrk(gateway.url + "/webhooks/rest/webhook", { method: "POST", bodyFile: chatBody, headers: { "content-type": "application/json" } }),
-  "GET /health", healthRun, 0.5);
+// Each message from another sender (see chatMessages): with conversations on, as by default, each
+// message begins and commits a turn in its sender's Durable Object; without them a turn whose calls
+// are cached is answered without waiting for anything.
+const chat = (worker) => () => wrk(worker.url + "/webhooks/rest/webhook", { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages() });
+for (const worker of [gateway, conversationsOff]) await chat(worker)(); // the calls cached, the isolates warm
+await compare("POST webhook, two cached rest_calls", chat(gateway), "GET /health", healthRun, 0.6);
+await compare("  same, conversations off", chat(conversationsOff), "GET /health", healthRun, 0.6);
 
 // 5 MB multipart upload, and workerd's memory while 20 MB uploads stream through.
 const boundary = "benchboundary";
@@ -343,7 +338,7 @@ console.log(`workerd RSS during 20 MB uploads: idle ${(idleRss / 1024).toFixed(0
 
 await analyticsRowRun();
 await conversationsRowsRun();
-for (const worker of [empty, forwardModel, forwardPi, contract, gateway, conversationsOff, analyticsOff, limited, limitedOnDisk, rsGateway]) worker.close();
+for (const worker of [empty, forwardModel, forwardPi, contract, jwtModel, gateway, conversationsOff, analyticsOff, limited, limitedOnDisk, rsGateway]) worker.close();
 for (const origin of [pi, model, api, issuer]) await origin.close();
 
 // --- BENCHMARKS.md ---------------------------------------------------------------------------

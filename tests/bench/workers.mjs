@@ -20,6 +20,33 @@ export const forwardingJs = (origin) => `export default { async fetch(request) {
   return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers: request.headers, body: request.body });
 } };`;
 
+/** The JWT route's baseline: a JavaScript Worker that checks an HS256 bearer token with Web Crypto
+ *  (the algorithm pinned, the signature verified with a key imported once per isolate, `exp`
+ *  enforced), then forwards as `forwardingJs` does, without the Authorization header. */
+export const jwtJs = (origin, secret) => `const encoder = new TextEncoder();
+let key;
+const fromBase64Url = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const refuse = () => new Response('{"status":"failure","code":401}', { status: 401, headers: { "content-type": "application/json" } });
+export default { async fetch(request) {
+  const bearer = request.headers.get("authorization");
+  if (!bearer || !bearer.startsWith("Bearer ")) return refuse();
+  const parts = bearer.slice(7).split(".");
+  if (parts.length !== 3) return refuse();
+  try {
+    if (JSON.parse(atob(parts[0].replace(/-/g, "+").replace(/_/g, "/"))).alg !== "HS256") return refuse();
+    key ??= crypto.subtle.importKey("raw", encoder.encode(${JSON.stringify(secret)}), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    const valid = await crypto.subtle.verify("HMAC", await key, fromBase64Url(parts[2]), encoder.encode(parts[0] + "." + parts[1]));
+    const claims = JSON.parse(new TextDecoder().decode(fromBase64Url(parts[1])));
+    if (!valid || typeof claims.exp !== "number" || claims.exp * 1000 <= Date.now()) return refuse();
+  } catch {
+    return refuse();
+  }
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  headers.delete("authorization");
+  return fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { method: request.method, headers, body: request.body });
+} };`;
+
 /** A second baseline: a JavaScript Worker doing, in JavaScript, the per-request duties the contract
  *  gives the gateway on a token-authenticated proxied GET: check the token, drop the client's
  *  credentials and hop-by-hop headers, add the service's own header and X-Forwarded-Proto, give
@@ -50,6 +77,19 @@ export default { async fetch(request) {
     client_ip: request.headers.get("cf-connecting-ip"), cache: "BYPASS", error: null }));
   return new Response(answer.body, { status: answer.status, headers: out });
 } };`;
+
+/** How many senders each wrk thread's chat messages come from, in turn. */
+export const SENDERS_PER_THREAD = 1000;
+
+/** A wrk script whose chat messages each come from another sender, as a public chat's do: with
+ *  conversations on, one sender's messages wait for each other's turns in one Durable Object. */
+export const chatMessages = () => `local threads = 0
+function setup(thread) threads = threads + 1; thread:set("id", threads) end
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{"sender":"bench-' .. id .. '-' .. (n % ${SENDERS_PER_THREAD}) .. '","message":"temperature?"}')
+end`;
 
 /** Runs wrk against `url` (asynchronously: fake origins in this process must keep answering).
  *  A `--latency`-free summary: requests/s, p50 and p99 in ms, errors, requests, and non-2xx/3xx

@@ -1,7 +1,8 @@
-// The entry module's request phases (src/edge/entry.mjs), in Node with a stand-in for the Rust
-// exports: which phase answers, what each is given, and that a chat body read first reaches the
-// asynchronous handler intact when the body-first phase hands over. The Rust side of each phase is
-// tested natively (src/gateway/ready.rs) and end to end in workerd (tests/integration).
+// The entry module (src/edge/entry.mjs), in Node with a stand-in for the Rust export: what `serve`
+// is given on each call, that a chat body is read first and handed over as bytes, and that a
+// Response, a promise of one, or a failure each reach the client as they should. The Rust side is
+// tested natively (src/platform/poll.rs, src/edge/body_first.rs) and end to end in workerd
+// (tests/integration).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -25,14 +26,10 @@ before(async () => {
   fs.writeFileSync(path.join(dir, "analytics.mjs"), "export class AnalyticsStore {}\n");
   fs.writeFileSync(path.join(dir, "index.js"), `
 export default class Gateway {}
-Gateway.prototype.fetch_now = (...args) => globalThis.entryTestCore.fetch_now(...args);
-Gateway.prototype.fetch_read = (...args) => globalThis.entryTestCore.fetch_read(...args);
-Gateway.prototype.fetch = function (request) { return globalThis.entryTestCore.fetch(request, this); };
+Gateway.prototype.serve = (...args) => globalThis.entryTestCore.serve(...args);
 `);
   globalThis.entryTestCore = {
-    fetch_now: (request, ...rest) => (calls.push(["fetch_now", request]), core.fetch_now(request, ...rest)),
-    fetch_read: (request, body, ...rest) => (calls.push(["fetch_read", request, body]), core.fetch_read(request, body, ...rest)),
-    fetch: (request, self) => (calls.push(["fetch", request, self]), core.fetch(request, self)),
+    serve: (request, body, env, ctx) => (calls.push({ request, body, env, ctx }), core.serve(request, body, env, ctx)),
   };
   globalThis.addEventListener ??= () => {}; // the Workers runtime has it; Node does not
   worker = (await import(path.join(dir, "entry.mjs"))).default;
@@ -40,65 +37,61 @@ Gateway.prototype.fetch = function (request) { return globalThis.entryTestCore.f
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function reset(stand) {
+/** `serve` answers with what `answers` gives for its first, then its second call. */
+function reset(...answers) {
   calls.length = 0;
-  Object.assign(core, { fetch_now: () => undefined, fetch_read: () => undefined, fetch: async () => new Response("async") }, stand);
+  core.serve = () => {
+    const answer = answers[calls.length - 1];
+    return typeof answer === "function" ? answer() : answer;
+  };
 }
 
 // As a client sends it: with its Content-Length (the runtime's incoming requests carry it).
 const chat = (body, length = new TextEncoder().encode(body).byteLength) =>
   new Request("https://gw.example/webhooks/rest/webhook", { method: "POST", body, headers: { "content-length": String(length) } });
-const names = () => calls.map(([name]) => name);
+const text = (bytes) => new TextDecoder().decode(bytes);
 
-test("an answer of the synchronous phase is returned at once", async () => {
-  reset({ fetch_now: () => new Response("now") });
+test("an answer of the synchronous run is returned at once", async () => {
+  reset(new Response("now"));
   const response = await worker.fetch(new Request("https://gw.example/health"), {}, {});
   assert.equal(await response.text(), "now");
-  assert.deepEqual(names(), ["fetch_now"]);
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].body, undefined, "the first call may ask for the body");
 });
 
-test("a chat body is read first and, when the turn needs no I/O, answered without the asynchronous handler", async () => {
-  reset({ fetch_now: () => 1024, fetch_read: () => new Response("ready") });
-  const response = await worker.fetch(chat('{"sender":"u","message":"hi"}'), {}, {});
-  assert.equal(await response.text(), "ready");
-  assert.deepEqual(names(), ["fetch_now", "fetch_read"]);
-  assert.equal(new TextDecoder().decode(calls[1][2]), '{"sender":"u","message":"hi"}');
-});
-
-test("a turn that needs I/O is handed over with the same bytes, once", async () => {
-  let seen;
-  reset({ fetch_now: () => 1024, fetch: async (request) => ((seen = await request.text()), new Response("async")) });
+test("a promise of the answer (the run waiting for I/O) is awaited, with the Worker's env and ctx given", async () => {
+  reset(Promise.resolve(new Response("later")));
   const env = { binding: 1 }, ctx = { waitUntil() {} };
-  const response = await worker.fetch(chat('{"sender":"u","message":"weather?"}'), env, ctx);
-  assert.equal(await response.text(), "async");
-  assert.deepEqual(names(), ["fetch_now", "fetch_read", "fetch"]);
-  assert.equal(seen, '{"sender":"u","message":"weather?"}');
-  assert.equal(calls[2][2].env, env, "the asynchronous handler gets the Worker's env and ctx");
-  assert.equal(calls[2][2].ctx, ctx);
+  const response = await worker.fetch(new Request("https://gw.example/models/m/x"), env, ctx);
+  assert.equal(await response.text(), "later");
+  assert.equal(calls[0].env, env);
+  assert.equal(calls[0].ctx, ctx);
 });
 
-test("a body declared longer than the limit is not read first: the asynchronous handler reads and refuses it", async () => {
-  let seen;
-  reset({ fetch_now: () => 4, fetch: async (request) => ((seen = await request.text()), new Response("async")) });
-  await worker.fetch(chat("0123456789"), {}, {});
-  assert.deepEqual(names(), ["fetch_now", "fetch"]);
-  assert.equal(seen, "0123456789");
+test("a chat body is read first and handed over as bytes, once", async () => {
+  reset(1024, Promise.resolve(new Response("turn")));
+  const response = await worker.fetch(chat('{"sender":"u","message":"hi"}'), {}, {});
+  assert.equal(await response.text(), "turn");
+  assert.equal(calls.length, 2);
+  assert.ok(calls[1].body instanceof Uint8Array);
+  assert.equal(text(calls[1].body), '{"sender":"u","message":"hi"}');
 });
 
-test("a body without a declared length goes straight to the asynchronous handler", async () => {
-  reset({ fetch_now: () => 1024 });
-  const request = new Request("https://gw.example/webhooks/rest/webhook", { method: "POST", body: "{}" });
-  await worker.fetch(request, {}, {});
-  assert.deepEqual(names(), ["fetch_now", "fetch"]);
+test("a body declared longer than the limit, or not declared, is left to Rust (null): it reads and refuses it", async () => {
+  for (const request of [chat("0123456789"), new Request("https://gw.example/webhooks/rest/webhook", { method: "POST", body: "{}" })]) {
+    let seen;
+    reset(4, () => request.text().then((body) => ((seen = body), new Response("streamed"))));
+    const response = await worker.fetch(request, {}, {});
+    assert.equal(await response.text(), "streamed");
+    assert.equal(calls[1].body, null);
+    assert.ok(seen === "0123456789" || seen === "{}", "the body was still there to read");
+  }
 });
 
-test("a failure in any phase answers the gateway's clean 500", async () => {
-  for (const stand of [
-    { fetch_now: () => { throw new Error("boom"); } },
-    { fetch_now: () => 1024, fetch_read: () => { throw new Error("boom"); } },
-    { fetch: async () => { throw new Error("boom"); } },
-  ]) {
-    reset(stand);
+test("a failure in any call answers the gateway's clean 500", async () => {
+  const boom = () => { throw new Error("boom"); };
+  for (const answers of [[boom], [1024, boom], [() => Promise.reject(new Error("boom"))]]) {
+    reset(...answers);
     const original = console.error;
     console.error = () => {};
     try {

@@ -1,5 +1,5 @@
-// Analytics through workerd (CONTRACT section 9): requests answered by every phase (synchronous,
-// body-first, asynchronous) are counted per route and minute, stored by the Worker's own Durable
+// Analytics through workerd (CONTRACT section 9): requests answered without waiting (health, a
+// cached chat turn) and after I/O are counted per route and minute, stored by the Worker's own Durable
 // Object within the contract's 10 seconds, read back by the admin, and still there after a
 // restart that keeps the local state.
 import { test, before, after } from "node:test";
@@ -79,10 +79,10 @@ test("every phase's requests are stored within 10 s per route, read back by the 
     await send("/models/catsdogs/health", { headers: admin });
     await send("/models/catsdogs/health", { headers: admin }); // 429 from the limit
     for (let i = 0; i < 2; i++) {
-      // Answered by the body-first phase: no I/O in its turn.
+      // Answered without waiting: no I/O in its turn after the first.
       await send("/webhooks/rest/webhook", { method: "POST", body: JSON.stringify({ sender: "u", message: "hi" }) });
     }
-    await send("/health"); // answered by the synchronous phase
+    await send("/health"); // answered without waiting
     assert.deepEqual(statuses, [200, 200, 200, 401, 200, 429, 200, 200, 200]);
 
     const expected = (sums) => sums["pi/livingroom"]?.requests === 3 && sums["models/catsdogs"]?.requests === 3
