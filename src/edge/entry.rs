@@ -11,7 +11,9 @@ use wasm_bindgen::JsValue;
 use worker::{event, Context, Env};
 
 use super::body_first::body_first_limit;
-use super::platform::{body_to_js, headers_from_js, WorkerPlatform};
+use super::platform::{
+    body_to_js, env_binding, headers_from_js, WorkerPlatform, CONVERSATIONS_BINDING, COUNTERS_BINDING,
+};
 use super::{runtime, wire};
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::gateway::route::path_of;
@@ -57,7 +59,7 @@ pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::wo
         return wasm_bindgen_futures::future_to_promise(answer).into();
     }
     let answer = start(async move {
-        let platform = full_platform(&ctx, &env);
+        let platform = WorkerPlatform::new(&ctx, &env);
         to_worker_response(serve_request(&gateway, request, &platform).await)
     });
     match answer {
@@ -73,17 +75,10 @@ async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Res
     let url = request.url();
     let response =
         match request_with_body(&request, &url, runtime::request_body(&request).map_or(Body::Empty, Body::Stream)) {
-            Ok(request) => serve_request(&gateway, request, &full_platform(&ctx, &env)).await,
+            Ok(request) => serve_request(&gateway, request, &WorkerPlatform::new(&ctx, &env)).await,
             Err(error) => GatewayResponse::from(error),
         };
     Ok(to_worker_response(response))
-}
-
-/// The platform with every binding the request may use.
-fn full_platform<'a>(ctx: &'a Context, env: &'a Env) -> WorkerPlatform<'a> {
-    WorkerPlatform::new(ctx, env)
-        .with_counters(env_binding(env, COUNTERS_BINDING))
-        .with_conversations(env_binding(env, CONVERSATIONS_BINDING))
 }
 
 /// Panics after an await, inside the future, as a real bug in an asynchronous phase would.
@@ -129,7 +124,7 @@ async fn serve_while_writing(
     let ctx = Rc::new(ctx);
     let task_ctx = ctx.clone();
     ctx.wait_until(async move {
-        let platform = full_platform(&task_ctx, &env);
+        let platform = WorkerPlatform::new(&task_ctx, &env);
         let Served { response, writing } = serve_streamed(&gateway, request, &platform).await;
         let _ = answer.send(to_worker_response(response));
         if let Some(writing) = writing {
@@ -181,15 +176,6 @@ fn load(env: &Env) -> Result<Gateway> {
         Err(error) => worker::console_error!("{}", serde_json::json!({"config_error": error.message})),
     }
     loaded
-}
-
-/// The binding of the rate-limit counters' Durable Object namespace.
-const COUNTERS_BINDING: &str = "RATE_LIMITS";
-/// The binding of the conversations' Durable Object namespace.
-const CONVERSATIONS_BINDING: &str = "CONVERSATIONS";
-
-fn env_binding(env: &Env, name: &str) -> Option<JsValue> {
-    js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined())
 }
 
 /// Logs panics with their message (console_error_panic_hook), then lets the worker crate's own

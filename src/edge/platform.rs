@@ -17,33 +17,27 @@ use crate::platform::{
 
 pub struct WorkerPlatform<'a> {
     pub ctx: &'a worker::Context,
-    /// The Worker's bindings (the analytics store's among them).
+    /// The Worker's bindings, looked up when a request needs one (most need none).
     env: &'a worker::Env,
-    /// The Durable Object namespace of the rate-limit counters (`RATE_LIMITS`), when bound.
-    counters: Option<JsValue>,
-    /// The Durable Object namespace of the conversations (`CONVERSATIONS`), when bound.
-    conversations: Option<JsValue>,
+}
+
+/// The binding of the rate-limit counters' Durable Object namespace.
+pub const COUNTERS_BINDING: &str = "RATE_LIMITS";
+/// The binding of the conversations' Durable Object namespace.
+pub const CONVERSATIONS_BINDING: &str = "CONVERSATIONS";
+
+/// A binding of the Worker's, when it is bound.
+pub fn env_binding(env: &worker::Env, name: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(env, &JsValue::from_str(name)).ok().filter(|v| !v.is_undefined())
 }
 
 impl<'a> WorkerPlatform<'a> {
     pub fn new(ctx: &'a worker::Context, env: &'a worker::Env) -> Self {
-        WorkerPlatform { ctx, env, counters: None, conversations: None }
+        WorkerPlatform { ctx, env }
     }
 
-    /// The platform with the rate-limit counters' namespace.
-    pub fn with_counters(mut self, namespace: Option<JsValue>) -> Self {
-        self.counters = namespace;
-        self
-    }
-
-    /// The platform with the conversations' namespace.
-    pub fn with_conversations(mut self, namespace: Option<JsValue>) -> Self {
-        self.conversations = namespace;
-        self
-    }
-
-    fn conversations(&self) -> Result<&JsValue, String> {
-        self.conversations.as_ref().ok_or_else(|| "no conversations binding".to_string())
+    fn conversations(&self) -> Result<JsValue, String> {
+        env_binding(self.env, CONVERSATIONS_BINDING).ok_or_else(|| "no conversations binding".to_string())
     }
 
     /// [`Platform::read`] within `timeout_ms` (infinite: no deadline).
@@ -199,11 +193,11 @@ impl Platform for WorkerPlatform<'_> {
 
     async fn spend(&self, charges: &[CounterCharge], timeout_ms: u64) -> Vec<Option<Spent>> {
         // The edge refuses to load limits without the binding; unbound, every counter is unreachable.
-        let Some(namespace) = &self.counters else { return vec![None; charges.len()] };
+        let Some(namespace) = env_binding(self.env, COUNTERS_BINDING) else { return vec![None; charges.len()] };
         let names = counter_names(charges.iter().map(|charge| charge.counter.as_str()));
         let requests: Vec<u32> = charges.iter().map(|charge| charge.requests).collect();
         let periods: Vec<u32> = charges.iter().map(|charge| charge.period).collect();
-        let promise = runtime::spend_limits(namespace, &names, &requests, &periods, timeout_ms as f64);
+        let promise = runtime::spend_limits(&namespace, &names, &requests, &periods, timeout_ms as f64);
         let Ok(flat) = JsFuture::from(promise).await else { return vec![None; charges.len()] };
         let flat = js_sys::Float64Array::new(&flat).to_vec();
         let answers = flat.chunks_exact(4).map(|answer| {
@@ -220,10 +214,10 @@ impl Platform for WorkerPlatform<'_> {
     }
 
     fn give_back(&self, counted: Vec<(String, f64)>) {
-        let Some(namespace) = &self.counters else { return };
+        let Some(namespace) = env_binding(self.env, COUNTERS_BINDING) else { return };
         let names = counter_names(counted.iter().map(|(name, _)| name.as_str()));
         let counted_at: Vec<f64> = counted.iter().map(|&(_, at)| at).collect();
-        let promise = runtime::give_back(namespace, &names, &counted_at);
+        let promise = runtime::give_back(&namespace, &names, &counted_at);
         self.ctx.wait_until(async move {
             if JsFuture::from(promise).await.is_err() {
                 worker::console_log!("{}", serde_json::json!({"event": "limit_give_back_failed"}));
@@ -237,7 +231,7 @@ impl Platform for WorkerPlatform<'_> {
     }
 
     async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String> {
-        let promise = runtime::conversation_begin(self.conversations()?, id, CONVERSATION_BEGIN_TIMEOUT_MS);
+        let promise = runtime::conversation_begin(&self.conversations()?, id, CONVERSATION_BEGIN_TIMEOUT_MS);
         let answer = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
         let answer = js_sys::Array::from(&answer);
         let token = answer.get(0).as_string().ok_or("the conversation answered no token")?;
@@ -247,13 +241,13 @@ impl Platform for WorkerPlatform<'_> {
     async fn conversation_commit(&self, lease: &ConversationLease, record: &str, retention_seconds: u64) -> bool {
         let Ok(namespace) = self.conversations() else { return false };
         let promise =
-            runtime::conversation_commit(namespace, &lease.id, &lease.token, record, retention_seconds as f64);
+            runtime::conversation_commit(&namespace, &lease.id, &lease.token, record, retention_seconds as f64);
         JsFuture::from(promise).await.is_ok_and(|stored| stored.is_truthy())
     }
 
     fn conversation_abort(&self, lease: ConversationLease) {
         let Ok(namespace) = self.conversations() else { return };
-        let promise = runtime::conversation_abort(namespace, &lease.id, &lease.token);
+        let promise = runtime::conversation_abort(&namespace, &lease.id, &lease.token);
         self.ctx.wait_until(async move {
             if JsFuture::from(promise).await.is_err() {
                 worker::console_log!("{}", serde_json::json!({"event": "conversation_abort_failed"}));
@@ -262,7 +256,7 @@ impl Platform for WorkerPlatform<'_> {
     }
 
     async fn conversation_read(&self, id: &str) -> Result<Option<String>, String> {
-        let promise = runtime::conversation_read(self.conversations()?, id);
+        let promise = runtime::conversation_read(&self.conversations()?, id);
         let record = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
         Ok(record.as_string())
     }

@@ -370,6 +370,11 @@ fn log<P: Platform>(
             duration_ms,
         });
     }
+    // Health probes (load balancers, uptime monitors) poll every few seconds: their lines would drown
+    // the others and fill the log's volume. They are counted in analytics, not logged.
+    if context.route == Route::Local(LocalRoute::Health) {
+        return;
+    }
     let line = log::RequestLog {
         method: &summary.method,
         path: &summary.path,

@@ -46,3 +46,21 @@ fn only_a_webhook_message_asking_for_a_stream_may_be_answered_before_its_body_is
         assert_eq!(super::may_stream(method, url), streams, "{method} {url}");
     }
 }
+
+#[test]
+fn every_request_is_logged_but_health_probes() {
+    let gateway = Gateway::load(json!({"auth": {"token": "t"}}), &|_| None);
+    let platform = MemoryPlatform::answering_json(json!({}));
+    for path in ["/health", "/version", "/nowhere", "/health"] {
+        let request = MemoryPlatform::request("GET", &format!("https://gw.example{path}"), &[], b"");
+        block_on(serve(&gateway, request, &platform));
+    }
+    let paths: Vec<String> = platform
+        .logs
+        .borrow()
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["path"].as_str().unwrap().to_string())
+        .collect();
+    // Health probes are still counted in analytics (analytics_tests).
+    assert_eq!(paths, ["/version", "/nowhere"]);
+}

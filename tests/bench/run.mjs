@@ -1,13 +1,13 @@
 // Benchmarks (not tests): the release Worker against JavaScript baselines measured in the same run,
 // because these machines are shared and noisy, so only ratios are comparable between runs.
 //
-//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits|analytics|conversations]
+//   node tests/bench/run.mjs [--seconds 5] [--connections 32] [--rounds 3] [--no-build] [--quick] [--only limits|analytics|conversations|features]
 //
 // Every Worker runs under its own bare `workerd serve` config, loaded by wrk; only the startup time
 // is taken through Miniflare. Results: printed, and written to BENCHMARKS.md. --quick stops after
 // the /health and proxied-GET rows. --only limits runs only the rate-limit rows and rewrites only
-// BENCHMARKS.md's "Rate limits" section; --only analytics likewise its "Analytics" section, and
-// --only conversations its "Conversations" section.
+// BENCHMARKS.md's "Rate limits" section; --only analytics likewise its "Analytics" section,
+// --only conversations its "Conversations" section, and --only features its "Features" section.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -24,7 +24,7 @@ const SECONDS = Number(option("--seconds", 5));
 const CONNECTIONS = Number(option("--connections", 32));
 const ROUNDS = Number(option("--rounds", 3));
 const ONLY = option("--only", null);
-const GROUPS = ["limits", "analytics", "conversations"];
+const GROUPS = ["limits", "analytics", "conversations", "features"];
 if (ONLY !== null && !GROUPS.includes(ONLY)) throw new Error(`--only: unknown row group ${ONLY} (known: ${GROUPS.join(", ")})`);
 const TOKEN = "bench-token";
 const SECRET = "bench-jwt-secret";
@@ -250,6 +250,58 @@ shared and noisy: runs of these rows have differed by 0.1 in their ratios, so re
 digit.`);
 }
 
+// The features' rows: what each feature added since the first version costs the token GET when it is
+// turned on but its Durable Objects are not on that request's path, each against the same GET on a
+// gateway without it (everything else as configured by default).
+const withFeature = {
+  "consumers and limits (a consumer, and limits on the webhook and another service)": gatewayWith({ ...baseConfig,
+    auth: { ...baseConfig.auth, consumers: [{ name: "display", key: "display-key", allow: ["pi/*"] }] },
+    limits: [{ name: "chat", routes: ["webhook"], key: "sender", requests: 1000, period: 60 }, { name: "pi", routes: ["pi/*"], key: "ip", requests: 1000, period: 60 }] },
+  vars),
+  "resilience (retries, a fallback origin, a circuit breaker)": gatewayWith({ ...baseConfig, extensions: { rest: { services: services.map((service) => service.name === "model"
+    ? { ...service, retries: { attempts: 3, backoff: 0.2 }, fallback_urls: [api.url + "/"], circuit: { failures: 5, cooldown: 30 } } : service) } } }, vars),
+  "conversations on (the default), against off": Promise.resolve(null),
+  "analytics on (the default), against off": Promise.resolve(null),
+};
+const featureRows = [];
+async function featureRowsRun() {
+  const get = (worker) => () => wrk(worker.url + "/models/model/health", { headers: { access_token: TOKEN } });
+  for (const [name, starting] of Object.entries(withFeature)) {
+    const started = await starting;
+    const [on, off] = name.startsWith("conversations") ? [gateway, conversationsOff]
+      : name.startsWith("analytics") ? [gateway, analyticsOff] : [started, gateway];
+    featureRows.push({ name, ...(await compare(`token GET, ${name}`, get(on), "without", get(off))) });
+    started?.close();
+  }
+}
+
+function writeFeaturesSection() {
+  const line = ({ name, measured: m, baseline: b, ratio }) =>
+    `| ${name} | ${m.rps.toFixed(0)} | ${b.rps.toFixed(0)} | **${ratio.toFixed(2)}** | ${ratio >= 0.9 ? "yes" : "no"} |`;
+  updateBenchmarks("Features", `## Features
+
+\`node tests/bench/run.mjs${ONLY ? " --only features" : ""}\` on ${new Date().toISOString().slice(0, 10)} (wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds in
+alternation, the round with the median ratio): the token GET \`/models/model/health\` (uncached) on a gateway
+with each feature added since the first version turned on, where its Durable Objects are not on that
+request's path, against the same GET on a gateway without it. Target: at most 10 % (a ratio of 0.9).
+
+| feature | with req/s | without req/s | with/without | within 10 % |
+|---|---|---|---|---|
+${featureRows.map(line).join("\n")}
+
+Where a feature's objects are on the path, its cost is that of their round trips: see Rate limits,
+Conversations and Analytics below.`);
+}
+
+if (ONLY === "features") {
+  await featureRowsRun();
+  writeFeaturesSection();
+  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
+  for (const origin of [pi, model, api, issuer]) await origin.close();
+  console.log("\nwritten: BENCHMARKS.md (Features)");
+  process.exit(0);
+}
+
 if (ONLY === "conversations") {
   await conversationsRowsRun();
   writeConversationsSection();
@@ -338,6 +390,7 @@ console.log(`workerd RSS during 20 MB uploads: idle ${(idleRss / 1024).toFixed(0
 
 await analyticsRowRun();
 await conversationsRowsRun();
+await featureRowsRun();
 for (const worker of [empty, forwardModel, forwardPi, contract, jwtModel, gateway, conversationsOff, analyticsOff, limited, limitedOnDisk, rsGateway]) worker.close();
 for (const origin of [pi, model, api, issuer]) await origin.close();
 
@@ -383,4 +436,5 @@ updateBenchmarks(null, report);
 writeLimitsSection();
 writeAnalyticsSection();
 writeConversationsSection();
+writeFeaturesSection();
 console.log("\nwritten: BENCHMARKS.md");
