@@ -1,7 +1,7 @@
 // A/B of two builds of the gateway in one run (not a test): is a change free on the hot routes?
 // Builds `--before` (a git revision) in a temporary worktree, takes the current build as "after",
-// serves both under bare `workerd serve` with the same configuration and origins, and measures the
-// token-authenticated GET, a cached GET answered from the isolate (HIT) and the chat webhook in
+// serves both under bare `workerd serve` with the same configuration and origins, and measures
+// /health, the token-authenticated GET, a cached GET answered from the isolate (HIT) and the chat webhook in
 // alternation, ROUNDS times each, keeping the round with the median ratio after/before (the
 // machine's load drifts; neighbouring runs compare well).
 //
@@ -64,6 +64,7 @@ const after = await serveGateway(undefined, bindings);
 const chatBody = path.join(os.tmpdir(), "ab-chat.json");
 fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));
 const routes = [
+  ["GET /health", (w) => wrk(w.url + "/health", { seconds: SECONDS })],
   ["token GET /models/{svc}/health, uncached", (w) => wrk(w.url + "/models/model/health", { seconds: SECONDS, headers: { access_token: TOKEN } })],
   ["token GET /pi/{svc}/system, HIT", (w) => wrk(w.url + "/pi/cached/system", { seconds: SECONDS, headers: { access_token: TOKEN } })],
   // Each message from another sender: with conversations on (the default), one sender's turns would
