@@ -309,8 +309,17 @@ export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+// Both branches keep what is known of the source: a branch of a stream whose length the runtime
+// holds has that length too, and must not be piped into another FixedLengthStream by `respond`
+// (workerd cannot pipe between its own transform streams: the answer came out empty).
 export function tee(stream) {
-  return stream.tee();
+  const branches = stream.tee();
+  const headers = declaringHeaders.get(stream);
+  for (const branch of branches) {
+    if (lengthKnown.has(stream)) lengthKnown.add(branch);
+    if (headers !== undefined) declaringHeaders.set(branch, headers);
+  }
+  return branches;
 }
 
 export async function cacheGet(key) {

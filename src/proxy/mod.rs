@@ -344,7 +344,7 @@ async fn filter_response<P: Platform>(
 /// read, and passed on as bytes; longer ones (and those of undeclared length) stream through the
 /// idle cut. Measured on a token GET of a small JSON answer: the cut's copy, chunk by chunk through
 /// the Worker's own code, was a quarter of the isolate's time per request.
-const SMALL_ANSWER_BYTES: u64 = 64 * 1024;
+const SMALL_ANSWER_BYTES: u64 = 16 * 1024;
 
 /// Whether an answer declares a length of at most [`SMALL_ANSWER_BYTES`], uncompressed (a body the
 /// runtime decodes on reading would no longer match its headers).

@@ -29,7 +29,7 @@ before(async () => {
     if (path === "/.well-known/jwks.json") {
       return sendHalf(req, res, { keys: [{ ...rsa.publicKey.export({ format: "jwk" }), kid: "k1", alg: "RS256", use: "sig" }] });
     }
-    // Past the gateway's 64 KiB a declared answer streams through the idle cut; below, it is read whole.
+    // Past the gateway's 16 KiB a declared answer streams through the idle cut; below, it is read whole.
     const padding = "x".repeat(path.includes("large") ? 128 * 1024 : 4096);
     if (path.startsWith("/half")) return sendHalf(req, res, { hostname: "pi", wpa_passphrase: "secret", padding });
     sendJson(res, 200, { size: record.size });

@@ -13,7 +13,7 @@ before(async () => {
     const path = new URL(req.url, "http://o").pathname;
     if (path.endsWith("/slow")) await new Promise((r) => setTimeout(r, 2500));
     if (path.endsWith("/reset") || path.endsWith("/reset-large")) {
-      const length = path.endsWith("/reset") ? "1000" : String(1024 * 1024); // read whole below 64 KiB, else streamed
+      const length = path.endsWith("/reset") ? "1000" : String(1024 * 1024); // read whole below 16 KiB, else streamed
       res.writeHead(200, { "content-type": "application/json", "content-length": length });
       res.write('{"partial": ');
       return setTimeout(() => res.socket.destroy(), 50);

@@ -1,6 +1,7 @@
 // Large proxied answers come through the idle cut's sized reads byte for byte: with a declared length
 // (reads sized to what is left of it) and chunked (reads starting small and doubling), with chunks
-// of odd sizes so that no read boundary falls where a buffer's does.
+// of odd sizes so that no read boundary falls where a buffer's does; and on a cached service, whose
+// answer is split between the client and the store (a declared one once came out empty there).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -22,7 +23,10 @@ before(async () => {
     res.end();
   });
   gateway = await startGateway({
-    config: { auth: { token: "${AUTH_TOKEN}" }, extensions: { rest: { services: [{ name: "blob", base_url: origin.url + "/", expose: "inference" }] } } },
+    config: { auth: { token: "${AUTH_TOKEN}" }, extensions: { rest: { services: [
+      { name: "blob", base_url: origin.url + "/", expose: "inference" },
+      { name: "kept", base_url: origin.url + "/", expose: "inference", cache: 60 },
+    ] } } },
     vars: { AUTH_TOKEN: TOKEN },
   });
 });
@@ -31,9 +35,9 @@ after(async () => {
   await origin?.close();
 });
 
-for (const kind of ["declared", "chunked"]) {
-  test(`a ${kind} answer of 3 MB arrives whole and unchanged`, async () => {
-    const response = await gateway.fetch(`/models/blob/${kind}`, { headers: { access_token: TOKEN } });
+for (const [service, kind] of [["blob", "declared"], ["blob", "chunked"], ["kept", "declared"], ["kept", "chunked"]]) {
+  test(`a ${kind} answer of 3 MB arrives whole and unchanged${service === "kept" ? " from a cached service" : ""}`, async () => {
+    const response = await gateway.fetch(`/models/${service}/${kind}`, { headers: { access_token: TOKEN } });
     assert.equal(response.status, 200);
     const body = Buffer.from(await response.arrayBuffer());
     assert.equal(body.length, SIZE);
