@@ -343,7 +343,8 @@ async fn filter_response<P: Platform>(
 /// Answers up to this declared length are read whole by the exchange's deadline, natively in one
 /// read, and passed on as bytes; longer ones (and those of undeclared length) stream through the
 /// idle cut. Measured on a token GET of a small JSON answer: the cut's copy, chunk by chunk through
-/// the Worker's own code, was a quarter of the isolate's time per request.
+/// the Worker's own code, was a quarter of the isolate's time per request. At 64 KiB, whole reads
+/// of 64 KB answers under load left the process's memory at 564 MB against 249 streamed.
 const SMALL_ANSWER_BYTES: u64 = 16 * 1024;
 
 /// Whether an answer declares a length of at most [`SMALL_ANSWER_BYTES`], uncompressed (a body the
