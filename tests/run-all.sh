@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # All the tests: the code's habits (rustfmt, clippy), native unit tests of the core, the entry
-# module's request phases in Node, then the built Worker in real workerd against fake origins on
+# module in Node, then the built Worker in real workerd against fake origins on
 # 127.0.0.1, schemathesis against the gateway's own /openapi.json, then the browser tests in
 # headless Chromium.
 set -euo pipefail
@@ -16,7 +16,7 @@ cargo clippy --quiet --all-targets -- -D warnings
 echo "== native unit tests (cargo test)"
 cargo test --quiet
 
-echo "== entry module phases (node)"
+echo "== entry module (node)"
 node --test tests/edge/
 
 echo "== building the Worker"

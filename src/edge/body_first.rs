@@ -1,7 +1,7 @@
-//! The body-first read of a chat message. An asynchronous handler costs a Worker more than a cached
-//! chat turn itself, so the entry module reads a webhook's (declared, bounded) body first and hands
-//! it to `entry::serve` as bytes: a turn whose calls are all in the isolate's memory then completes
-//! in the synchronous run, and one that needs I/O goes on with those bytes.
+//! The body-first read of a chat message: the entry module reads a webhook's (declared, bounded)
+//! body natively, in one call, and hands it to `entry::serve` as bytes, so that a turn whose calls
+//! are all in the isolate's memory completes without waiting, and one that needs I/O goes on with
+//! those bytes.
 
 use crate::chat::MAX_WEBHOOK_BYTES;
 use crate::gateway::route::{route, GuardedRoute, Route};

@@ -42,8 +42,9 @@ function internalError(error) {
   return new Response(JSON.stringify(body), { status: 500, headers: { "content-type": "application/json" } });
 }
 
-// A panic inside an async handler traps in a microtask, so the handler's promise would never
-// settle; the trap reaches the global error event instead. Every request in flight shares the dead
+// A panic traps the wasm instance. In the run that waits it traps in a microtask, so its promise
+// would never settle; the trap reaches the global error event (or an unhandled rejection) instead.
+// In the synchronous run it is thrown here. Either way every request in flight shares the dead
 // instance, so each is failed with the clean 500.
 const inFlight = new Set();
 function failInFlight(error) {
@@ -69,6 +70,7 @@ export default {
       }
       if (answer instanceof Response) return answer;
     } catch (error) {
+      failInFlight(error);
       return internalError(error);
     }
     let fail;

@@ -7,7 +7,7 @@
 
 use std::rc::Rc;
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{event, Context, Env};
 
 use super::body_first::body_first_limit;
@@ -39,15 +39,14 @@ pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::wo
         Some(TestPanic::Async) => return wasm_bindgen_futures::future_to_promise(panic_after_an_await()).into(),
         None => {}
     }
-    let body = if body.is_undefined() {
+    if body.is_undefined() {
         if let Some(limit) = body_first_limit(&request.method(), path_of(&url)) {
             return JsValue::from(limit as f64);
         }
-        runtime::request_body(&request).map_or(Body::Empty, Body::Stream)
-    } else if body.is_null() {
-        runtime::request_body(&request).map_or(Body::Empty, Body::Stream)
-    } else {
-        Body::Bytes(js_sys::Uint8Array::new(&body).to_vec())
+    }
+    let body = match body.dyn_into::<js_sys::Uint8Array>() {
+        Ok(bytes) => Body::Bytes(bytes.to_vec()),
+        Err(_) => streamed_body(&request),
     };
     let request = match request_with_body(&request, &url, body) {
         Ok(request) => request,
@@ -68,16 +67,21 @@ pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::wo
     }
 }
 
-/// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] instead.
+/// The request's body as the runtime streams it.
+fn streamed_body(request: &web_sys::Request) -> Body<web_sys::ReadableStream> {
+    runtime::request_body(request).map_or(Body::Empty, Body::Stream)
+}
+
+/// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] instead, and only
+/// that path streams replies and has the test panic routes.
 #[event(fetch)]
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = isolate_gateway(&env);
     let url = request.url();
-    let response =
-        match request_with_body(&request, &url, runtime::request_body(&request).map_or(Body::Empty, Body::Stream)) {
-            Ok(request) => serve_request(&gateway, request, &WorkerPlatform::new(&ctx, &env)).await,
-            Err(error) => GatewayResponse::from(error),
-        };
+    let response = match request_with_body(&request, &url, streamed_body(&request)) {
+        Ok(request) => serve_request(&gateway, request, &WorkerPlatform::new(&ctx, &env)).await,
+        Err(error) => GatewayResponse::from(error),
+    };
     Ok(to_worker_response(response))
 }
 

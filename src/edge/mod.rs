@@ -1,6 +1,6 @@
 //! The top floor: the only code that knows it runs in a Cloudflare Worker. `entry.mjs` calls the
-//! [`entry`] points; they turn the runtime's request into the core's, serve it through the
-//! [`gateway`](crate::gateway), and turn the answer back. [`platform`] is the core's
+//! [`entry`] point; it turns the runtime's request into the core's, serves it through the
+//! [`gateway`](crate::gateway), and turns the answer back. [`platform`] is the core's
 //! [`Platform`](crate::platform::Platform) on Fetch, the Cache API and Web Crypto, over the few
 //! JavaScript helpers of `runtime.js`.
 //!
@@ -8,8 +8,8 @@
 //! `analytics` counts requests in the isolate and stores them through the `AnalyticsStore` object
 //! (`analytics.mjs`).
 //!
-//! [`body_first`] and [`wire`] are plain Rust (tested natively): the edge's shortcut for chat
-//! messages that need no I/O, and the form headers take between Rust and JavaScript.
+//! [`body_first`] and [`wire`] are plain Rust (tested natively): which requests have their body read
+//! natively first (chat messages), and the form headers take between Rust and JavaScript.
 
 #[cfg(target_arch = "wasm32")]
 mod analytics;

@@ -37,8 +37,10 @@ function headersFrom(text, ends) {
   return headers;
 }
 
-// Bodies of origin responses: workerd knows their length and fails the answer itself when the
-// origin stops short, so they need no FixedLengthStream.
+// Streams `respond` passes on as they are: origin answers' bodies (workerd knows their length and
+// fails the answer itself when the origin stops short), the idle cut's output (already a
+// FixedLengthStream when a length was declared) and tee branches of either. A stream of the
+// Worker's own with a declared length gets a FixedLengthStream in `respond`.
 const lengthKnown = new WeakSet();
 
 // Bodies whose exact length the runtime enforces (a request's, an origin answer's), with the

@@ -90,12 +90,12 @@ impl Gateway {
         }
     }
 
-    /// The chat channel (the edge asks it whether a message can be answered without I/O).
+    /// The chat channel (the edge checks at load that kept conversations have their binding).
     pub fn chat(&self) -> &ChatChannel {
         &self.chat
     }
 
-    /// The rate limits (the edge asks whether a chat message must wait for a counter).
+    /// The rate limits (the edge checks at load that limits have their binding).
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

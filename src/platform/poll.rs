@@ -15,7 +15,9 @@ pub enum Started<'a, T> {
     Waiting(Pin<Box<dyn Future<Output = T> + 'a>>),
 }
 
-/// Polls `future` once, with no waker (none is needed by a future that completes now).
+/// Polls `future` once, with no waker (none is needed by a future that completes now). Sound for
+/// futures whose pending operations take the waker on every poll, as a `JsFuture`, a channel's
+/// receiver and the `poll_fn`s of this crate do: one that kept the first waker would never be woken.
 pub fn start<'a, T>(future: impl Future<Output = T> + 'a) -> Started<'a, T> {
     let mut future: Pin<Box<dyn Future<Output = T> + 'a>> = Box::pin(future);
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {

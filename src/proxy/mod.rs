@@ -298,6 +298,15 @@ fn fetch_error(call: &ProxyCall<'_>, failure: FetchFailure) -> GatewayError {
     }
 }
 
+/// The error of an answer whose body could not be read by the exchange's deadline (`purpose` says
+/// what it was read for, as " to remove its secrets").
+fn unread_answer(call: &ProxyCall<'_>, error: BodyError, purpose: &str) -> GatewayError {
+    match error {
+        BodyError::TimedOut => timed_out(call),
+        _ => GatewayError::new(ErrorKind::BadGateway, format!("The service's answer could not be read{purpose}.")),
+    }
+}
+
 /// The error of an exchange that passed its deadline.
 fn timed_out(call: &ProxyCall<'_>) -> GatewayError {
     let Upstream { timeout_ms, .. } = *call.upstream;
@@ -329,10 +338,7 @@ async fn filter_response<P: Platform>(
     let body = match response.body {
         Body::Stream(stream) if is_small(&response.headers) => {
             let read = platform.read_by(Body::Stream(stream), SMALL_ANSWER_BYTES as usize, deadline).await;
-            Body::Bytes(read.map_err(|error| match error {
-                BodyError::TimedOut => timed_out(call),
-                _ => GatewayError::new(ErrorKind::BadGateway, "The service's answer could not be read."),
-            })?)
+            Body::Bytes(read.map_err(|error| unread_answer(call, error, ""))?)
         }
         Body::Stream(stream) => Body::Stream(platform.cut_when_idle(stream, call.upstream.timeout_ms)),
         other => other,
@@ -418,10 +424,10 @@ async fn redact_body<P: Platform>(
 ) -> Result<GatewayResponse<P::Stream>> {
     let GatewayResponse { status, mut headers, body } = response;
     let unreadable = |why: &str| GatewayError::new(ErrorKind::BadGateway, format!("The service's answer {why}."));
-    let bytes = platform.read_by(body, MAX_REDACTED_BYTES, deadline).await.map_err(|error| match error {
-        BodyError::TimedOut => timed_out(call),
-        _ => unreadable("could not be read to remove its secrets"),
-    })?;
+    let bytes = platform
+        .read_by(body, MAX_REDACTED_BYTES, deadline)
+        .await
+        .map_err(|error| unread_answer(call, error, " to remove its secrets"))?;
     let body = match crate::redact::redact_body(&bytes, headers.get("content-encoding"), keys) {
         Redacted::Unchanged => bytes,
         Redacted::Rewritten(text) => {

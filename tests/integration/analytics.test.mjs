@@ -63,7 +63,7 @@ async function until(gateway, ready, seconds) {
   assert.fail(`not stored within ${seconds} s: ${JSON.stringify(last)}`);
 }
 
-test("every phase's requests are stored within 10 s per route, read back by the admin, and survive a restart", async () => {
+test("requests answered at once and after I/O are stored within 10 s per route, read back by the admin, and survive a restart", async () => {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "gateway-analytics-"));
   const options = { config: config(), vars: { AUTH_TOKEN: TOKEN }, stateDir };
   try {
