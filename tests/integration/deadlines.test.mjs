@@ -170,7 +170,14 @@ function chunkedUpload(path, total) {
 
 test("a chunked upload past the limit answers 413 and the origin's request never completes", BOUNDED, async () => {
   const before = origin.received.length;
-  const result = await chunkedUpload("/models/o/upload-large", 12 * MiB);
+  // The answer comes while the client is still sending. When the connection is closed before the
+  // client has read it, Node reports a reset on its write instead (a race on the loopback, seen
+  // under load, not a different answer): such a try is repeated, at most three times in all.
+  let result;
+  for (let tries = 0; tries < 3; tries++) {
+    result = await chunkedUpload("/models/o/upload-large", 12 * MiB);
+    if (!String(result.error ?? "").includes("ECONNRESET")) break;
+  }
   assert.equal(result.status, 413, JSON.stringify(result));
   const error = JSON.parse(result.body);
   assert.equal(error.reason, "PayloadTooLarge");
