@@ -99,11 +99,7 @@ impl TieredCache {
         let freshness = found.headers.get(FRESHNESS_HEADER).and_then(Freshness::parse);
         found.headers.remove(FRESHNESS_HEADER);
         found.headers.remove("cache-control");
-        let small = found
-            .headers
-            .get("content-length")
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|n| n <= MAX_MEMORY_ENTRY_BYTES);
+        let small = found.headers.content_length().is_some_and(|n| n <= MAX_MEMORY_ENTRY_BYTES as u64);
         if let (Some(freshness), true) = (freshness, small) {
             let bytes =
                 platform.read(std::mem::replace(&mut found.body, Body::Empty), MAX_MEMORY_ENTRY_BYTES).await.ok()?;

@@ -154,7 +154,7 @@ async fn limit_body<P: Platform>(
     platform: &P,
 ) -> Result<Body<P::Stream>> {
     let limit = call.upstream.max_body_bytes;
-    let declared_length = client_headers.get("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    let declared_length = client_headers.content_length();
     if declared_length.is_some_and(|length| length > limit) {
         return Err(payload_too_large(limit));
     }
@@ -356,11 +356,7 @@ const SMALL_ANSWER_BYTES: u64 = 16 * 1024;
 /// Whether an answer declares a length of at most [`SMALL_ANSWER_BYTES`], uncompressed (a body the
 /// runtime decodes on reading would no longer match its headers).
 fn is_small(headers: &Headers) -> bool {
-    headers.get("content-encoding").is_none()
-        && headers
-            .get("content-length")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n <= SMALL_ANSWER_BYTES)
+    headers.get("content-encoding").is_none() && headers.content_length().is_some_and(|n| n <= SMALL_ANSWER_BYTES)
 }
 
 /// Phase 6: the store: a cacheable answer is kept while a copy goes to the client.

@@ -294,39 +294,20 @@ Where a feature's objects are on the path, its cost is that of their round trips
 Conversations and Analytics below.`);
 }
 
-if (ONLY === "features") {
-  await featureRowsRun();
-  writeFeaturesSection();
+// --only: one group's rows, and only its section of BENCHMARKS.md rewritten.
+const GROUP_RUNS = {
+  limits: [rateLimitRows, writeLimitsSection, "Rate limits"],
+  analytics: [analyticsRowRun, writeAnalyticsSection, "Analytics"],
+  conversations: [conversationsRowsRun, writeConversationsSection, "Conversations"],
+  features: [featureRowsRun, writeFeaturesSection, "Features"],
+};
+if (ONLY) {
+  const [run, write, section] = GROUP_RUNS[ONLY];
+  await run();
+  write();
   for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
   for (const origin of [pi, model, api, issuer]) await origin.close();
-  console.log("\nwritten: BENCHMARKS.md (Features)");
-  process.exit(0);
-}
-
-if (ONLY === "conversations") {
-  await conversationsRowsRun();
-  writeConversationsSection();
-  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
-  for (const origin of [pi, model, api, issuer]) await origin.close();
-  console.log("\nwritten: BENCHMARKS.md (Conversations)");
-  process.exit(0);
-}
-
-if (ONLY === "analytics") {
-  await analyticsRowRun();
-  writeAnalyticsSection();
-  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
-  for (const origin of [pi, model, api, issuer]) await origin.close();
-  console.log("\nwritten: BENCHMARKS.md (Analytics)");
-  process.exit(0);
-}
-
-if (ONLY === "limits") {
-  await rateLimitRows();
-  writeLimitsSection();
-  for (const worker of [gateway, conversationsOff, analyticsOff, limited, limitedOnDisk]) worker.close();
-  for (const origin of [pi, model, api, issuer]) await origin.close();
-  console.log("\nwritten: BENCHMARKS.md (Rate limits)");
+  console.log(`\nwritten: BENCHMARKS.md (${section})`);
   process.exit(0);
 }
 
