@@ -10,6 +10,7 @@
 // Rust's `serve` runs each request as far as it goes without waiting: it returns the Response when
 // nothing needed I/O, else a promise of it (the same run going on). For a chat message it first
 // asks for the body, which is read here natively, in one call.
+import { env } from "cloudflare:workers";
 import Gateway from "./index.js";
 
 // The rate-limit counters' Durable Object class, bound as RATE_LIMITS in wrangler.toml.
@@ -31,6 +32,15 @@ globalThis.queueMicrotask = (job) => {
 };
 
 const rustServe = Gateway.prototype.serve;
+
+// The gateway is built from its configuration while the isolate loads: the platform starts
+// isolates while the client's TLS handshake is still under way, so the first request does not wait
+// for it. A configuration error is kept and answered by every request, as before.
+try {
+  Gateway.prototype.prepare(env);
+} catch (error) {
+  console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
+}
 const VERSION = "__GATEWAY_VERSION__";
 
 function internalError(error) {

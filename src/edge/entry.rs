@@ -72,6 +72,14 @@ fn streamed_body(request: &web_sys::Request) -> Body<web_sys::ReadableStream> {
     runtime::request_body(request).map_or(Body::Empty, Body::Stream)
 }
 
+/// Loads this isolate's gateway from `env` ahead of its first request: the entry module calls it when
+/// the module is evaluated, so the configuration's parse (and the first compilation of the code it
+/// runs) happens while the isolate starts, not while the first client waits.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn prepare(env: Env) {
+    isolate_gateway(&env);
+}
+
 /// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] instead, and only
 /// that path streams replies and has the test panic routes.
 #[event(fetch)]

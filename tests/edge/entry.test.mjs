@@ -14,12 +14,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 let dir;
 let worker;
 const calls = [];
+const prepared = [];
 // What each stand-in export does in the current test (set by `reset`).
 const core = {};
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "entry-"));
-  fs.copyFileSync(path.join(root, "src/edge/entry.mjs"), path.join(dir, "entry.mjs"));
+  // The runtime's own module, `cloudflare:workers`, stands in as a file holding the Worker's env.
+  const entry = fs.readFileSync(path.join(root, "src/edge/entry.mjs"), "utf8");
+  fs.writeFileSync(path.join(dir, "entry.mjs"), entry.replace('from "cloudflare:workers"', 'from "./cloudflare-workers.mjs"'));
+  fs.writeFileSync(path.join(dir, "cloudflare-workers.mjs"), "export const env = { GATEWAY_CONFIG: \"{}\" };\n");
   // The Durable Object classes the entry module re-exports need the Workers runtime; not tested here.
   fs.writeFileSync(path.join(dir, "counter.mjs"), "export class RateLimitCounter {}\n");
   fs.writeFileSync(path.join(dir, "conversation.mjs"), "export class Conversation {}\n");
@@ -27,8 +31,14 @@ before(async () => {
   fs.writeFileSync(path.join(dir, "index.js"), `
 export default class Gateway {}
 Gateway.prototype.serve = (...args) => globalThis.entryTestCore.serve(...args);
+Gateway.prototype.prepare = (env) => globalThis.entryTestCore.prepare(env);
 `);
   globalThis.entryTestCore = {
+    // The gateway is built while the module loads; a failure there must not fail the module.
+    prepare: (env) => {
+      prepared.push(env);
+      throw new Error("a failed load is kept and answered by requests");
+    },
     serve: (request, body, env, ctx) => (calls.push({ request, body, env, ctx }), core.serve(request, body, env, ctx)),
   };
   globalThis.addEventListener ??= () => {}; // the Workers runtime has it; Node does not
@@ -36,6 +46,11 @@ Gateway.prototype.serve = (...args) => globalThis.entryTestCore.serve(...args);
 });
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test("the gateway is prepared from the Worker's env while the module loads, and a failure there is survived", () => {
+  assert.deepEqual(prepared, [{ GATEWAY_CONFIG: "{}" }]);
+  assert.equal(typeof worker.fetch, "function");
+});
 
 /** `serve` answers with what `answers` gives for its first, then its second call. */
 function reset(...answers) {
