@@ -5,7 +5,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{analytics, runtime, wire};
-use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
+use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest, SMALL_ANSWER_BYTES};
 
 /// How long a turn waits for its sender's previous turn: a little more than a turn may hold the
 /// conversation (`TURN_HOLD_MS` in conversation.mjs).
@@ -103,10 +103,27 @@ impl Platform for WorkerPlatform<'_> {
         request.check().map_err(FetchFailure::InvalidRequest)?;
         let (headers, _) = wire::to_js(&request.headers);
         let body = body_to_js(request.body);
-        let promise =
-            runtime::send(&request.method, &request.url, &headers.text, &headers.ends, &body, timeout_ms as f64);
+        let promise = runtime::send(
+            &request.method,
+            &request.url,
+            &headers.text,
+            &headers.ends,
+            &body,
+            timeout_ms as f64,
+            SMALL_ANSWER_BYTES as f64,
+        );
         match JsFuture::from(promise).await {
-            Ok(response) => Ok(response_from_js(response.unchecked_into())),
+            Ok(answer) => Ok(match answer.dyn_into::<js_sys::Array>() {
+                Ok(read_with_head) => {
+                    let response: web_sys::Response = read_with_head.get(0).unchecked_into();
+                    let body = match read_with_head.get(1).dyn_into::<js_sys::Uint8Array>() {
+                        Ok(bytes) => Body::Bytes(bytes.to_vec()),
+                        Err(failing) => Body::Stream(failing.unchecked_into()),
+                    };
+                    GatewayResponse { status: response.status(), headers: headers_from_js(&response.headers()), body }
+                }
+                Err(response) => response_from_js(response.unchecked_into()),
+            }),
             Err(error) => match error.as_string().as_deref() {
                 Some("timeout") => Err(FetchFailure::Timeout),
                 Some("too_large") => Err(FetchFailure::BodyTooLarge),

@@ -79,15 +79,25 @@ export function respond(status, text, ends, body) {
   return new Response(empty ? null : body, { status, headers: list });
 }
 
-// Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`; the
-// body is then read by `readLimited`, within the rest of the same deadline. Redirects are returned,
-// never followed. A request body under a byte limit (`limitStream`) that passes it aborts the
-// fetch: the origin's request fails instead of ending as if complete, and its answer, should it
-// come first, is dropped for "too_large".
-export async function send(method, url, text, ends, body, timeoutMs) {
+// Sends a request, giving up when the origin has not answered (headers) within `timeoutMs`.
+// Redirects are returned, never followed. A request body under a byte limit (`limitStream`) that
+// passes it aborts the fetch: the origin's request fails instead of ending as if complete, and its
+// answer, should it come first, is dropped for "too_large".
+//
+// An answer that declares at most `readAheadBytes` (uncompressed) is read here, natively and by the
+// same timer, and resolves as `[response, bytes]`: one await, one timer and one crossing less than
+// reading it afterwards. When that read fails it resolves as `[response, stream]`, a stream that
+// fails `readLimited` the same way a read of the body would have ("timeout" or "broken: ...").
+// Any other answer resolves as the Response, its body read later by `readLimited` within the rest
+// of the same deadline, or streamed.
+export async function send(method, url, text, ends, body, timeoutMs, readAheadBytes) {
   const headers = headersFrom(text, ends);
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let late;
+  const timer = setTimeout(() => {
+    controller.abort();
+    late?.();
+  }, timeoutMs);
   const init = { method, headers, redirect: "manual", signal: controller.signal };
   const limited = body instanceof ReadableStream ? limitStates.get(body) : undefined;
   if (limited) limited.abort = () => controller.abort();
@@ -98,18 +108,39 @@ export async function send(method, url, text, ends, body, timeoutMs) {
       controller.abort();
       throw "too_large";
     }
-    if (response.body) {
-      lengthKnown.add(response.body);
-      declaringHeaders.set(response.body, response.headers);
+    if (!response.body) return response;
+    const length = declaredLength(response.headers);
+    if (length !== undefined && length <= readAheadBytes) {
+      // The abort no longer ends a body once the answer has come: the timer rejects the read.
+      const read = new Promise((resolve, reject) => {
+        late = () => reject("timeout");
+        if (controller.signal.aborted) late();
+        response.arrayBuffer().then(resolve, (error) => reject("broken: " + messageOf(error)));
+      });
+      return [response, await read.then((bytes) => new Uint8Array(bytes), failingStream)];
     }
+    lengthKnown.add(response.body);
+    declaringHeaders.set(response.body, response.headers);
     return response;
   } catch (error) {
     if (limited && limited.exceeded) throw "too_large";
     if (controller.signal.aborted) throw "timeout";
-    throw "network: " + (error && error.message ? error.message : String(error));
+    throw "network: " + messageOf(error);
   } finally {
     clearTimeout(timer);
   }
+}
+
+function messageOf(error) {
+  return error && error.message ? error.message : String(error);
+}
+
+// Streams standing for a body whose read already failed, with why (see `send`).
+const failedReads = new WeakMap();
+function failingStream(reason) {
+  const stream = new ReadableStream({ start: (controller) => controller.error(new Error(reason)) });
+  failedReads.set(stream, reason);
+  return stream;
 }
 
 // Reads a whole stream into bytes, failing with "too_large" past `limit` bytes, and with "timeout"
@@ -118,6 +149,8 @@ export async function send(method, url, text, ends, body, timeoutMs) {
 // the answer has come), so the deadline is a timer of its own.
 export async function readLimited(stream, limit, timeoutMs) {
   if (stream === null || stream === undefined) return new Uint8Array(0);
+  const failed = failedReads.get(stream);
+  if (failed !== undefined) throw failed;
   if (!Number.isFinite(timeoutMs)) return readAll(stream, limit);
   let timer;
   const late = new Promise((_, reject) => {
@@ -142,7 +175,7 @@ async function readAll(stream, limit, late) {
     try {
       return new Uint8Array(await new Response(stream).arrayBuffer());
     } catch (error) {
-      throw "broken: " + (error && error.message ? error.message : String(error));
+      throw "broken: " + messageOf(error);
     }
   }
   const reader = stream.getReader();
@@ -162,7 +195,7 @@ async function readAll(stream, limit, late) {
     }
   } catch (error) {
     if (error === "too_large") throw error;
-    throw "broken: " + (error && error.message ? error.message : String(error));
+    throw "broken: " + messageOf(error);
   }
   const bytes = new Uint8Array(total);
   let offset = 0;

@@ -12,9 +12,19 @@ extern "C" {
     pub fn request_body(request: &web_sys::Request) -> Option<web_sys::ReadableStream>;
     /// Headers as `wire::to_js` writes them: `text` and the `ends` of each name and value.
     pub fn respond(status: u16, text: &str, ends: &[u32], body: &JsValue) -> web_sys::Response;
-    /// Rejects with "timeout", "too_large" (a limited body passed its limit) or "network: ..." (a
-    /// string).
-    pub fn send(method: &str, url: &str, text: &str, ends: &[u32], body: &JsValue, timeout_ms: f64) -> js_sys::Promise;
+    /// Resolves to the `Response`, or to `[response, body]` for an answer of at most
+    /// `read_ahead_bytes` read with its head (`body`: a `Uint8Array`, or a stream failing as the read
+    /// did). Rejects with "timeout", "too_large" (a limited body passed its limit) or "network: ..."
+    /// (a string).
+    pub fn send(
+        method: &str,
+        url: &str,
+        text: &str,
+        ends: &[u32],
+        body: &JsValue,
+        timeout_ms: f64,
+        read_ahead_bytes: f64,
+    ) -> js_sys::Promise;
     /// Resolves to a `Uint8Array`; rejects with "too_large", "timeout" (not ended within
     /// `timeout_ms`, which may be infinite) or "broken: ...".
     #[wasm_bindgen(js_name = readLimited)]

@@ -11,6 +11,6 @@ mod public_text;
 pub use basic_auth::basic_authorization;
 pub use headers::{check_header, is_token, is_valid_value, value_scan, Headers, InvalidHeader};
 pub use message::{Body, BodyError, BodyWriting, GatewayRequest, GatewayResponse};
-pub use outbound::{is_origin_failure_status, FetchFailure, OutboundRequest};
+pub use outbound::{is_origin_failure_status, is_small_answer, FetchFailure, OutboundRequest, SMALL_ANSWER_BYTES};
 pub use percent::percent_decode;
 pub use public_text::{public_text, public_url};

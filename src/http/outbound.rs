@@ -25,6 +25,20 @@ impl<B> OutboundRequest<B> {
     }
 }
 
+/// Answers up to this declared length are read whole by their exchange's deadline, natively in one
+/// read, never streamed: the platform's [`fetch`](crate::platform::Platform::fetch) may read them
+/// together with the head, and the proxy passes them on as bytes. Longer ones (and those of
+/// undeclared length) stream. Measured on a token GET of a small JSON answer: copying it chunk by
+/// chunk through the Worker's own code was a quarter of the isolate's time per request. At 64 KiB,
+/// whole reads of 64 KB answers under load left the process's memory at 564 MB against 249 streamed.
+pub const SMALL_ANSWER_BYTES: u64 = 16 * 1024;
+
+/// Whether an answer declares a length of at most [`SMALL_ANSWER_BYTES`], uncompressed (a body the
+/// runtime decodes on reading would no longer match its headers).
+pub fn is_small_answer(headers: &Headers) -> bool {
+    headers.get("content-encoding").is_none() && headers.content_length().is_some_and(|n| n <= SMALL_ANSWER_BYTES)
+}
+
 /// Why an outbound request produced no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchFailure {

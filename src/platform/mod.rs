@@ -37,6 +37,9 @@ pub trait Platform {
     /// Sends `request` without following redirects, giving up when the origin has not answered
     /// (its status and headers) within `timeout_ms`. The answer's body is the caller's to bound:
     /// [`read_by`](Self::read_by) the exchange's deadline, or [`cut_when_idle`](Self::cut_when_idle).
+    /// A small answer ([`is_small_answer`](crate::http::is_small_answer)) may come with its body
+    /// already read within the same `timeout_ms`, as bytes; when that read failed, the body fails
+    /// [`read_by`](Self::read_by) the same way.
     async fn fetch(
         &self,
         request: OutboundRequest<Self::Stream>,

@@ -10,7 +10,8 @@
 //! The service's timeout bounds the whole exchange: the answer's headers, and a body read for
 //! redaction (or for sharing), by one deadline. A body streamed to the client may take as long as
 //! it needs, but is cut when the origin stalls for longer than the timeout; a small one (a declared
-//! length up to [`SMALL_ANSWER_BYTES`]) is read whole by the same deadline.
+//! length up to [`SMALL_ANSWER_BYTES`](crate::http::SMALL_ANSWER_BYTES)) is read whole by the same
+//! deadline.
 
 mod coalesce;
 mod failover;
@@ -27,8 +28,8 @@ use crate::cache::{CacheKey, CacheStatus, TieredCache, Turn};
 use crate::config::Exposure;
 use crate::error::{ErrorKind, GatewayError, Result};
 use crate::http::{
-    is_origin_failure_status, public_text, Body, BodyError, FetchFailure, GatewayRequest, GatewayResponse, Headers,
-    OutboundRequest,
+    is_origin_failure_status, is_small_answer, public_text, Body, BodyError, FetchFailure, GatewayRequest,
+    GatewayResponse, Headers, OutboundRequest, SMALL_ANSWER_BYTES,
 };
 use crate::platform::{Deadline, Platform};
 use crate::redact::Redacted;
@@ -336,7 +337,8 @@ async fn filter_response<P: Platform>(
         return redact_body(call, response, &keys, deadline, platform).await;
     }
     let body = match response.body {
-        Body::Stream(stream) if is_small(&response.headers) => {
+        // A small answer the platform did not read with its head (it came as bytes when it did).
+        Body::Stream(stream) if is_small_answer(&response.headers) => {
             let read = platform.read_by(Body::Stream(stream), SMALL_ANSWER_BYTES as usize, deadline).await;
             Body::Bytes(read.map_err(|error| unread_answer(call, error, ""))?)
         }
@@ -344,19 +346,6 @@ async fn filter_response<P: Platform>(
         other => other,
     };
     Ok(GatewayResponse { body, ..response })
-}
-
-/// Answers up to this declared length are read whole by the exchange's deadline, natively in one
-/// read, and passed on as bytes; longer ones (and those of undeclared length) stream through the
-/// idle cut. Measured on a token GET of a small JSON answer: the cut's copy, chunk by chunk through
-/// the Worker's own code, was a quarter of the isolate's time per request. At 64 KiB, whole reads
-/// of 64 KB answers under load left the process's memory at 564 MB against 249 streamed.
-const SMALL_ANSWER_BYTES: u64 = 16 * 1024;
-
-/// Whether an answer declares a length of at most [`SMALL_ANSWER_BYTES`], uncompressed (a body the
-/// runtime decodes on reading would no longer match its headers).
-fn is_small(headers: &Headers) -> bool {
-    headers.get("content-encoding").is_none() && headers.content_length().is_some_and(|n| n <= SMALL_ANSWER_BYTES)
 }
 
 /// Phase 6: the store: a cacheable answer is kept while a copy goes to the client.
