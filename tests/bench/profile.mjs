@@ -102,10 +102,12 @@ async function profileUnderLoad(worker) {
 const label = (node) => node.callFrame.functionName || `(anonymous ${path.basename(node.callFrame.url || "")})`;
 const IDLE = new Set(["(idle)", "(program)"]);
 
-/** The kind of work a function's own time is, by its name and where it comes from. */
-function kindOf(node) {
+/** The kind of work a function's own time is, by its name and where it comes from; the runtime's
+ *  nameless native work is its caller's kind when that is the log line (console.log's own work). */
+function kindOf(node, caller) {
   const { functionName: name, url } = node.callFrame;
   if (name === "(garbage collector)") return "garbage collector";
+  if (name === "" && url === "" && caller && /__wbg_log_/.test(caller.callFrame.functionName)) return "console.log of the log line (inflated by the inspector)";
   if (/js_sys::futures|wasm_bindgen::convert::closures|queueMicrotask|__wbg_new_typed|__wbg_then|cb_unref/.test(name)) return "wasm-bindgen futures (tasks, wakers, promise callbacks)";
   if (url.endsWith(".wasm") || name.includes("::") || /^<|dlmalloc|externref shim/.test(name)) return "Rust (routing, auth, header rules, url, serde_json, allocator)";
   if (/__wbg_log_/.test(name)) return "console.log of the log line (inflated by the inspector)";
@@ -132,7 +134,7 @@ function analyse({ profile, measured }) {
     const us = profile.timeDeltas[i + 1] ?? 0; // a sample's time is the gap to the next one
     busyUs += us;
     add(self, label(node), us);
-    add(kinds, kindOf(node), us);
+    add(kinds, kindOf(node, byId.get(parent.get(id))), us);
     const seen = new Set();
     for (let at = id; at !== undefined; at = parent.get(at)) seen.add(label(byId.get(at)));
     for (const name of seen) add(inclusive, name, us);
