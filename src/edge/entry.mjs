@@ -10,7 +10,7 @@
 // Rust's `serve` runs each request as far as it goes without waiting: it returns the Response when
 // nothing needed I/O, else a promise of it (the same run going on). For a chat message it first
 // asks for the body, which is read here natively, in one call.
-import { env } from "cloudflare:workers";
+import { env as workerEnv } from "cloudflare:workers";
 import Gateway from "./index.js";
 
 // The rate-limit counters' Durable Object class, bound as RATE_LIMITS in wrangler.toml.
@@ -33,18 +33,25 @@ globalThis.queueMicrotask = (job) => {
 
 const rustServe = Gateway.prototype.serve;
 
-// The gateway is built from its configuration while the isolate loads: the platform starts
-// isolates while the client's TLS handshake is still under way, so the first request does not wait
-// for it. A configuration error is kept and answered by every request, as before.
-try {
-  Gateway.prototype.prepare(env);
-} catch (error) {
-  console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
-}
 const VERSION = "__GATEWAY_VERSION__";
 
-function internalError(error) {
+function logWorkerError(error) {
   console.error(JSON.stringify({ event: "worker_error", error: String((error && error.message) || error) }));
+}
+
+// The gateway is built from its configuration while the isolate loads, which the platform can do
+// while the client's TLS handshake is still under way; a configuration error is kept and answered
+// by every request, as before. Durable Object isolates evaluate this module too, and build it once.
+// A panic here (a trap) is logged and survived: the next request gets a fresh instance, which loads
+// the gateway then.
+try {
+  Gateway.prototype.prepare(workerEnv);
+} catch (error) {
+  logWorkerError(error);
+}
+
+function internalError(error) {
+  logWorkerError(error);
   const body = {
     version: VERSION, status: "failure", message: "The gateway failed while handling this request.",
     reason: "InternalError", details: {}, help: null, code: 500,

@@ -1,5 +1,5 @@
-//! The Worker's entry point, called by `entry.mjs` for every request: [`serve`] loads the isolate's
-//! gateway once, turns the runtime's request into the core's, and runs the pipeline as far as it
+//! The Worker's entry point, called by `entry.mjs`: [`prepare`] builds the isolate's gateway while
+//! the module is evaluated, and [`serve`], for every request, turns the runtime's request into the core's, and runs the pipeline as far as it
 //! goes without waiting. An answer that needed no I/O (health, a cached HIT, a refusal, a chat turn
 //! whose calls are all in the isolate's memory) is returned at once; otherwise the same run goes on
 //! from where it stopped, on the futures executor, and a promise of the answer is returned. Nothing
@@ -24,6 +24,8 @@ use crate::platform::{start, Started};
 thread_local! {
     /// The gateway built from this isolate's configuration (or why it could not be built).
     static GATEWAY: std::cell::OnceCell<Rc<Result<Gateway>>> = const { std::cell::OnceCell::new() };
+    /// Whether the configuration's error or warnings were logged (on the isolate's first request).
+    static REPORTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Serves `request`. `body` is `undefined` on the first call: for a chat message read body-first
@@ -74,10 +76,13 @@ fn streamed_body(request: &web_sys::Request) -> Body<web_sys::ReadableStream> {
 
 /// Loads this isolate's gateway from `env` ahead of its first request: the entry module calls it when
 /// the module is evaluated, so the configuration's parse (and the first compilation of the code it
-/// runs) happens while the isolate starts, not while the first client waits.
+/// runs) happens while the isolate starts, not while the first client waits. Without the
+/// configuration in that `env`, the first request's `env` is used, as before.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn prepare(env: Env) {
-    isolate_gateway(&env);
+    if env_binding(&env, "GATEWAY_CONFIG").is_some() {
+        loaded_gateway(&env);
+    }
 }
 
 /// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] instead, and only
@@ -119,7 +124,23 @@ fn test_panic_route(env: &Env, path: &str) -> Option<TestPanic> {
     }
 }
 
+/// The isolate's gateway for a request. Its configuration's error or warnings are logged on the
+/// isolate's first request, not when it loads: the platform keeps the log lines of requests, and a
+/// line written while the module is evaluated may reach no log.
 fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
+    let gateway = loaded_gateway(env);
+    if !REPORTED.replace(true) {
+        match gateway.as_ref() {
+            Ok(gateway) => {
+                gateway.warnings().iter().for_each(|w| worker::console_warn!("{}", serde_json::json!({"warning": w})))
+            }
+            Err(error) => worker::console_error!("{}", serde_json::json!({"config_error": error.message})),
+        }
+    }
+    gateway
+}
+
+fn loaded_gateway(env: &Env) -> Rc<Result<Gateway>> {
     GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(env))).clone())
 }
 
@@ -165,7 +186,7 @@ fn load(env: &Env) -> Result<Gateway> {
             .and_then(|text| serde_json::from_str(&text).ok())
             .ok_or_else(|| GatewayError::config("GATEWAY_CONFIG must be a JSON string or an object"))?,
     };
-    let loaded = Gateway::load(raw, &lookup).and_then(|gateway| {
+    Gateway::load(raw, &lookup).and_then(|gateway| {
         if !gateway.limits().is_empty() && env_binding(env, COUNTERS_BINDING).is_none() {
             return Err(GatewayError::config(format!(
                 "limits need the {COUNTERS_BINDING} Durable Object binding (class RateLimitCounter, see wrangler.toml)"
@@ -180,14 +201,7 @@ fn load(env: &Env) -> Result<Gateway> {
             .with_details(serde_json::json!({"field": "chat.conversations"})));
         }
         Ok(gateway)
-    });
-    match &loaded {
-        Ok(gateway) => {
-            gateway.warnings().iter().for_each(|w| worker::console_warn!("{}", serde_json::json!({"warning": w})))
-        }
-        Err(error) => worker::console_error!("{}", serde_json::json!({"config_error": error.message})),
-    }
-    loaded
+    })
 }
 
 /// Logs panics with their message (console_error_panic_hook), then lets the worker crate's own

@@ -78,11 +78,16 @@ pub fn body_to_js(body: Body<web_sys::ReadableStream>) -> JsValue {
 }
 
 pub fn response_from_js(response: web_sys::Response) -> GatewayResponse<web_sys::ReadableStream> {
-    GatewayResponse {
-        status: response.status(),
-        headers: headers_from_js(&response.headers()),
-        body: response.body().map_or(Body::Empty, Body::Stream),
-    }
+    let body = response.body().map_or(Body::Empty, Body::Stream);
+    response_with_body(response, body)
+}
+
+/// `response`'s status and headers with `body` (its own, or what was read of it).
+fn response_with_body(
+    response: web_sys::Response,
+    body: Body<web_sys::ReadableStream>,
+) -> GatewayResponse<web_sys::ReadableStream> {
+    GatewayResponse { status: response.status(), headers: headers_from_js(&response.headers()), body }
 }
 
 impl Platform for WorkerPlatform<'_> {
@@ -115,12 +120,11 @@ impl Platform for WorkerPlatform<'_> {
         match JsFuture::from(promise).await {
             Ok(answer) => Ok(match answer.dyn_into::<js_sys::Array>() {
                 Ok(read_with_head) => {
-                    let response: web_sys::Response = read_with_head.get(0).unchecked_into();
                     let body = match read_with_head.get(1).dyn_into::<js_sys::Uint8Array>() {
                         Ok(bytes) => Body::Bytes(bytes.to_vec()),
                         Err(failing) => Body::Stream(failing.unchecked_into()),
                     };
-                    GatewayResponse { status: response.status(), headers: headers_from_js(&response.headers()), body }
+                    response_with_body(read_with_head.get(0).unchecked_into(), body)
                 }
                 Err(response) => response_from_js(response.unchecked_into()),
             }),

@@ -43,16 +43,17 @@ function headersFrom(text, ends) {
 // Worker's own with a declared length gets a FixedLengthStream in `respond`.
 const lengthKnown = new WeakSet();
 
-// Bodies whose exact length the runtime enforces (a request's, an origin answer's), with the
-// headers that declare it: `readLimited` reads them natively when the length fits. The headers are
-// only looked at when a body is read, which most proxied answers never are.
+// Bodies whose exact length the runtime enforces (a request's, an origin answer's that `send` did
+// not read), with the headers that declare it: `readLimited` reads them natively when the length
+// fits. The headers are only looked at when a body is read.
 const declaringHeaders = new WeakMap();
 
 // The body length `headers` declare, when the runtime holds the body to it (no content coding).
 function declaredLength(headers) {
+  // Digits only, as the core reads it (Number() would also take "", "1e3" or "0x10").
   const declared = headers.get("content-length");
-  const length = declared === null ? NaN : Number(declared);
-  return Number.isSafeInteger(length) && length >= 0 && !headers.has("content-encoding") ? length : undefined;
+  const length = declared !== null && /^[0-9]+$/.test(declared) ? Number(declared) : NaN;
+  return Number.isSafeInteger(length) && !headers.has("content-encoding") ? length : undefined;
 }
 
 // A request's body, noted with the headers that declare its length.
@@ -93,10 +94,10 @@ export function respond(status, text, ends, body) {
 export async function send(method, url, text, ends, body, timeoutMs, readAheadBytes) {
   const headers = headersFrom(text, ends);
   const controller = new AbortController();
-  let late;
+  let readTooLate;
   const timer = setTimeout(() => {
     controller.abort();
-    late?.();
+    readTooLate?.();
   }, timeoutMs);
   const init = { method, headers, redirect: "manual", signal: controller.signal };
   const limited = body instanceof ReadableStream ? limitStates.get(body) : undefined;
@@ -111,10 +112,10 @@ export async function send(method, url, text, ends, body, timeoutMs, readAheadBy
     if (!response.body) return response;
     const length = declaredLength(response.headers);
     if (length !== undefined && length <= readAheadBytes) {
-      // The abort no longer ends a body once the answer has come: the timer rejects the read.
+      // An abort cannot end a body once the answer has come: the timer rejects the read.
       const read = new Promise((resolve, reject) => {
-        late = () => reject("timeout");
-        if (controller.signal.aborted) late();
+        readTooLate = () => reject("timeout");
+        if (controller.signal.aborted) return readTooLate();
         response.arrayBuffer().then(resolve, (error) => reject("broken: " + messageOf(error)));
       });
       return [response, await read.then((bytes) => new Uint8Array(bytes), failingStream)];

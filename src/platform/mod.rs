@@ -39,7 +39,8 @@ pub trait Platform {
     /// [`read_by`](Self::read_by) the exchange's deadline, or [`cut_when_idle`](Self::cut_when_idle).
     /// A small answer ([`is_small_answer`](crate::http::is_small_answer)) may come with its body
     /// already read within the same `timeout_ms`, as bytes; when that read failed, the body fails
-    /// [`read_by`](Self::read_by) the same way.
+    /// [`read_by`](Self::read_by) the same way. Such an answer is returned once its body is in,
+    /// whatever its status (a 503 whose body stalls is returned when the timeout passes).
     async fn fetch(
         &self,
         request: OutboundRequest<Self::Stream>,

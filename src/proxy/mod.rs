@@ -337,7 +337,8 @@ async fn filter_response<P: Platform>(
         return redact_body(call, response, &keys, deadline, platform).await;
     }
     let body = match response.body {
-        // A small answer the platform did not read with its head (it came as bytes when it did).
+        // A small answer not read with its head (it comes as bytes when it was), or one whose read
+        // with its head failed: this read fails the same way.
         Body::Stream(stream) if is_small_answer(&response.headers) => {
             let read = platform.read_by(Body::Stream(stream), SMALL_ANSWER_BYTES as usize, deadline).await;
             Body::Bytes(read.map_err(|error| unread_answer(call, error, ""))?)

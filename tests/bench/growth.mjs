@@ -155,7 +155,8 @@ read 0.43 but the process's memory after it was 564 MB (every answer copied whol
 hence 16 KiB, where the same row streams and the memory stays near 250 MB. Before the sized reads, each
 of the runtime's few-KB chunks crossed into JavaScript and back (1 MB at 0.08); without the cut at all
 the gateway kept up with the forwarder on large answers (1.01, measured once, not a shipped option):
-what remains is the cut's copy. Bodies above 16 KiB are never held whole.
+what remains is the cut's copy. Proxied answers above 16 KiB are never held whole unless they are
+redacted or shared with identical requests.
 `;
 console.log(text);
 if (args.includes("--write")) updateBenchmarks("Growth", text);

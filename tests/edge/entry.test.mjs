@@ -1,5 +1,5 @@
-// The entry module (src/edge/entry.mjs), in Node with a stand-in for the Rust export: what `serve`
-// is given on each call, that a chat body is read first and handed over as bytes, and that a
+// The entry module (src/edge/entry.mjs), in Node with stand-ins for the Rust exports: that the
+// gateway is prepared from the Worker's env while the module loads, what `serve` is given on each call, that a chat body is read first and handed over as bytes, and that a
 // Response, a promise of one, or a failure each reach the client as they should. The Rust side is
 // tested natively (src/platform/poll.rs, src/edge/body_first.rs) and end to end in workerd
 // (tests/integration).
@@ -34,10 +34,10 @@ Gateway.prototype.serve = (...args) => globalThis.entryTestCore.serve(...args);
 Gateway.prototype.prepare = (env) => globalThis.entryTestCore.prepare(env);
 `);
   globalThis.entryTestCore = {
-    // The gateway is built while the module loads; a failure there must not fail the module.
+    // The gateway is built while the module loads; a trap there must not fail the module.
     prepare: (env) => {
       prepared.push(env);
-      throw new Error("a failed load is kept and answered by requests");
+      throw new Error("a trap while the module loads");
     },
     serve: (request, body, env, ctx) => (calls.push({ request, body, env, ctx }), core.serve(request, body, env, ctx)),
   };

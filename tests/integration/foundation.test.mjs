@@ -67,6 +67,21 @@ test("one JSON log line per request, without secrets", async () => {
   assert.ok(!gateway.logs.join("\n").includes("very-secret-token"));
 });
 
+// The gateway is built while the isolate loads, but what its configuration says is logged with the
+// isolate's first request: the platform keeps the log lines of requests.
+test("a configuration error is logged once per isolate, with its first request, without the value", async () => {
+  const gateway = await startGateway({ config: { auth: { token: "${AUTH_TOKEN}" }, proxy: { max_body_bytes: "${LIMIT}" } }, vars: { AUTH_TOKEN: "t", LIMIT: "s3cret-limit" } });
+  started.push(gateway);
+  const configErrors = () => gateway.logs.filter((line) => line.includes('"config_error"'));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(configErrors(), [], "nothing is logged before a request");
+  for (let i = 0; i < 2; i++) assert.equal((await gateway.fetch("/version")).status, 500);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(configErrors().length, 1, gateway.logs.join("\n"));
+  assert.match(configErrors()[0], /max_body_bytes/);
+  assert.ok(!gateway.logs.join("\n").includes("s3cret-limit"));
+});
+
 test("static files from www/ are served", async () => {
   const gateway = await startGateway({ config: {} });
   started.push(gateway);
