@@ -1,6 +1,6 @@
 //! The Worker's entry point, called by `entry.mjs`: [`prepare`] builds the isolate's gateway while
-//! the module is evaluated, and [`serve`], for every request, turns the runtime's request into the core's, and runs the pipeline as far as it
-//! goes without waiting. An answer that needed no I/O (health, a cached HIT, a refusal, a chat turn
+//! the module is evaluated, and [`serve`], for every request, turns the runtime's request into the
+//! core's and runs the pipeline as far as it goes without waiting. An answer that needed no I/O (health, a cached HIT, a refusal, a chat turn
 //! whose calls are all in the isolate's memory) is returned at once; otherwise the same run goes on
 //! from where it stopped, on the futures executor, and a promise of the answer is returned. Nothing
 //! is done twice, and no started request is dropped.
@@ -20,6 +20,9 @@ use crate::gateway::route::path_of;
 use crate::gateway::{may_stream, serve as serve_request, serve_streamed, Gateway, Served};
 use crate::http::{Body, GatewayRequest, GatewayResponse};
 use crate::platform::{start, Started};
+
+/// The Worker variable holding the gateway's configuration.
+const CONFIG_BINDING: &str = "GATEWAY_CONFIG";
 
 thread_local! {
     /// The gateway built from this isolate's configuration (or why it could not be built).
@@ -80,7 +83,7 @@ fn streamed_body(request: &web_sys::Request) -> Body<web_sys::ReadableStream> {
 /// configuration in that `env`, the first request's `env` is used, as before.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn prepare(env: Env) {
-    if env_binding(&env, "GATEWAY_CONFIG").is_some() {
+    if env_binding(&env, CONFIG_BINDING).is_some() {
         loaded_gateway(&env);
     }
 }
@@ -175,8 +178,9 @@ fn load(env: &Env) -> Result<Gateway> {
     install_panic_hook();
     let binding = |name: &str| env_binding(env, name);
     let lookup = |name: &str| binding(name).and_then(|v| v.as_string());
-    let raw = binding("GATEWAY_CONFIG").ok_or_else(|| {
-        GatewayError::config("GATEWAY_CONFIG is not set").with_details(serde_json::json!({"field": "GATEWAY_CONFIG"}))
+    let raw = binding(CONFIG_BINDING).ok_or_else(|| {
+        GatewayError::config(format!("{CONFIG_BINDING} is not set"))
+            .with_details(serde_json::json!({"field": CONFIG_BINDING}))
     })?;
     let raw = match raw.as_string() {
         Some(text) => serde_json::Value::String(text),
@@ -184,7 +188,7 @@ fn load(env: &Env) -> Result<Gateway> {
             .ok()
             .and_then(|text| text.as_string())
             .and_then(|text| serde_json::from_str(&text).ok())
-            .ok_or_else(|| GatewayError::config("GATEWAY_CONFIG must be a JSON string or an object"))?,
+            .ok_or_else(|| GatewayError::config(format!("{CONFIG_BINDING} must be a JSON string or an object")))?,
     };
     Gateway::load(raw, &lookup).and_then(|gateway| {
         if !gateway.limits().is_empty() && env_binding(env, COUNTERS_BINDING).is_none() {

@@ -13,9 +13,9 @@ extern "C" {
     /// Headers as `wire::to_js` writes them: `text` and the `ends` of each name and value.
     pub fn respond(status: u16, text: &str, ends: &[u32], body: &JsValue) -> web_sys::Response;
     /// Resolves to the `Response`, or to `[response, body]` for an answer declaring at most
-    /// `read_ahead_bytes`, uncompressed, read with its head (`body`: a `Uint8Array`, or a stream failing as the read
-    /// did). Rejects with "timeout", "too_large" (a limited body passed its limit) or "network: ..."
-    /// (a string).
+    /// `read_ahead_bytes`, uncompressed, read with its head (`body`: a `Uint8Array`, or a stream
+    /// failing as the read did). Rejects with "timeout", "too_large" (a limited body passed its
+    /// limit) or "network: ..." (a string).
     pub fn send(
         method: &str,
         url: &str,

@@ -1,6 +1,7 @@
 // The entry module (src/edge/entry.mjs), in Node with stand-ins for the Rust exports: that the
-// gateway is prepared from the Worker's env while the module loads, what `serve` is given on each call, that a chat body is read first and handed over as bytes, and that a
-// Response, a promise of one, or a failure each reach the client as they should. The Rust side is
+// gateway is prepared from the Worker's env while the module loads, what `serve` is given on each
+// call, that a chat body is read first and handed over as bytes, and that a Response, a promise of
+// one, or a failure each reach the client as they should. The Rust side is
 // tested natively (src/platform/poll.rs, src/edge/body_first.rs) and end to end in workerd
 // (tests/integration).
 import { test, before, after } from "node:test";
