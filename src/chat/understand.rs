@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{ChatChannel, MAX_WEBHOOK_BYTES};
 use crate::dialog::parse_nlu;
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::{Body, BodyError, GatewayRequest, Headers};
+use crate::http::{Body, BodyError, GatewayRequest, Headers, RequestUrl};
 use crate::platform::{Deadline, Platform};
 use crate::proxy::Upstream;
 
@@ -22,7 +22,7 @@ impl ChatChannel {
         let mut headers = Headers::new();
         headers.set("content-type", "application/json");
         headers.set("accept", "application/json");
-        let url = url::Url::parse("https://gateway.internal/model/parse").expect("static URL");
+        let url = RequestUrl::new("https://gateway.internal/model/parse").expect("static URL");
         let body = json!({ "text": text, "message_id": null }).to_string().into_bytes();
         let request = GatewayRequest { method: "POST".into(), url, headers, body: Body::Bytes(body) };
         let response = self.forward(upstream, "model/parse", request, None, platform).await?;

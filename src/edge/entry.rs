@@ -11,14 +11,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{event, Context, Env};
 
 use super::body_first::body_first_limit;
-use super::platform::{
-    body_to_js, env_binding, headers_from_js, WorkerPlatform, CONVERSATIONS_BINDING, COUNTERS_BINDING,
-};
+use super::platform::{body_to_js, env_binding, WorkerPlatform, CONVERSATIONS_BINDING, COUNTERS_BINDING};
 use super::{runtime, wire};
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::gateway::route::path_of;
 use crate::gateway::{may_stream, serve as serve_request, serve_streamed, Gateway, Served};
-use crate::http::{Body, GatewayRequest, GatewayResponse};
+use crate::http::{path_of, Body, GatewayRequest, GatewayResponse, RequestUrl};
 use crate::platform::{start, Started};
 
 /// The Worker variable holding the gateway's configuration.
@@ -38,14 +35,17 @@ thread_local! {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
     let gateway = isolate_gateway(&env);
-    let url = request.url();
-    match test_panic_route(&env, path_of(&url)) {
+    let head = runtime::request_head(&request);
+    let Some((method, url, headers)) = wire::split_head(&head) else {
+        return to_worker_response(GatewayResponse::from(GatewayError::bad_request("Invalid request."))).into();
+    };
+    match test_panic_route(&env, path_of(url)) {
         Some(TestPanic::Now) => panic!("test panic requested"),
         Some(TestPanic::Async) => return wasm_bindgen_futures::future_to_promise(panic_after_an_await()).into(),
         None => {}
     }
     if body.is_undefined() {
-        if let Some(limit) = body_first_limit(&request.method(), path_of(&url)) {
+        if let Some(limit) = body_first_limit(method, path_of(url)) {
             return JsValue::from(limit as f64);
         }
     }
@@ -53,12 +53,12 @@ pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::wo
         Ok(bytes) => Body::Bytes(bytes.to_vec()),
         Err(_) => streamed_body(&request),
     };
-    let request = match request_with_body(&request, &url, body) {
+    let request = match request_with_body(method, url, headers, body) {
         Ok(request) => request,
         Err(error) => return to_worker_response(GatewayResponse::from(error)).into(),
     };
     let ctx = Context::new(ctx);
-    if may_stream(&request.method, &url) {
+    if may_stream(&request.method, request.url.as_str()) {
         let answer = async move { Ok(serve_while_writing(gateway, request, env, ctx).await.into()) };
         return wasm_bindgen_futures::future_to_promise(answer).into();
     }
@@ -93,8 +93,11 @@ pub fn prepare(env: Env) {
 #[event(fetch)]
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = isolate_gateway(&env);
-    let url = request.url();
-    let response = match request_with_body(&request, &url, streamed_body(&request)) {
+    let head = runtime::request_head(&request);
+    let request = wire::split_head(&head)
+        .ok_or_else(|| GatewayError::bad_request("Invalid request."))
+        .and_then(|(method, url, headers)| request_with_body(method, url, headers, streamed_body(&request)));
+    let response = match request {
         Ok(request) => serve_request(&gateway, request, &WorkerPlatform::new(&ctx, &env)).await,
         Err(error) => GatewayResponse::from(error),
     };
@@ -218,13 +221,15 @@ fn install_panic_hook() {
     }));
 }
 
+/// The core's request from the runtime's head (`wire::split_head`) and `body`.
 fn request_with_body(
-    request: &web_sys::Request,
+    method: &str,
     url: &str,
+    headers: &str,
     body: Body<web_sys::ReadableStream>,
 ) -> Result<GatewayRequest<web_sys::ReadableStream>> {
-    let url = url::Url::parse(url).map_err(|_| GatewayError::bad_request("Invalid request URL."))?;
-    Ok(GatewayRequest { method: request.method(), url, headers: headers_from_js(&request.headers()), body })
+    let url = RequestUrl::new(url).ok_or_else(|| GatewayError::bad_request("Invalid request URL."))?;
+    Ok(GatewayRequest { method: method.to_string(), url, headers: wire::from_js(headers), body })
 }
 
 fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web_sys::Response {

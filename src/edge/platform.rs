@@ -5,7 +5,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{analytics, runtime, wire};
-use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest, SMALL_ANSWER_BYTES};
+use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest, SMALL_ANSWER_BYTES};
 
 /// How long a turn waits for its sender's previous turn: a little more than a turn may hold the
 /// conversation (`TURN_HOLD_MS` in conversation.mjs).
@@ -64,10 +64,6 @@ impl<'a> WorkerPlatform<'a> {
     }
 }
 
-pub fn headers_from_js(headers: &web_sys::Headers) -> Headers {
-    wire::from_js(&runtime::header_text(headers))
-}
-
 /// A body as the JavaScript value `fetch`, `Response` and the cache accept.
 pub fn body_to_js(body: Body<web_sys::ReadableStream>) -> JsValue {
     match body {
@@ -77,17 +73,23 @@ pub fn body_to_js(body: Body<web_sys::ReadableStream>) -> JsValue {
     }
 }
 
-pub fn response_from_js(response: web_sys::Response) -> GatewayResponse<web_sys::ReadableStream> {
-    let body = response.body().map_or(Body::Empty, Body::Stream);
-    response_with_body(response, body)
-}
-
-/// `response`'s status and headers with `body` (its own, or what was read of it).
-fn response_with_body(
-    response: web_sys::Response,
-    body: Body<web_sys::ReadableStream>,
-) -> GatewayResponse<web_sys::ReadableStream> {
-    GatewayResponse { status: response.status(), headers: headers_from_js(&response.headers()), body }
+/// An answer from `runtime.js` (`send`, `cacheGet`): `[status, headers, body]`, the headers in
+/// `wire`'s form, the body a `Uint8Array` (read with the head), a `ReadableStream` or null.
+fn answer_from_js(answer: js_sys::Array) -> GatewayResponse<web_sys::ReadableStream> {
+    let body = answer.get(2);
+    let body = if body.is_null() {
+        Body::Empty
+    } else {
+        match body.dyn_into::<js_sys::Uint8Array>() {
+            Ok(bytes) => Body::Bytes(bytes.to_vec()),
+            Err(stream) => Body::Stream(stream.unchecked_into()),
+        }
+    };
+    GatewayResponse {
+        status: answer.get(0).as_f64().unwrap_or_default() as u16,
+        headers: wire::from_js(&answer.get(1).as_string().unwrap_or_default()),
+        body,
+    }
 }
 
 impl Platform for WorkerPlatform<'_> {
@@ -118,16 +120,7 @@ impl Platform for WorkerPlatform<'_> {
             SMALL_ANSWER_BYTES as f64,
         );
         match JsFuture::from(promise).await {
-            Ok(answer) => Ok(match answer.dyn_into::<js_sys::Array>() {
-                Ok(read_with_head) => {
-                    let body = match read_with_head.get(1).dyn_into::<js_sys::Uint8Array>() {
-                        Ok(bytes) => Body::Bytes(bytes.to_vec()),
-                        Err(failing) => Body::Stream(failing.unchecked_into()),
-                    };
-                    response_with_body(read_with_head.get(0).unchecked_into(), body)
-                }
-                Err(response) => response_from_js(response.unchecked_into()),
-            }),
+            Ok(answer) => Ok(answer_from_js(answer.unchecked_into())),
             Err(error) => match error.as_string().as_deref() {
                 Some("timeout") => Err(FetchFailure::Timeout),
                 Some("too_large") => Err(FetchFailure::BodyTooLarge),
@@ -173,7 +166,7 @@ impl Platform for WorkerPlatform<'_> {
 
     async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Self::Stream>> {
         let found = JsFuture::from(runtime::cache_get(key)).await.ok()?;
-        (!found.is_null()).then(|| response_from_js(found.unchecked_into()))
+        (!found.is_null()).then(|| answer_from_js(found.unchecked_into()))
     }
 
     async fn cache_put(&self, key: &str, response: GatewayResponse<Self::Stream>, ttl_seconds: u64) {

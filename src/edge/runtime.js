@@ -9,10 +9,28 @@
 // - to Rust, each name and value preceded by its length and a colon ("4:host9:127.0.0.1");
 // - from Rust, the names and values end to end in one string, with where each ends (UTF-16 units,
 //   as `slice` counts) in a Uint32Array: there is no separator to forge.
-export function headerText(headers) {
+//
+// forEach, not for...of: measured in workerd's profiler, about 4.5 µs per call on a browser's six
+// request headers against 7.5 (each step of the iterator is a call into the runtime).
+function headerText(headers) {
   let text = "";
-  for (const [name, value] of headers) text += prefix(name) + name + prefix(value) + value;
+  headers.forEach((value, name) => {
+    text += prefix(name) + name + prefix(value) + value;
+  });
   return text;
+}
+
+// A request's method, URL and headers in one string, for one crossing into Rust instead of four:
+// "<method> <url> <headers>". Neither a method (a token) nor a URL as the runtime writes it holds
+// a space, so the first two spaces end them.
+export function requestHead(request) {
+  return request.method + " " + request.url + " " + headerText(request.headers);
+}
+
+// An answer as Rust reads it, in one crossing: [status, headers, body], the body a Uint8Array (read
+// with the head), a ReadableStream or null.
+function answerOf(response, body = response.body) {
+  return [response.status, headerText(response.headers), body];
 }
 
 // "<length>:" of a string; the usual short lengths from a table (measured: as cheap as the
@@ -85,12 +103,11 @@ export function respond(status, text, ends, body) {
 // passes it aborts the fetch: the origin's request fails instead of ending as if complete, and its
 // answer, should it come first, is dropped for "too_large".
 //
-// An answer that declares at most `readAheadBytes` (uncompressed) is read here, natively and by the
-// same timer, and resolves as `[response, bytes]`: one await, one timer and one crossing less than
-// reading it afterwards. When that read fails it resolves as `[response, stream]`, a stream that
-// fails `readLimited` the same way a read of the body would have ("timeout" or "broken: ...").
-// Any other answer resolves as the Response, its body read later by `readLimited` within the rest
-// of the same deadline, or streamed.
+// Resolves as the answer (`answerOf`). One that declares at most `readAheadBytes` (uncompressed) is
+// read here, natively and by the same timer: one await, one timer and one crossing less than
+// reading it afterwards. When that read fails its body is a stream that fails `readLimited` the
+// same way a read of the body would have ("timeout" or "broken: ..."). Any other answer's body is
+// read later by `readLimited` within the rest of the same deadline, or streamed.
 export async function send(method, url, text, ends, body, timeoutMs, readAheadBytes) {
   const headers = headersFrom(text, ends);
   const controller = new AbortController();
@@ -109,7 +126,7 @@ export async function send(method, url, text, ends, body, timeoutMs, readAheadBy
       controller.abort();
       throw "too_large";
     }
-    if (!response.body) return response;
+    if (!response.body) return answerOf(response);
     const length = declaredLength(response.headers);
     if (length !== undefined && length <= readAheadBytes) {
       // An abort cannot end a body once the answer has come: the timer rejects the read.
@@ -118,11 +135,11 @@ export async function send(method, url, text, ends, body, timeoutMs, readAheadBy
         if (controller.signal.aborted) return readTooLate();
         response.arrayBuffer().then(resolve, (error) => reject("broken: " + messageOf(error)));
       });
-      return [response, await read.then((bytes) => new Uint8Array(bytes), failingStream)];
+      return answerOf(response, await read.then((bytes) => new Uint8Array(bytes), failingStream));
     }
     lengthKnown.add(response.body);
     declaringHeaders.set(response.body, response.headers);
-    return response;
+    return answerOf(response);
   } catch (error) {
     if (limited && limited.exceeded) throw "too_large";
     if (controller.signal.aborted) throw "timeout";
@@ -359,7 +376,8 @@ export function tee(stream) {
 }
 
 export async function cacheGet(key) {
-  return (await caches.default.match(key)) || null;
+  const found = await caches.default.match(key);
+  return found ? answerOf(found) : null;
 }
 
 // Stores a response under a URL key for `ttlSeconds`; the Cache API needs max-age to keep it.

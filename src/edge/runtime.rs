@@ -4,18 +4,19 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(module = "/src/edge/runtime.js")]
 extern "C" {
-    /// All headers, each name and value preceded by its length (see `wire`).
-    #[wasm_bindgen(js_name = headerText)]
-    pub fn header_text(headers: &web_sys::Headers) -> String;
+    /// "<method> <url> <headers>", the headers each name and value preceded by its length (see
+    /// `wire::split_head`).
+    #[wasm_bindgen(js_name = requestHead)]
+    pub fn request_head(request: &web_sys::Request) -> String;
     /// The request's body, its declared length noted for `read_limited`.
     #[wasm_bindgen(js_name = requestBody)]
     pub fn request_body(request: &web_sys::Request) -> Option<web_sys::ReadableStream>;
     /// Headers as `wire::to_js` writes them: `text` and the `ends` of each name and value.
     pub fn respond(status: u16, text: &str, ends: &[u32], body: &JsValue) -> web_sys::Response;
-    /// Resolves to the `Response`, or to `[response, body]` for an answer declaring at most
-    /// `read_ahead_bytes`, uncompressed, read with its head (`body`: a `Uint8Array`, or a stream
-    /// failing as the read did). Rejects with "timeout", "too_large" (a limited body passed its
-    /// limit) or "network: ..." (a string).
+    /// Resolves to the answer, `[status, headers, body]` (see `platform::answer_from_js`); an
+    /// answer declaring at most `read_ahead_bytes`, uncompressed, is read with its head (`body`: a
+    /// `Uint8Array`, or a stream failing as the read did). Rejects with "timeout", "too_large" (a
+    /// limited body passed its limit) or "network: ..." (a string).
     pub fn send(
         method: &str,
         url: &str,
@@ -43,7 +44,7 @@ extern "C" {
     pub fn end_body(writer: &JsValue);
     /// Resolves after `ms` milliseconds.
     pub fn sleep(ms: f64) -> js_sys::Promise;
-    /// Resolves to a `Response` or null.
+    /// Resolves to the answer, as `send`'s, or null.
     #[wasm_bindgen(js_name = cacheGet)]
     pub fn cache_get(key: &str) -> js_sys::Promise;
     /// Resolves to a boolean.

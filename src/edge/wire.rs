@@ -9,7 +9,8 @@
 //!   (`4:host9:127.0.0.1`), read back by length, never by searching for a separator. Pairs that are not
 //!   valid headers (a runtime's `Headers` never holds one) are dropped.
 //!
-//! Plain Rust, tested natively; the JavaScript halves are `headersFrom` and `headerText`.
+//! Plain Rust, tested natively; the JavaScript halves are `headersFrom` and `headerText` (and
+//! `requestHead`, which writes a request's method and URL before its headers).
 
 use crate::http::{check_header, is_token, value_scan, Headers, InvalidHeader};
 
@@ -86,6 +87,14 @@ fn take_field<'a>(rest: &mut &'a str, ascii: bool) -> Option<&'a str> {
     let field = after.get(..length)?;
     *rest = &after[length..];
     Some(field)
+}
+
+/// A request's head as `requestHead` writes it, "<method> <url> <headers>": the method, the URL and
+/// the headers' text (for [`from_js`]). None when either space is missing.
+pub fn split_head(head: &str) -> Option<(&str, &str, &str)> {
+    let (method, rest) = head.split_once(' ')?;
+    let (url, headers) = rest.split_once(' ')?;
+    Some((method, url, headers))
 }
 
 /// The byte length of the first `units` UTF-16 units of `text`.
@@ -177,6 +186,16 @@ mod tests {
         ];
         let read = from_js(&header_text_of(&pairs));
         assert_eq!(read.iter().collect::<Vec<_>>(), pairs.to_vec());
+    }
+
+    #[test]
+    fn a_request_head_splits_at_its_first_two_spaces() {
+        let head = format!("GET https://gw.example/a?b=1 {}", header_text_of(&[("x-a", "1 2 3")]));
+        let (method, url, headers) = split_head(&head).unwrap();
+        assert_eq!((method, url), ("GET", "https://gw.example/a?b=1"));
+        assert_eq!(from_js(headers).get("x-a"), Some("1 2 3"));
+        assert_eq!(split_head("GET https://gw.example/ "), Some(("GET", "https://gw.example/", "")));
+        assert_eq!(split_head("GET https://gw.example/"), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use serde_json::json;
 
 use super::context::{RequestContext, RequestSummary};
-use super::route::{path_of, query_of, route, GuardedRoute, LocalRoute, Route};
+use super::route::{route, GuardedRoute, LocalRoute, Route};
 use super::target::Target;
 use super::{analytics, cors, log, Gateway};
 use crate::auth::{authorize, Access, Credentials, Identity};
@@ -26,7 +26,7 @@ use crate::cache::CacheStatus;
 use crate::chat::{read_message, wants_stream};
 use crate::config::{Exposure, WebhookAuth};
 use crate::error::{ErrorKind, GatewayError, Result, VERSION};
-use crate::http::{Body, BodyWriting, GatewayRequest, GatewayResponse};
+use crate::http::{path_of, query_of, Body, BodyWriting, GatewayRequest, GatewayResponse};
 use crate::limits::{LimitedRoute, RequestFacts};
 use crate::platform::{Platform, RequestRecord};
 use crate::proxy::{self, ProxyCall};

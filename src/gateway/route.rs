@@ -69,19 +69,6 @@ impl GuardedRoute {
     }
 }
 
-/// The path of an absolute request URL (up to the query), without parsing the whole URL.
-pub fn path_of(url: &str) -> &str {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = after_scheme.find('/').map_or("/", |at| &after_scheme[at..]);
-    path.split(['?', '#']).next().unwrap_or("/")
-}
-
-/// The query of a request URL, without its fragment.
-pub fn query_of(url: &str) -> Option<&str> {
-    let (_, query) = url.split_once('?')?;
-    query.split('#').next()
-}
-
 /// Matches a request. `path` is the URL path as received (percent-encoded).
 pub fn route(method: &str, path: &str) -> Route {
     use GuardedRoute::*;
@@ -177,12 +164,5 @@ mod tests {
         for (method, path, expected) in cases {
             assert_eq!(route(method, path), expected, "{method} {path}");
         }
-    }
-
-    #[test]
-    fn paths_of_urls() {
-        assert_eq!(path_of("https://gw.example/pi/x/system?token=1"), "/pi/x/system");
-        assert_eq!(path_of("http://127.0.0.1:8787"), "/");
-        assert_eq!(path_of("http://h/a#f"), "/a");
     }
 }

@@ -1,14 +1,14 @@
 //! The request that reached the gateway, the response it gives back, and their bodies. `B` is the
 //! runtime's streaming body, opaque to the core.
 
-use super::Headers;
+use super::{Headers, RequestUrl};
 use crate::error::GatewayError;
 
 /// A request as it reached the gateway.
 #[derive(Debug)]
 pub struct GatewayRequest<B> {
     pub method: String,
-    pub url: url::Url,
+    pub url: RequestUrl,
     pub headers: Headers,
     pub body: Body<B>,
 }

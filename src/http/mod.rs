@@ -7,6 +7,7 @@ mod message;
 mod outbound;
 mod percent;
 mod public_text;
+mod request_url;
 
 pub use basic_auth::basic_authorization;
 pub use headers::{check_header, is_token, is_valid_value, value_scan, Headers, InvalidHeader};
@@ -14,3 +15,4 @@ pub use message::{Body, BodyError, BodyWriting, GatewayRequest, GatewayResponse}
 pub use outbound::{is_origin_failure_status, is_small_answer, FetchFailure, OutboundRequest, SMALL_ANSWER_BYTES};
 pub use percent::percent_decode;
 pub use public_text::{public_text, public_url};
+pub use request_url::{path_of, query_of, RequestUrl};

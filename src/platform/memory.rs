@@ -201,7 +201,8 @@ impl MemoryPlatform {
     pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> GatewayRequest<MemoryStream> {
         GatewayRequest {
             method: method.to_string(),
-            url: url::Url::parse(url).expect("test URL"),
+            // Normalized as the runtime would have.
+            url: url::Url::parse(url).expect("test URL").into(),
             headers: headers.iter().copied().collect(),
             body: if body.is_empty() { Body::Empty } else { Body::Stream(body.to_vec().into()) },
         }

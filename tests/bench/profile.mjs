@@ -51,7 +51,8 @@ const routes = {
 const route = routes[ROUTE];
 if (!route) throw new Error(`unknown route ${ROUTE}: one of ${Object.keys(routes).join(", ")}`);
 const write = args.includes("--write");
-if ((write || args.includes("--baseline")) && !route.origin) throw new Error("--baseline and --write need a proxied route (model or pi)");
+if (write && !route.origin) throw new Error("--write needs a proxied route (model or pi)");
+if (args.includes("--baseline") && route.method) throw new Error("--baseline needs a GET route (health, model or pi)");
 
 let bodyFile;
 if (route.body) {
@@ -66,7 +67,9 @@ async function startGateway() {
 
 async function startForwarding() {
   const script = path.join(artifacts, "profile-forward.js");
-  fs.writeFileSync(script, forwardingJs(route.origin));
+  // /health's baseline is the empty JavaScript Worker answering the same body.
+  fs.writeFileSync(script, route.origin ? forwardingJs(route.origin)
+    : `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`);
   return workerdServe([["worker.js", script, "esModule"]], {}, { inspector: true });
 }
 
