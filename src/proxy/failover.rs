@@ -21,7 +21,7 @@ pub(super) async fn send<P: Platform>(
     query: &str,
     platform: &P,
 ) -> (Result<GatewayResponse<P::Stream>>, Deadline) {
-    let url_on = |origin: &Origin| target::upstream_url(&origin.base, call.path, Some(query)).ok().map(String::from);
+    let url_on = |origin: &Origin| target::upstream_url(&origin.base, call.path, Some(query)).ok();
     let budget = RetryBudget::default();
     let timeout_ms = call.upstream.timeout_ms;
     let bounds = Bounds { timeout_ms, until: None, budget: &budget };

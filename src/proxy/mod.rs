@@ -105,7 +105,7 @@ pub async fn proxy<P: Platform>(
         (Some(_), false) => CacheStatus::Miss,
         _ => CacheStatus::Bypass,
     };
-    let outbound = upstream_request(&call, method, url.to_string(), &client_headers, client_url.scheme(), body);
+    let outbound = upstream_request(&call, method, url, &client_headers, client_url.scheme(), body);
     let (outcome, deadline) = exchange(&call, key, status, outbound, &query, &client_headers, platform).await;
     match lead {
         Some(lead) if lead.waiting() > 0 => coalesce::share(lead, outcome, shareable, deadline, platform).await,

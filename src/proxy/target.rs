@@ -9,7 +9,7 @@ use crate::http::percent_decode;
 
 /// `base` (the service's base URL) + `path` (percent-encoded, relative to the base) + `query`
 /// (already filtered).
-pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url> {
+pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<String> {
     let refused = || GatewayError::not_found("The path is not allowed by this gateway.");
     for segment in path.split('/') {
         let decoded = percent_decode(segment);
@@ -25,14 +25,24 @@ pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url> 
     if path.starts_with('/') {
         return Err(refused());
     }
+    let query = query.filter(|q| !q.is_empty());
     let mut joined = base.as_str().trim_end_matches(['?', '#']).to_string();
     if !joined.ends_with('/') {
         joined.push('/');
     }
     joined.push_str(path);
-    if let Some(query) = query.filter(|q| !q.is_empty()) {
+    if let Some(query) = query {
         joined.push('?');
         joined.push_str(query);
+    }
+    // The usual request needs no parse: a base without query or fragment, and a path and query of
+    // characters a URL parser keeps as they are, join into the URL a parse would give (no dot
+    // segment is left, above), on the base's origin and under its path by construction. Measured:
+    // the parse was a tenth of the Rust time of a proxied GET.
+    let plain =
+        |text: &str| text.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&byte));
+    if base.query().is_none() && base.fragment().is_none() && plain(path) && query.is_none_or(plain) {
+        return Ok(joined);
     }
     let url = Url::parse(&joined).map_err(|_| refused())?;
     let same_origin = url.scheme() == base.scheme()
@@ -44,7 +54,7 @@ pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Url> 
     if !same_origin || !url.path().starts_with(base_path) || url.fragment().is_some() {
         return Err(refused());
     }
-    Ok(url)
+    Ok(url.into())
 }
 
 #[cfg(test)]
@@ -54,7 +64,35 @@ mod tests {
     const BASE: &str = "http://127.0.0.1:8080/api/";
 
     fn upstream_url(base: &str, path: &str, query: Option<&str>) -> Result<Url> {
-        super::upstream_url(&Url::parse(base).unwrap(), path, query)
+        super::upstream_url(&Url::parse(base).unwrap(), path, query).map(|url| Url::parse(&url).unwrap())
+    }
+
+    /// The joined URL without the parse is the parse's own: every path and query of the characters
+    /// it keeps, over an alphabet of the tricky ones, on bases with and without a path.
+    #[test]
+    fn a_joined_url_is_what_a_parse_gives() {
+        let alphabet = [
+            "a", "Z", "0", "-", ".", "_", "~", "%41", "%2e", "%2F", "%", "!", "$", "&", "'", "(", "*", "+", ",", ";",
+            "=", ":", "@", "/", "é", " ", "?", "#", "[", "|", "^",
+        ];
+        for base in ["http://127.0.0.1:8080/api/", "http://h:1", "https://h/a/b", "http://h/x/?"] {
+            let base = Url::parse(base).unwrap();
+            for first in alphabet {
+                for second in alphabet {
+                    for third in ["", "/", "b", ".", "%2e"] {
+                        let path = format!("{first}{second}{third}");
+                        for query in [None, Some(""), Some("a=1&b=%2F+c"), Some("q=é")] {
+                            let joined = super::upstream_url(&base, &path, query);
+                            let Ok(joined) = joined else { continue };
+                            let parsed = Url::parse(&joined).unwrap();
+                            assert_eq!(joined, parsed.as_str(), "{base} {path} {query:?}");
+                            assert_eq!(parsed.origin(), base.origin(), "{joined}");
+                            assert!(parsed.path().starts_with(base.path().trim_end_matches('/')), "{joined}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
