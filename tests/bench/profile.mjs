@@ -1,13 +1,14 @@
 // Where a route's time goes: the profiling build (function names kept) under `workerd serve`,
 // loaded by wrk while V8's sampling profiler runs through workerd's inspector protocol.
 //
-//   node tests/bench/profile.mjs [--route health|model|pi|webhook] [--seconds 5] [--no-build]
-//                                [--top 40] [--tree] [--baseline] [--write]
+//   node tests/bench/profile.mjs [--route health|model|jwt|pi|webhook] [--seconds 5] [--no-build]
+//                                [--top 40] [--tree] [--baseline [--contract]] [--write]
 //
 // Prints the functions with the most self and inclusive time, and the isolate's time per request by
 // kind of work; writes the raw profile to tests/artifacts/<route>.cpuprofile (Chrome DevTools opens
 // it). --tree prints the call tree. --baseline profiles the forwarding JavaScript Worker instead
-// (model and pi routes). --write profiles both and writes the comparison to BENCHMARKS.md.
+// (with --contract, the contract-duties one; for the jwt route, the JWT-checking one; for /health,
+// the empty one). --write profiles both and writes the comparison to BENCHMARKS.md.
 //
 // The inspector makes console.log dearer than it is (each call is also recorded for the inspector):
 // without it, one call measured about 12 µs, a tenth of an empty JavaScript Worker's request.
@@ -15,8 +16,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
-import { wrk, workerdServe, serveGateway, forwardingJs, updateBenchmarks, root } from "./workers.mjs";
-import { startPi, startModel, startOrigin, sendJson } from "../support/origins.mjs";
+import { wrk, workerdServe, serveGateway, forwardingJs, contractJs, jwtJs, updateBenchmarks, root } from "./workers.mjs";
+import { startPi, startModel, startOrigin, sendJson, mintJwt } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
@@ -24,6 +25,8 @@ const ROUTE = option("--route", "model");
 const SECONDS = Number(option("--seconds", 5));
 const TOP = Number(option("--top", 40));
 const TOKEN = "profile-token";
+const JWT_SECRET = "profile-jwt-secret";
+const hs256 = mintJwt({ alg: "HS256", typ: "JWT" }, { user: { username: "profile", role: "admin" }, exp: Math.floor(Date.now() / 1000) + 3600 }, JWT_SECRET);
 const artifacts = path.join(root, "tests/artifacts");
 fs.mkdirSync(artifacts, { recursive: true });
 
@@ -33,17 +36,21 @@ const [pi, model, api] = await Promise.all([
   startPi("pi-key"), startModel(), startOrigin((req, res) => sendJson(res, 200, { temperature: 21.5, path: req.url })),
 ]);
 const config = {
-  auth: { token: "${AUTH_TOKEN}" },
+  auth: { token: "${AUTH_TOKEN}", jwt: { secret: JWT_SECRET, algorithm: "HS256" } },
   extensions: { rest: { services: [
     { name: "pi", base_url: pi.url + "/", expose: "telemetry", headers: { access_token: "pi-key" } },
     { name: "model", base_url: model.url + "/", expose: "inference" },
     { name: "api", base_url: api.url + "/" },
   ] } },
+  // The webhook's target row is the one with conversations off (one sender here: on, its turns
+  // would wait for each other).
+  chat: { conversations: "off" },
   dialog: [{ condition: "true", response: "{% GET \"api://a\" cache 3600 %}{% set a = rest.json.temperature %}{% GET \"api://b\" cache 3600 %}It is {{ a }} and {{ rest.json.temperature }}." }],
 };
 const routes = {
   health: { path: "/health" },
   model: { path: "/models/model/health", headers: { access_token: TOKEN }, origin: model.url },
+  jwt: { path: "/models/model/health", headers: { authorization: `Bearer ${hs256}` }, origin: model.url },
   pi: { path: "/pi/pi/system", headers: { access_token: TOKEN }, origin: pi.url },
   webhook: { path: "/webhooks/rest/webhook", method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ sender: "profile", message: "temperature?" }) },
@@ -68,8 +75,11 @@ async function startGateway() {
 async function startForwarding() {
   const script = path.join(artifacts, "profile-forward.js");
   // /health's baseline is the empty JavaScript Worker answering the same body.
-  fs.writeFileSync(script, route.origin ? forwardingJs(route.origin)
-    : `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`);
+  // --contract: the model route's contract-duties Worker instead (the jwt route's is the JWT-checking one).
+  const baseline = ROUTE === "jwt" ? jwtJs(route.origin, JWT_SECRET)
+    : args.includes("--contract") ? contractJs(route.origin, TOKEN) : route.origin && forwardingJs(route.origin);
+  fs.writeFileSync(script, baseline
+    || `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`);
   return workerdServe([["worker.js", script, "esModule"]], {}, { inspector: true });
 }
 
