@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::spki::spki_from_pem;
+use super::verified::VerifiedTokens;
 use crate::config::{JwtAlgorithm, JwtConfig};
 use crate::error::{GatewayError, Result};
 use crate::platform::Platform;
@@ -143,10 +144,12 @@ pub(super) fn check_times<T>(
     Ok(())
 }
 
-/// Verifies Rasa JWTs per `auth.jwt`.
+/// Verifies Rasa JWTs per `auth.jwt`; a token it verified is not verified again while it holds
+/// (see `verified`).
 pub struct JwtVerifier {
     key: VerificationKey,
     leeway: Leeway,
+    verified: VerifiedTokens<RasaClaims>,
 }
 
 impl JwtVerifier {
@@ -168,12 +171,24 @@ impl JwtVerifier {
             JwtAlgorithm::ES256 => public(SignatureAlgorithm::Es256)?,
         };
         let leeway = Leeway::from_config("auth.jwt.leeway", config.leeway)?;
-        Ok(JwtVerifier { key, leeway })
+        Ok(JwtVerifier { key, leeway, verified: VerifiedTokens::default() })
     }
 
     /// The token's `user` claim, or `None` when the token does not verify.
     pub async fn verify<P: Platform>(&self, token: &str, platform: &P) -> Option<RasaUser> {
-        let claims: Claims<RasaClaims> = self.key.verify(token, platform, self.leeway, false).await.ok()?;
+        let claims = match self.verified.get(token, platform.now(), self.leeway, false) {
+            Some(claims) => claims,
+            None => {
+                let claims: Claims<RasaClaims> = self.key.verify(token, platform, self.leeway, false).await.ok()?;
+                self.verified.insert(token, &claims);
+                claims
+            }
+        };
         Some(claims.custom.user.unwrap_or_default())
+    }
+
+    /// How many verified tokens this verifier holds.
+    pub fn verified_tokens(&self) -> usize {
+        self.verified.held()
     }
 }

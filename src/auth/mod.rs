@@ -15,6 +15,7 @@ mod jwt;
 mod oidc;
 pub mod spki;
 mod token;
+mod verified;
 
 pub use authenticator::Authenticator;
 pub use credentials::{Credentials, CLIENT_CREDENTIAL_HEADERS};

@@ -912,3 +912,67 @@ fn a_consumers_key_names_the_consumer_and_never_mixes_with_another() {
     let credentials = Credentials::from_request(vec!["shop-key".into()], &Headers::new());
     assert_eq!(block_on(auth.authenticate(&credentials, &platform)).consumer(), Some("shop"));
 }
+
+// --- Verified tokens: a token verified once is not verified again while its times hold ----------
+
+fn jwt_verifier(algorithm: &str) -> JwtVerifier {
+    let config: crate::config::JwtConfig = match algorithm {
+        "RS256" => serde_json::from_value(json!({"algorithm": "RS256", "public_key": keys().rsa_pem})),
+        other => serde_json::from_value(json!({"algorithm": other, "secret": SECRET})),
+    }
+    .unwrap();
+    JwtVerifier::from_config(&config).unwrap()
+}
+
+#[test]
+fn a_token_verified_once_is_held_and_answers_the_same() {
+    for algorithm in ["HS256", "RS256"] {
+        let verifier = jwt_verifier(algorithm);
+        let token = mint(json!({"alg": algorithm, "typ": "JWT"}), user("ana", "user"), SECRET.as_bytes(), None);
+        let platform = platform();
+        let first = block_on(verifier.verify(&token, &platform)).expect("verifies");
+        let again = block_on(verifier.verify(&token, &platform)).expect("verifies again");
+        assert_eq!((first.username, first.role), (again.username.clone(), again.role.clone()));
+        assert_eq!(again.username.as_deref(), Some("ana"));
+        assert_eq!(verifier.verified_tokens(), 1, "{algorithm}");
+    }
+}
+
+#[test]
+fn a_held_token_does_not_let_a_forged_one_pass() {
+    let verifier = jwt_verifier("HS256");
+    let platform = platform();
+    let token = hs256(user("ana", "admin"));
+    assert!(block_on(verifier.verify(&token, &platform)).is_some());
+    // The same header and claims with another signature, and the held token with a byte more.
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{signed}.{}", b64(&[0u8; 32]));
+    assert!(block_on(verifier.verify(&forged, &platform)).is_none());
+    assert!(block_on(verifier.verify(&format!("{token}A"), &platform)).is_none());
+    assert_eq!(verifier.verified_tokens(), 1);
+}
+
+#[test]
+fn a_held_token_expires_as_any_other() {
+    let verifier = jwt_verifier("HS256");
+    let platform = platform();
+    let token = hs256(json!({"user": {"username": "ana", "role": "admin"}, "exp": NOW + 60.0}));
+    assert!(block_on(verifier.verify(&token, &platform)).is_some());
+    platform.advance(59.0);
+    assert!(block_on(verifier.verify(&token, &platform)).is_some());
+    // Past `exp` and the default leeway (180 s).
+    platform.advance(182.0);
+    assert!(block_on(verifier.verify(&token, &platform)).is_none(), "expired, though held");
+    assert_eq!(verifier.verified_tokens(), 0, "dropped once expired");
+}
+
+#[test]
+fn the_verified_tokens_held_are_bounded() {
+    let verifier = jwt_verifier("HS256");
+    let platform = platform();
+    for n in 0..=super::verified::MAX_VERIFIED_TOKENS {
+        let token = hs256(json!({"user": {"username": format!("u{n}"), "role": "user"}, "exp": NOW + 600.0}));
+        assert!(block_on(verifier.verify(&token, &platform)).is_some());
+    }
+    assert!(verifier.verified_tokens() <= super::verified::MAX_VERIFIED_TOKENS);
+}

@@ -1,0 +1,62 @@
+//! JWTs this isolate has verified, so that a client presenting the same token again is not
+//! verified again (the HMAC, or the RSA/ECDSA signature through Web Crypto, and the claims'
+//! decoding), as Envoy's `jwt_cache_config` does. Only for `auth.jwt`, whose key is the
+//! configuration's: an OIDC key can be withdrawn by its issuer, and a token it signed must fail
+//! once the key set no longer holds it.
+//!
+//! A token is found by its SHA-256 digest, so the lookup's timing tells nothing about the tokens
+//! held; `exp` and `nbf` are checked again on every use, the entry dropped once it fails.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use jwt_compact::Claims;
+use sha2::{Digest, Sha256};
+
+use super::jwt::{check_times, Leeway};
+
+/// The most tokens held; past it, all are dropped (a client whose token is dropped has it verified
+/// once more). Bounds the isolate's memory whatever the number of clients.
+pub const MAX_VERIFIED_TOKENS: usize = 1024;
+
+pub struct VerifiedTokens<T> {
+    by_digest: RefCell<HashMap<[u8; 32], Claims<T>>>,
+}
+
+impl<T> Default for VerifiedTokens<T> {
+    fn default() -> Self {
+        VerifiedTokens { by_digest: RefCell::new(HashMap::new()) }
+    }
+}
+
+impl<T: Clone> VerifiedTokens<T> {
+    /// The claims of `token` if it was verified here and its times still hold at `now`.
+    pub fn get(&self, token: &str, now: f64, leeway: Leeway, require_exp: bool) -> Option<Claims<T>> {
+        let digest = digest(token);
+        let mut by_digest = self.by_digest.borrow_mut();
+        let claims = by_digest.get(&digest)?;
+        if check_times(claims, now, leeway, require_exp).is_err() {
+            by_digest.remove(&digest);
+            return None;
+        }
+        Some(claims.clone())
+    }
+
+    /// Notes `token` as verified, with its claims.
+    pub fn insert(&self, token: &str, claims: &Claims<T>) {
+        let mut by_digest = self.by_digest.borrow_mut();
+        if by_digest.len() >= MAX_VERIFIED_TOKENS {
+            by_digest.clear();
+        }
+        by_digest.insert(digest(token), claims.clone());
+    }
+
+    /// How many tokens are held.
+    pub fn held(&self) -> usize {
+        self.by_digest.borrow().len()
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
