@@ -17,7 +17,9 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 
 use super::jwt::VerificationKey;
+use super::oidc::AccessClaims;
 use super::spki::{p256_spki, rsa_spki};
+use super::verified::VerifiedTokens;
 use crate::platform::SignatureAlgorithm;
 
 pub const JWKS_REFETCH_SECONDS: f64 = 60.0;
@@ -60,8 +62,11 @@ struct Jwk {
 }
 
 /// Verification keys by `kid`; the algorithm of each is fixed by its type (RSA: RS256, P-256: ES256).
+/// The access tokens verified with them are held with the set (see `verified`): a set fetched anew
+/// holds none, so a key the issuer withdrew verifies nothing held.
 pub struct KeySet {
     keys: Vec<(Option<String>, VerificationKey)>,
+    pub verified: VerifiedTokens<AccessClaims>,
 }
 
 impl KeySet {
@@ -77,7 +82,7 @@ impl KeySet {
             .filter(|jwk| jwk.usage.as_deref().is_none_or(|u| u == "sig"))
             .filter_map(|jwk| Some((jwk.kid.clone(), to_key(&jwk)?)))
             .collect();
-        (!keys.is_empty()).then_some(KeySet { keys })
+        (!keys.is_empty()).then_some(KeySet { keys, verified: VerifiedTokens::default() })
     }
 
     /// The key for `kid` whose algorithm is `alg` (an RSA key never verifies an ES256 token).

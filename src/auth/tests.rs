@@ -975,4 +975,37 @@ fn the_verified_tokens_held_are_bounded() {
         assert!(block_on(verifier.verify(&token, &platform)).is_some());
     }
     assert!(verifier.verified_tokens() <= super::verified::MAX_VERIFIED_TOKENS);
+    // A token longer than the longest held verifies, and is not held.
+    let long = hs256(json!({"user": {"username": "u".repeat(super::verified::MAX_HELD_TOKEN_BYTES), "role": "user"},
+                            "exp": NOW + 600.0}));
+    let held = verifier.verified_tokens();
+    assert!(block_on(verifier.verify(&long, &platform)).is_some());
+    assert_eq!(verifier.verified_tokens(), held);
+}
+
+#[test]
+fn an_access_token_is_held_by_the_key_set_that_verified_it() {
+    let config: crate::config::OidcConfig =
+        serde_json::from_value(json!({"issuer": ISSUER, "audience": AUDIENCE})).unwrap();
+    let verifier = OidcVerifier::from_config(config).unwrap();
+    let platform = platform();
+    let token = access_token("RS256", "rsa-1", access_claims(json!({})));
+    let set = super::jwks::KeySet::parse(jwks().to_string().as_bytes()).unwrap();
+    for _ in 0..2 {
+        let identity = block_on(verifier.verify(&token, &set, &platform));
+        assert!(
+            matches!(identity, Some(Identity::Client { ref subject, .. }) if subject == "client-7"),
+            "{identity:?}"
+        );
+    }
+    assert_eq!(set.verified.held(), 1);
+    // Another audience's token, validly signed, is refused and not held.
+    let other = access_token("RS256", "rsa-1", access_claims(json!({"aud": "someone-else"})));
+    assert!(block_on(verifier.verify(&other, &set, &platform)).is_none());
+    assert_eq!(set.verified.held(), 1);
+    // The issuer withdrew the RSA key: the set fetched anew refuses the token the old one held.
+    let mut withdrawn = jwks();
+    withdrawn["keys"].as_array_mut().unwrap().retain(|key| key["kid"] != "rsa-1");
+    let fetched_anew = super::jwks::KeySet::parse(withdrawn.to_string().as_bytes()).unwrap();
+    assert!(block_on(verifier.verify(&token, &fetched_anew, &platform)).is_none());
 }

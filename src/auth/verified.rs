@@ -1,11 +1,13 @@
-//! JWTs this isolate has verified, so that a client presenting the same token again is not
-//! verified again (the HMAC, or the RSA/ECDSA signature through Web Crypto, and the claims'
-//! decoding), as Envoy's `jwt_cache_config` does. Only for `auth.jwt`, whose key is the
-//! configuration's: an OIDC key can be withdrawn by its issuer, and a token it signed must fail
-//! once the key set no longer holds it.
+//! Access tokens and JWTs this isolate has verified, so that a client presenting the same token
+//! again is not verified again (the HMAC, or the RSA/ECDSA signature through Web Crypto, and the
+//! claims' decoding), as Envoy's `jwt_cache_config` does. `auth.jwt`'s verifier holds the tokens
+//! it verified (its key is the configuration's); for OIDC, the key set a token was verified with
+//! holds it, so that once the issuer withdraws a key, a set fetched anew verifies its tokens again
+//! (and refuses them).
 //!
-//! A token is found by its SHA-256 digest, so the lookup's timing tells nothing about the tokens
-//! held; `exp` and `nbf` are checked again on every use, the entry dropped once it fails.
+//! A token is found by its SHA-256 digest: how long a lookup takes depends on digests, which tell
+//! nothing of the tokens held (whether a token is held shows, as it must: it answers sooner). `exp`
+//! and `nbf` are checked again on every use, the entry dropped once it fails.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,8 +18,12 @@ use sha2::{Digest, Sha256};
 use super::jwt::{check_times, Leeway};
 
 /// The most tokens held; past it, all are dropped (a client whose token is dropped has it verified
-/// once more). Bounds the isolate's memory whatever the number of clients.
+/// once more). With the longest token held, bounds the isolate's memory (about 4 MB at most)
+/// whatever the number of clients.
 pub const MAX_VERIFIED_TOKENS: usize = 1024;
+
+/// The longest token held; a longer one is verified on every use.
+pub const MAX_HELD_TOKEN_BYTES: usize = 4096;
 
 pub struct VerifiedTokens<T> {
     by_digest: RefCell<HashMap<[u8; 32], Claims<T>>>,
@@ -44,6 +50,9 @@ impl<T: Clone> VerifiedTokens<T> {
 
     /// Notes `token` as verified, with its claims.
     pub fn insert(&self, token: &str, claims: &Claims<T>) {
+        if token.len() > MAX_HELD_TOKEN_BYTES {
+            return;
+        }
         let mut by_digest = self.by_digest.borrow_mut();
         if by_digest.len() >= MAX_VERIFIED_TOKENS {
             by_digest.clear();
