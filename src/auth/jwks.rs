@@ -16,8 +16,8 @@ use std::rc::Rc;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 
+use super::access_claims::AccessClaims;
 use super::jwt::VerificationKey;
-use super::oidc::AccessClaims;
 use super::spki::{p256_spki, rsa_spki};
 use super::verified::VerifiedTokens;
 use crate::platform::SignatureAlgorithm;

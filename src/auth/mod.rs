@@ -8,6 +8,7 @@
 //! A consumer (`auth.consumers`, a key presented as the token is) may call exactly what its `allow`
 //! names, and is refused with 403 everywhere else.
 
+mod access_claims;
 mod authenticator;
 mod credentials;
 mod jwks;

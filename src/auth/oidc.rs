@@ -2,45 +2,14 @@
 //! the issuer's JWKS, `iss` equal to the issuer, `aud` containing the audience, `exp` required.
 
 use jwt_compact::{Claims, UntrustedToken};
-use serde::Deserialize;
-use serde_json::Value;
 
+use super::access_claims::AccessClaims;
 use super::jwks::KeySet;
 use super::jwt::Leeway;
 use super::Identity;
 use crate::config::OidcConfig;
 use crate::error::Result;
 use crate::platform::Platform;
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct AccessClaims {
-    iss: Option<String>,
-    aud: Option<Value>,
-    sub: Option<String>,
-    scope: Option<String>,
-    scp: Option<Value>,
-}
-
-impl AccessClaims {
-    fn scopes(&self) -> Vec<String> {
-        let mut scopes: Vec<String> =
-            self.scope.as_deref().unwrap_or("").split_whitespace().map(String::from).collect();
-        match &self.scp {
-            Some(Value::Array(items)) => scopes.extend(items.iter().filter_map(|v| v.as_str().map(String::from))),
-            Some(Value::String(text)) => scopes.extend(text.split_whitespace().map(String::from)),
-            _ => {}
-        }
-        scopes
-    }
-
-    fn has_audience(&self, audience: &str) -> bool {
-        match &self.aud {
-            Some(Value::String(aud)) => aud == audience,
-            Some(Value::Array(items)) => items.iter().any(|v| v.as_str() == Some(audience)),
-            _ => false,
-        }
-    }
-}
 
 pub struct OidcVerifier {
     pub config: OidcConfig,

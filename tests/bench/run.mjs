@@ -171,13 +171,16 @@ async function analyticsRowRun() {
   await new Promise((resolve) => setTimeout(resolve, 7000));
   const { minutes } = await (await fetch(gateway.url + "/admin/analytics?minutes=60", { headers: { access_token: TOKEN } })).json();
   const stored = minutes.reduce((sum, m) => sum + (m.routes["models/model"]?.requests ?? 0), 0);
-  if (stored < median.measured.requests) throw new Error(`analytics stored ${stored} requests, fewer than the ${median.measured.requests} measured`);
-  console.log(`  analytics: ${stored} requests stored for the route over all rounds`);
-  analyticsRow = { ...median, stored };
+  // A shortfall is reported (here and in BENCHMARKS.md), not thrown: it must not discard the run's
+  // other rows.
+  const complete = stored >= median.measured.requests;
+  console.log(`  analytics: ${stored} requests stored for the route over all rounds` +
+    (complete ? "" : `: CHECK FAILED, fewer than the ${median.measured.requests} of the kept round`));
+  analyticsRow = { ...median, stored, complete };
 }
 
 function writeAnalyticsSection() {
-  const { measured: m, baseline: b, ratio, stored } = analyticsRow;
+  const { measured: m, baseline: b, ratio, stored, complete } = analyticsRow;
   updateBenchmarks("Analytics", `## Analytics
 
 \`node tests/bench/run.mjs${ONLY ? " --only analytics" : ""}\` on ${new Date().toISOString().slice(0, 10)} (wrk -t2 -c${CONNECTIONS}, ${SECONDS} s per run, ${ROUNDS} rounds in
@@ -191,7 +194,7 @@ whose configuration says \`"analytics": {"enabled": false}\`.
 
 A request's share is adding itself to the isolate's per-minute counts in memory; the store is written
 once per isolate every 5 seconds, in the background. The store held ${stored} requests of the route
-afterwards, at least every request of the kept round.`);
+afterwards, ${complete ? "at least every request of the kept round" : `**fewer than the ${m.requests} of the kept round: counts were lost**`}.`);
 }
 
 // The conversations rows: the chat webhook (two cached rest_calls) on the gateway, whose
