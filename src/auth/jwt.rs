@@ -176,14 +176,8 @@ impl JwtVerifier {
 
     /// The token's `user` claim, or `None` when the token does not verify.
     pub async fn verify<P: Platform>(&self, token: &str, platform: &P) -> Option<RasaUser> {
-        let claims = match self.verified.get(token, platform.now(), self.leeway, false) {
-            Some(claims) => claims,
-            None => {
-                let claims: Claims<RasaClaims> = self.key.verify(token, platform, self.leeway, false).await.ok()?;
-                self.verified.insert(token, &claims);
-                claims
-            }
-        };
+        let verify = || async { self.key.verify(token, platform, self.leeway, false).await.ok() };
+        let claims = self.verified.get_or_verify(token, platform.now(), self.leeway, false, verify).await?;
         Some(claims.custom.user.unwrap_or_default())
     }
 

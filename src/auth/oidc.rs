@@ -39,21 +39,15 @@ impl OidcVerifier {
     /// Verifies `token` with `keys`; `None` when no key fits or any check fails.
     /// A token verified with the same set before is not verified again while its times hold.
     pub async fn verify<P: Platform>(&self, token: &str, keys: &KeySet, platform: &P) -> Option<Identity> {
-        let claims = match keys.verified.get(token, platform.now(), self.leeway, true) {
-            Some(claims) => claims,
-            None => {
-                let need = Self::key_need(token)?;
-                let key = keys.find(need.kid.as_deref(), &need.alg)?;
-                let claims: Claims<AccessClaims> = key.verify(token, platform, self.leeway, true).await.ok()?;
-                let access = &claims.custom;
-                let issuer_ok = access.iss.as_deref() == Some(self.config.issuer.as_str());
-                if !issuer_ok || !access.has_audience(&self.config.audience) {
-                    return None;
-                }
-                keys.verified.insert(token, &claims);
-                claims
-            }
+        let verify = || async {
+            let need = Self::key_need(token)?;
+            let key = keys.find(need.kid.as_deref(), &need.alg)?;
+            let claims: Claims<AccessClaims> = key.verify(token, platform, self.leeway, true).await.ok()?;
+            let access = &claims.custom;
+            let issuer_ok = access.iss.as_deref() == Some(self.config.issuer.as_str());
+            (issuer_ok && access.has_audience(&self.config.audience)).then_some(claims)
         };
+        let claims = keys.verified.get_or_verify(token, platform.now(), self.leeway, true, verify).await?;
         let access = &claims.custom;
         Some(Identity::Client { subject: access.sub.clone().unwrap_or_default(), scopes: access.scopes() })
     }

@@ -931,7 +931,9 @@ fn a_token_verified_once_is_held_and_answers_the_same() {
         let token = mint(json!({"alg": algorithm, "typ": "JWT"}), user("ana", "user"), SECRET.as_bytes(), None);
         let platform = platform();
         let first = block_on(verifier.verify(&token, &platform)).expect("verifies");
+        let checked = platform.signatures_checked.get();
         let again = block_on(verifier.verify(&token, &platform)).expect("verifies again");
+        assert_eq!(platform.signatures_checked.get(), checked, "{algorithm}: verified once");
         assert_eq!((first.username, first.role), (again.username.clone(), again.role.clone()));
         assert_eq!(again.username.as_deref(), Some("ana"));
         assert_eq!(verifier.verified_tokens(), 1, "{algorithm}");
@@ -991,8 +993,9 @@ fn an_access_token_is_held_by_the_key_set_that_verified_it() {
     let platform = platform();
     let token = access_token("RS256", "rsa-1", access_claims(json!({})));
     let set = super::jwks::KeySet::parse(jwks().to_string().as_bytes()).unwrap();
-    for _ in 0..2 {
+    for checked in [1, 1] {
         let identity = block_on(verifier.verify(&token, &set, &platform));
+        assert_eq!(platform.signatures_checked.get(), checked, "the signature checked once");
         assert!(
             matches!(identity, Some(Identity::Client { ref subject, .. }) if subject == "client-7"),
             "{identity:?}"

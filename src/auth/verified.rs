@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
 
 use jwt_compact::Claims;
 use sha2::{Digest, Sha256};
@@ -36,36 +37,45 @@ impl<T> Default for VerifiedTokens<T> {
 }
 
 impl<T: Clone> VerifiedTokens<T> {
-    /// The claims of `token` if it was verified here and its times still hold at `now`.
-    pub fn get(&self, token: &str, now: f64, leeway: Leeway, require_exp: bool) -> Option<Claims<T>> {
-        let digest = digest(token);
+    /// The claims of `token`: held ones when its times still hold at `now`, else those `verify`
+    /// gives, held from then on. The token is digested once; nothing is borrowed while `verify`
+    /// runs.
+    pub async fn get_or_verify<F: Future<Output = Option<Claims<T>>>>(
+        &self,
+        token: &str,
+        now: f64,
+        leeway: Leeway,
+        require_exp: bool,
+        verify: impl FnOnce() -> F,
+    ) -> Option<Claims<T>> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.held_claims(&digest, now, leeway, require_exp) {
+            return Some(claims);
+        }
+        let claims = verify().await?;
+        if token.len() <= MAX_HELD_TOKEN_BYTES {
+            let mut by_digest = self.by_digest.borrow_mut();
+            if by_digest.len() >= MAX_VERIFIED_TOKENS {
+                by_digest.clear();
+            }
+            by_digest.insert(digest, claims.clone());
+        }
+        Some(claims)
+    }
+
+    /// A held token's claims while its times hold; one whose times fail is dropped.
+    fn held_claims(&self, digest: &[u8; 32], now: f64, leeway: Leeway, require_exp: bool) -> Option<Claims<T>> {
         let mut by_digest = self.by_digest.borrow_mut();
-        let claims = by_digest.get(&digest)?;
+        let claims = by_digest.get(digest)?;
         if check_times(claims, now, leeway, require_exp).is_err() {
-            by_digest.remove(&digest);
+            by_digest.remove(digest);
             return None;
         }
         Some(claims.clone())
-    }
-
-    /// Notes `token` as verified, with its claims.
-    pub fn insert(&self, token: &str, claims: &Claims<T>) {
-        if token.len() > MAX_HELD_TOKEN_BYTES {
-            return;
-        }
-        let mut by_digest = self.by_digest.borrow_mut();
-        if by_digest.len() >= MAX_VERIFIED_TOKENS {
-            by_digest.clear();
-        }
-        by_digest.insert(digest(token), claims.clone());
     }
 
     /// How many tokens are held.
     pub fn held(&self) -> usize {
         self.by_digest.borrow().len()
     }
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }

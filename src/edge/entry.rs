@@ -36,8 +36,9 @@ thread_local! {
 pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
     let gateway = isolate_gateway(&env);
     let head = runtime::request_head(&request);
-    let Some((method, url, headers)) = wire::split_head(&head) else {
-        return to_worker_response(GatewayResponse::from(GatewayError::bad_request("Invalid request."))).into();
+    let (method, url, headers) = match head_parts(&head) {
+        Ok(parts) => parts,
+        Err(error) => return to_worker_response(GatewayResponse::from(error)).into(),
     };
     match test_panic_route(&env, path_of(url)) {
         Some(TestPanic::Now) => panic!("test panic requested"),
@@ -94,8 +95,7 @@ pub fn prepare(env: Env) {
 async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let gateway = isolate_gateway(&env);
     let head = runtime::request_head(&request);
-    let request = wire::split_head(&head)
-        .ok_or_else(|| GatewayError::bad_request("Invalid request."))
+    let request = head_parts(&head)
         .and_then(|(method, url, headers)| request_with_body(method, url, headers, streamed_body(&request)));
     let response = match request {
         Ok(request) => serve_request(&gateway, request, &WorkerPlatform::new(&ctx, &env)).await,
@@ -221,7 +221,12 @@ fn install_panic_hook() {
     }));
 }
 
-/// The core's request from the runtime's head (`wire::split_head`) and `body`.
+/// The method, URL and header text of a head from `runtime::request_head`.
+fn head_parts(head: &str) -> Result<(&str, &str, &str)> {
+    wire::split_head(head).ok_or_else(|| GatewayError::bad_request("Invalid request."))
+}
+
+/// The core's request from the runtime's head (`head_parts`) and `body`.
 fn request_with_body(
     method: &str,
     url: &str,

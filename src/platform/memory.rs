@@ -120,6 +120,8 @@ pub struct MemoryPlatform {
     pub written: RefCell<Vec<(usize, String)>>,
     /// Whether the core ended the body it opened.
     pub body_ended: Cell<bool>,
+    /// How many signatures were checked (RS256/ES256, as Web Crypto would).
+    pub signatures_checked: Cell<usize>,
 }
 
 impl MemoryPlatform {
@@ -143,6 +145,7 @@ impl MemoryPlatform {
             analytics_off: Cell::new(false),
             written: RefCell::new(Vec::new()),
             body_ended: Cell::new(false),
+            signatures_checked: Cell::new(0),
         }
     }
 
@@ -363,6 +366,7 @@ impl Platform for MemoryPlatform {
         message: &[u8],
         signature: &[u8],
     ) -> bool {
+        self.signatures_checked.set(self.signatures_checked.get() + 1);
         use p256::pkcs8::DecodePublicKey;
         match algorithm {
             SignatureAlgorithm::Rs256 => {
