@@ -10,6 +10,7 @@ mod demo_token;
 mod duration;
 mod interpolate;
 mod limits;
+mod origin_url;
 pub mod paths;
 pub mod resilience;
 pub mod services;

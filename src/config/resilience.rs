@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::ServiceConfig;
+use super::{origin_url, ServiceConfig};
 
 /// The most tries one request makes on one origin.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -60,12 +60,8 @@ pub fn validate(service: &ServiceConfig, field: &str) -> Result<(), (String, Str
     for (index, fallback) in service.fallback_urls.iter().enumerate() {
         let name = format!("fallback_urls[{index}]");
         let Ok(parsed) = url::Url::parse(fallback) else { return error(&name, "not a valid URL") };
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return error(&name, "must be an http(s) URL");
-        }
-        // Credentials belong in the service's auth, headers or parameters, sent to every origin.
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return error(&name, "must not hold user:password@ (use the service's auth)");
+        if let Err(message) = origin_url::require_http(&parsed).and_then(|()| origin_url::refuse_userinfo(&parsed)) {
+            return error(&name, message);
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
             return error(&name, "must not hold a query or fragment (use the service's parameters)");

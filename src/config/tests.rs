@@ -271,6 +271,40 @@ fn stale_if_error_needs_cache_and_the_error_names_the_field() {
     assert_eq!(config.extensions.rest.services[0].stale_if_error_seconds(), None);
 }
 
+/// The proxy cannot send a base URL's `user:password@`, so an exposed service refuses it at load,
+/// by the rule `fallback_urls` follow, naming the field and no secret. rest_call sends it as Basic
+/// auth (as httpx does), so a service that is not exposed keeps it.
+#[test]
+fn an_exposed_services_base_url_with_userinfo_is_refused_without_showing_it() {
+    let service = |base_url: &str, expose: Option<&str>| {
+        let mut service = json!({"name": "pi", "base_url": base_url});
+        if let Some(expose) = expose {
+            service["expose"] = json!(expose);
+        }
+        parse(json!({"extensions": {"rest": {"services": [service]}}}))
+    };
+    let with_userinfo = [
+        "http://s3cret-user:s3cret-pass@pi.local/",
+        "http://s3cret-user@pi.local/",
+        "https://:s3cret-pass@pi.local/api/",
+        "http://s3cret-user:${PI_KEY}@pi.local/",
+    ];
+    for base_url in with_userinfo {
+        for expose in ["inference", "telemetry", "rasa"] {
+            let error = service(base_url, Some(expose)).unwrap_err();
+            assert_eq!(error.kind, crate::error::ErrorKind::ConfigError, "{base_url}");
+            assert_eq!(error.details["field"], "extensions.rest.services[0].base_url", "{base_url}");
+            assert!(error.message.contains("must not hold user:password@"), "{base_url}: {}", error.message);
+            let shown = error.body().to_string();
+            for secret in ["s3cret", "pi-secret", "pi.local"] {
+                assert!(!shown.contains(secret), "{base_url}: {shown}");
+            }
+        }
+        assert!(service(base_url, None).is_ok(), "rest_call's form: {base_url}");
+    }
+    assert!(service("http://pi.local/api/", Some("telemetry")).is_ok());
+}
+
 #[test]
 fn resilience_fields_are_checked_at_load_and_errors_name_the_field() {
     let with = |fields: Value| {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{AuthConfig, Config, Conversations, Exposure, Grant, JwtAlgorithm, LimitConfig, RouteWord};
+use super::{origin_url, AuthConfig, Config, Conversations, Exposure, Grant, JwtAlgorithm, LimitConfig, RouteWord};
 use crate::error::{GatewayError, Result};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -40,10 +40,14 @@ fn validate_services(config: &Config) -> Result<()> {
             }
         }
         if let Some(base_url) = &service.base_url {
-            let parsed = url::Url::parse(base_url)
-                .map_err(|e| field_error(&format!("{field}.base_url"), format!("not a valid URL: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-                return Err(field_error(&format!("{field}.base_url"), "must be an http(s) URL".into()));
+            let base_field = format!("{field}.base_url");
+            let parsed =
+                url::Url::parse(base_url).map_err(|e| field_error(&base_field, format!("not a valid URL: {e}")))?;
+            origin_url::require_http(&parsed).map_err(|message| field_error(&base_field, message.into()))?;
+            // Only the proxy cannot send a base URL's userinfo: rest_call sends it as Basic auth
+            // (as httpx does), so a service that is not exposed keeps MaxBot's form.
+            if service.expose.is_some() {
+                origin_url::refuse_userinfo(&parsed).map_err(|message| field_error(&base_field, message.into()))?;
             }
         }
         if service.stale_if_error.is_some() && service.cache_seconds().is_none() {

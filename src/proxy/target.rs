@@ -1,6 +1,8 @@
 //! The upstream URL of a proxied request. **No open proxy**: whatever the client's path holds
-//! (`..`, `%2e%2e`, `//host`, `@`, backslashes, absolute URLs), the result stays on the service's
-//! origin and under its base path, or the request is refused.
+//! (`..`, `%2e%2e`, `..;x`, `%252e%252e`, `//host`, `@`, backslashes, absolute URLs), the result
+//! stays on the service's origin and under its base path, or the request is refused.
+
+use std::borrow::Cow;
 
 use url::Url;
 
@@ -13,8 +15,7 @@ pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Strin
     let refused = || GatewayError::not_found("The path is not allowed by this gateway.");
     for segment in path.split('/') {
         let decoded = percent_decode(segment);
-        let dangerous = decoded == "."
-            || decoded == ".."
+        let dangerous = reads_as_dot_segment(&decoded)
             || decoded.contains('\\')
             || decoded.contains('/')
             || decoded.chars().any(char::is_control);
@@ -62,6 +63,31 @@ pub fn upstream_url(base: &Url, path: &str, query: Option<&str>) -> Result<Strin
     Ok(url.into())
 }
 
+/// Whether some origin reads `decoded` (a path segment, percent-decoded once) as holding a `.` or
+/// `..` segment: as it is; with a path parameter (`..;x`: Java servlet containers such as Tomcat
+/// drop a segment's `;` and what follows); or decoded again (`%252e%252e`, `%252e%252e%252f`:
+/// origins that decode twice), as often as that changes it. Dots among other characters (`a..b`,
+/// `...`), a parameter on another segment (`v1;jsessionid=x`) and a `%25` that decodes to no dot
+/// are ordinary.
+fn reads_as_dot_segment(decoded: &str) -> bool {
+    let mut text = Cow::Borrowed(decoded);
+    loop {
+        // Decoded again, a segment may hold separators: each piece between them is a segment.
+        let dot = text.split(['/', '\\']).any(|piece| matches!(piece.split(';').next(), Some("." | "..")));
+        if dot {
+            return true;
+        }
+        if !text.contains('%') {
+            return false;
+        }
+        let again = percent_decode(&text);
+        if again == text {
+            return false;
+        }
+        text = Cow::Owned(again);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,7 +110,7 @@ mod tests {
             let base = Url::parse(base).unwrap();
             for first in alphabet {
                 for second in alphabet {
-                    for third in ["", "/", "b", ".", "%2e"] {
+                    for third in ["", "/", "b", ".", "%2e", ";", "%252e"] {
                         let path = format!("{first}{second}{third}");
                         for query in [None, Some(""), Some("a=1&b=%2F+c"), Some("q=é"), Some("q='")] {
                             let joined = super::upstream_url(&base, &path, query);
@@ -144,6 +170,63 @@ mod tests {
                     assert!(url.path().starts_with("/api/"), "{attack} -> {url}");
                 }
             }
+        }
+    }
+
+    /// Segments an origin reads as `.` or `..` although the URL does not: a servlet container's
+    /// path parameter, and dots encoded twice. Refused as `..` is, with the same error.
+    #[test]
+    fn dot_segments_in_disguise_are_refused_as_dot_segments_are() {
+        let refused = |path: &str| super::upstream_url(&Url::parse(BASE).unwrap(), path, None).unwrap_err();
+        let plain = refused("../admin");
+        let disguised = [
+            "..;",
+            "..;/admin",
+            "..;foo/admin",
+            "a/..;/..;/etc",
+            ".;x",
+            "%2e%2e;x",
+            "..%3bx",
+            "%252e%252e",
+            "%252E%252E/admin",
+            "a/%252e%252e/%252e%252e/x",
+            "%252e.",
+            ".%252e",
+            "%252e",
+            "%25252e%25252e",
+            "%252e%252e;jsessionid=x",
+            "%25%32%65%25%32%65",
+            "%252e%252e%252fadmin",
+            "x%252f%252e%252e%252fadmin",
+            "%252e%252e%255cadmin",
+        ];
+        for path in disguised {
+            let error = refused(path);
+            assert_eq!((error.kind, &error.message), (plain.kind, &plain.message), "{path}");
+            assert_eq!(error.status(), 404, "{path}");
+        }
+    }
+
+    /// What the disguises must not catch: dots among other characters, a parameter on an ordinary
+    /// segment, and a `%25` that decodes to no dot.
+    #[test]
+    fn look_alikes_of_dot_segments_pass() {
+        let allowed = [
+            ("a..b", "/api/a..b"),
+            ("...", "/api/..."),
+            ("..a", "/api/..a"),
+            ("...;x", "/api/...;x"),
+            ("v1;jsessionid=x/items", "/api/v1;jsessionid=x/items"),
+            ("a/;/b", "/api/a/;/b"),
+            ("100%25", "/api/100%25"),
+            ("%25", "/api/%25"),
+            ("%252e%252ex", "/api/%252e%252ex"),
+            ("a%252fb", "/api/a%252fb"),
+            ("%25zz/%252", "/api/%25zz/%252"),
+        ];
+        for (path, expected) in allowed {
+            let url = upstream_url(BASE, path, None).unwrap_or_else(|_| panic!("refused {path}"));
+            assert_eq!(url.path(), expected, "{path}");
         }
     }
 

@@ -105,6 +105,8 @@ fn unknown_unexposed_and_escaping_requests_never_leave() {
         "/models/catsdogs/%2e%2e/admin",
         "/models/catsdogs//evil.example/x",
         "/models/catsdogs/a%5c..%5cb",
+        "/models/catsdogs/..;/admin",
+        "/models/catsdogs/%252e%252e/admin",
     ] {
         let response = send(&platform, "GET", path, &[AUTH], b"");
         assert_eq!(response.status, 404, "{path}");
@@ -113,6 +115,8 @@ fn unknown_unexposed_and_escaping_requests_never_leave() {
     assert!(platform.sent().is_empty());
     send(&platform, "GET", "/models/catsdogs/@evil.example/x", &[AUTH], b"");
     assert!(platform.sent()[0].url.starts_with("http://127.0.0.1:8080/"));
+    send(&platform, "GET", "/models/catsdogs/v1;jsessionid=x/a..b", &[AUTH], b"");
+    assert_eq!(platform.sent()[1].url, "http://127.0.0.1:8080/v1;jsessionid=x/a..b");
 }
 
 #[test]
