@@ -16,10 +16,10 @@ use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use super::runtime;
+use super::tasks::{awaited, spawn};
 use crate::platform::analytics::merge_counts;
 use crate::platform::{AnalyticsUnavailable, Batch, RequestRecord};
 
@@ -50,7 +50,7 @@ fn bound(env: &Env) -> bool {
 
 /// Counts `record`, and schedules the flush when none is waiting. Without the store bound,
 /// analytics are off and nothing is counted.
-pub fn record(env: &Env, ctx: &worker::Context, record: RequestRecord) {
+pub fn record(env: &Env, ctx: &worker::worker_sys::Context, record: RequestRecord) {
     if !bound(env) {
         return;
     }
@@ -59,8 +59,8 @@ pub fn record(env: &Env, ctx: &worker::Context, record: RequestRecord) {
         return;
     }
     let (Some(store), engine) = (binding(env, STORE_BINDING), binding(env, ENGINE_BINDING)) else { return };
-    ctx.wait_until(async move {
-        let _ = JsFuture::from(runtime::sleep(FLUSH_AFTER_MS)).await;
+    spawn(ctx, async move {
+        let _ = awaited(runtime::sleep(FLUSH_AFTER_MS)).await;
         FLUSH_SCHEDULED.set(false);
         let batch = PENDING.take();
         if batch.is_empty() {
@@ -68,7 +68,7 @@ pub fn record(env: &Env, ctx: &worker::Context, record: RequestRecord) {
         }
         let engine = engine.unwrap_or(JsValue::NULL);
         // Lost rather than counted twice: a write that failed may still have been stored.
-        if JsFuture::from(runtime::record_analytics(&store, &engine, &batch.to_json())).await.is_err() {
+        if awaited(runtime::record_analytics(&store, &engine, &batch.to_json())).await.is_err() {
             worker::console_log!("{}", serde_json::json!({"event": "analytics_flush_failed"}));
         }
     });
@@ -77,7 +77,7 @@ pub fn record(env: &Env, ctx: &worker::Context, record: RequestRecord) {
 /// The stored minutes `from..=to` from every isolate.
 pub async fn read(env: &Env, from: i64, to: i64) -> Result<Batch, AnalyticsUnavailable> {
     let store = binding(env, STORE_BINDING).ok_or(AnalyticsUnavailable::Off)?;
-    let rows = JsFuture::from(runtime::read_analytics(&store, from as f64, to as f64))
+    let rows = awaited(runtime::read_analytics(&store, from as f64, to as f64))
         .await
         .map_err(|_| AnalyticsUnavailable::Failed)?;
     rows.as_string().as_deref().and_then(Batch::from_json).ok_or(AnalyticsUnavailable::Failed)

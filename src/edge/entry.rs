@@ -1,22 +1,21 @@
 //! The Worker's entry point, called by `entry.mjs`: [`prepare`] builds the isolate's gateway while
 //! the module is evaluated, and [`serve`], for every request, turns the runtime's request into the
-//! core's and runs the pipeline as far as it goes without waiting. An answer that needed no I/O (health, a cached HIT, a refusal, a chat turn
-//! whose calls are all in the isolate's memory) is returned at once; otherwise the same run goes on
-//! from where it stopped, on the futures executor, and a promise of the answer is returned. Nothing
-//! is done twice, and no started request is dropped.
+//! core's and runs the pipeline as a task (see `tasks`): an answer that needed no I/O (health, a
+//! cached HIT, a refusal) is returned at once, else a promise of it, and the task goes on each time
+//! the runtime settles an operation it waits on. Nothing is done twice, and no started request is
+//! dropped.
 
 use std::rc::Rc;
 
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{event, Context, Env};
+use worker::worker_sys::Context;
+use worker::{event, Env};
 
-use super::body_first::body_first_limit;
 use super::platform::{body_to_js, env_binding, WorkerPlatform, CONVERSATIONS_BINDING, COUNTERS_BINDING};
-use super::{runtime, wire};
-use crate::error::{ErrorKind, GatewayError, Result};
-use crate::gateway::{may_stream, serve as serve_request, serve_streamed, Gateway, Served};
+use super::{runtime, tasks, wire};
+use crate::error::{GatewayError, Result};
+use crate::gateway::{serve_streamed, Gateway, Served};
 use crate::http::{path_of, Body, GatewayRequest, GatewayResponse, RequestUrl};
-use crate::platform::{start, Started};
 
 /// The Worker variable holding the gateway's configuration.
 const CONFIG_BINDING: &str = "GATEWAY_CONFIG";
@@ -28,49 +27,36 @@ thread_local! {
     static REPORTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Serves `request`. `body` is `undefined` on the first call: for a chat message read body-first
-/// (see `body_first`) the answer is then a number, the most bytes the entry module should read
-/// before calling again with them (a `Uint8Array`, or `null` when it could not read them: the body
-/// is then read here, as a stream). Otherwise the answer is a `Response`, or a promise of one.
+/// Serves `request`: a `Response`, or a promise of one.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn serve(request: web_sys::Request, body: JsValue, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+pub fn serve(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
     let gateway = isolate_gateway(&env);
     let head = runtime::request_head(&request);
-    let (method, url, headers) = match head_parts(&head) {
-        Ok(parts) => parts,
-        Err(error) => return to_worker_response(GatewayResponse::from(error)).into(),
-    };
-    match test_panic_route(&env, path_of(url)) {
-        Some(TestPanic::Now) => panic!("test panic requested"),
-        Some(TestPanic::Async) => return wasm_bindgen_futures::future_to_promise(panic_after_an_await()).into(),
-        None => {}
-    }
-    if body.is_undefined() {
-        if let Some(limit) = body_first_limit(method, path_of(url)) {
-            return JsValue::from(limit as f64);
+    let request = match head_parts(&head) {
+        Ok((method, url, headers)) => {
+            match test_panic_route(&env, path_of(url)) {
+                Some(TestPanic::Now) => panic!("test panic requested"),
+                Some(TestPanic::Async) => return tasks::run(panic_after_an_await()),
+                None => {}
+            }
+            request_with_body(method, url, headers, streamed_body(&request))
         }
-    }
-    let body = match body.dyn_into::<js_sys::Uint8Array>() {
-        Ok(bytes) => Body::Bytes(bytes.to_vec()),
-        Err(_) => streamed_body(&request),
+        Err(error) => Err(error),
     };
-    let request = match request_with_body(method, url, headers, body) {
+    let request = match request {
         Ok(request) => request,
         Err(error) => return to_worker_response(GatewayResponse::from(error)).into(),
     };
-    let ctx = Context::new(ctx);
-    if may_stream(&request.method, request.url.as_str()) {
-        let answer = async move { Ok(serve_while_writing(gateway, request, env, ctx).await.into()) };
-        return wasm_bindgen_futures::future_to_promise(answer).into();
-    }
-    let answer = start(async move {
+    tasks::run(async move {
         let platform = WorkerPlatform::new(&ctx, &env);
-        to_worker_response(serve_request(&gateway, request, &platform).await)
-    });
-    match answer {
-        Started::Done(response) => response.into(),
-        Started::Waiting(rest) => wasm_bindgen_futures::future_to_promise(async move { Ok(rest.await.into()) }).into(),
-    }
+        let Served { response, writing } = serve_streamed(&gateway, request, &platform).await;
+        let response = JsValue::from(to_worker_response(response));
+        let Some(writing) = writing else { return response };
+        // A streamed reply: the client gets the answer now, and the task goes on writing its body.
+        tasks::answer(response, &ctx);
+        writing.await;
+        JsValue::NULL
+    })
 }
 
 /// The request's body as the runtime streams it.
@@ -81,32 +67,26 @@ fn streamed_body(request: &web_sys::Request) -> Body<web_sys::ReadableStream> {
 /// Loads this isolate's gateway from `env` ahead of its first request: the entry module calls it when
 /// the module is evaluated, so the configuration's parse (and the first compilation of the code it
 /// runs) happens while the isolate starts, not while the first client waits. Without the
-/// configuration in that `env`, the first request's `env` is used, as before.
+/// configuration in that `env`, the first request's `env` is used, as before. `resume` is
+/// [`tasks::resume`] as the entry module reaches it, for the runtime to resume tasks with.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn prepare(env: Env) {
+pub fn prepare(env: Env, resume: JsValue) {
+    tasks::use_resume(&resume);
     if env_binding(&env, CONFIG_BINDING).is_some() {
         loaded_gateway(&env);
     }
 }
 
-/// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] instead, and only
-/// that path streams replies and has the test panic routes.
+/// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] directly.
 #[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
-    let gateway = isolate_gateway(&env);
-    let head = runtime::request_head(&request);
-    let request = head_parts(&head)
-        .and_then(|(method, url, headers)| request_with_body(method, url, headers, streamed_body(&request)));
-    let response = match request {
-        Ok(request) => serve_request(&gateway, request, &WorkerPlatform::new(&ctx, &env)).await,
-        Err(error) => GatewayResponse::from(error),
-    };
-    Ok(to_worker_response(response))
+async fn fetch(request: web_sys::Request, env: Env, ctx: worker::Context) -> worker::Result<web_sys::Response> {
+    let answer = serve(request, env, JsValue::clone(ctx.as_ref()).unchecked_into());
+    Ok(wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&answer)).await?.unchecked_into())
 }
 
 /// Panics after an await, inside the future, as a real bug in an asynchronous phase would.
-async fn panic_after_an_await() -> std::result::Result<JsValue, JsValue> {
-    let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL)).await;
+async fn panic_after_an_await() -> JsValue {
+    let _ = tasks::awaited(js_sys::Promise::resolve(&JsValue::NULL)).await;
     panic!("test panic requested");
 }
 
@@ -148,33 +128,6 @@ fn isolate_gateway(env: &Env) -> Rc<Result<Gateway>> {
 
 fn loaded_gateway(env: &Env) -> Rc<Result<Gateway>> {
     GATEWAY.with(|cell| cell.get_or_init(|| Rc::new(load(env))).clone())
-}
-
-/// Serves a request whose answer may go out before its body is complete (a streamed chat reply):
-/// in a task of its own, kept alive by `waitUntil`, which hands the answer back as soon as its head
-/// is known and goes on writing its body.
-async fn serve_while_writing(
-    gateway: Rc<Result<Gateway>>,
-    request: GatewayRequest<web_sys::ReadableStream>,
-    env: Env,
-    ctx: Context,
-) -> web_sys::Response {
-    let (answer, answered) = futures_channel::oneshot::channel();
-    let ctx = Rc::new(ctx);
-    let task_ctx = ctx.clone();
-    ctx.wait_until(async move {
-        let platform = WorkerPlatform::new(&task_ctx, &env);
-        let Served { response, writing } = serve_streamed(&gateway, request, &platform).await;
-        let _ = answer.send(to_worker_response(response));
-        if let Some(writing) = writing {
-            writing.await;
-        }
-    });
-    // The task ends without answering only when it panicked, which the entry module answers.
-    answered.await.unwrap_or_else(|_| {
-        let error = GatewayError::new(ErrorKind::Internal, "The gateway failed while handling this request.");
-        to_worker_response(GatewayResponse::from(error))
-    })
 }
 
 fn load(env: &Env) -> Result<Gateway> {

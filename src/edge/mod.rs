@@ -2,18 +2,17 @@
 //! [`entry`] point; it turns the runtime's request into the core's, serves it through the
 //! [`gateway`](crate::gateway), and turns the answer back. [`platform`] is the core's
 //! [`Platform`](crate::platform::Platform) on Fetch, the Cache API and Web Crypto, over the few
-//! JavaScript helpers of `runtime.js`.
+//! JavaScript helpers of `runtime.js`; `tasks` runs the core's futures, resumed by the runtime as
+//! the operations they wait on settle.
 //!
 //! `counter` is the rate-limit counter's logic, exported for its Durable Object (`counter.mjs`);
 //! `analytics` counts requests in the isolate and stores them through the `AnalyticsStore` object
 //! (`analytics.mjs`).
 //!
-//! [`body_first`] and [`wire`] are plain Rust (tested natively): which requests have their body read
-//! natively first (chat messages), and the form headers take between Rust and JavaScript.
+//! [`wire`] is plain Rust (tested natively): the form headers take between Rust and JavaScript.
 
 #[cfg(target_arch = "wasm32")]
 mod analytics;
-pub mod body_first;
 #[cfg(target_arch = "wasm32")]
 mod counter;
 #[cfg(target_arch = "wasm32")]
@@ -22,4 +21,6 @@ mod entry;
 mod platform;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
+#[cfg(target_arch = "wasm32")]
+mod tasks;
 pub mod wire;

@@ -2,8 +2,8 @@
 //! Durable Objects (rate-limit counters, conversations) and the analytics store (see `analytics`).
 
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 
+use super::tasks::{awaited, spawn};
 use super::{analytics, runtime, wire};
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest, SMALL_ANSWER_BYTES};
 
@@ -16,7 +16,7 @@ use crate::platform::{
 };
 
 pub struct WorkerPlatform<'a> {
-    pub ctx: &'a worker::Context,
+    pub ctx: &'a worker::worker_sys::Context,
     /// The Worker's bindings, looked up when a request needs one (most need none).
     env: &'a worker::Env,
 }
@@ -32,7 +32,7 @@ pub fn env_binding(env: &worker::Env, name: &str) -> Option<JsValue> {
 }
 
 impl<'a> WorkerPlatform<'a> {
-    pub fn new(ctx: &'a worker::Context, env: &'a worker::Env) -> Self {
+    pub fn new(ctx: &'a worker::worker_sys::Context, env: &'a worker::Env) -> Self {
         WorkerPlatform { ctx, env }
     }
 
@@ -53,7 +53,7 @@ impl<'a> WorkerPlatform<'a> {
             Body::Bytes(bytes) => return Ok(bytes),
             Body::Stream(stream) => stream,
         };
-        match JsFuture::from(runtime::read_limited(&stream, limit as f64, timeout_ms)).await {
+        match awaited(runtime::read_limited(&stream, limit as f64, timeout_ms)).await {
             Ok(bytes) => Ok(js_sys::Uint8Array::new(&bytes).to_vec()),
             Err(error) => match error.as_string().as_deref() {
                 Some("too_large") => Err(BodyError::TooLarge),
@@ -119,7 +119,7 @@ impl Platform for WorkerPlatform<'_> {
             timeout_ms as f64,
             SMALL_ANSWER_BYTES as f64,
         );
-        match JsFuture::from(promise).await {
+        match awaited(promise).await {
             Ok(answer) => Ok(answer_from_js(answer.unchecked_into())),
             Err(error) => match error.as_string().as_deref() {
                 Some("timeout") => Err(FetchFailure::Timeout),
@@ -165,7 +165,7 @@ impl Platform for WorkerPlatform<'_> {
     }
 
     async fn cache_get(&self, key: &str) -> Option<GatewayResponse<Self::Stream>> {
-        let found = JsFuture::from(runtime::cache_get(key)).await.ok()?;
+        let found = awaited(runtime::cache_get(key)).await.ok()?;
         (!found.is_null()).then(|| answer_from_js(found.unchecked_into()))
     }
 
@@ -181,8 +181,8 @@ impl Platform for WorkerPlatform<'_> {
             ttl_seconds as f64,
         );
         let key = key.to_string();
-        self.ctx.wait_until(async move {
-            if let Err(error) = JsFuture::from(promise).await {
+        spawn(self.ctx, async move {
+            if let Err(error) = awaited(promise).await {
                 let why =
                     error.as_string().or_else(|| js_sys::Error::from(error).message().as_string()).unwrap_or_default();
                 worker::console_log!("{}", serde_json::json!({"event": "cache_put_failed", "key": key, "error": why}));
@@ -202,7 +202,7 @@ impl Platform for WorkerPlatform<'_> {
             SignatureAlgorithm::Es256 => "ES256",
         };
         let promise = runtime::verify_signature(name, spki, message, signature);
-        JsFuture::from(promise).await.map(|v| v.is_truthy()).unwrap_or(false)
+        awaited(promise).await.map(|v| v.is_truthy()).unwrap_or(false)
     }
 
     async fn spend(&self, charges: &[CounterCharge], timeout_ms: u64) -> Vec<Option<Spent>> {
@@ -212,7 +212,7 @@ impl Platform for WorkerPlatform<'_> {
         let requests: Vec<u32> = charges.iter().map(|charge| charge.requests).collect();
         let periods: Vec<u32> = charges.iter().map(|charge| charge.period).collect();
         let promise = runtime::spend_limits(&namespace, &names, &requests, &periods, timeout_ms as f64);
-        let Ok(flat) = JsFuture::from(promise).await else { return vec![None; charges.len()] };
+        let Ok(flat) = awaited(promise).await else { return vec![None; charges.len()] };
         let flat = js_sys::Float64Array::new(&flat).to_vec();
         let answers = flat.chunks_exact(4).map(|answer| {
             (!answer.iter().any(|n| n.is_nan())).then(|| Spent {
@@ -232,8 +232,8 @@ impl Platform for WorkerPlatform<'_> {
         let names = counter_names(counted.iter().map(|(name, _)| name.as_str()));
         let counted_at: Vec<f64> = counted.iter().map(|&(_, at)| at).collect();
         let promise = runtime::give_back(&namespace, &names, &counted_at);
-        self.ctx.wait_until(async move {
-            if JsFuture::from(promise).await.is_err() {
+        spawn(self.ctx, async move {
+            if awaited(promise).await.is_err() {
                 worker::console_log!("{}", serde_json::json!({"event": "limit_give_back_failed"}));
             }
         });
@@ -241,12 +241,12 @@ impl Platform for WorkerPlatform<'_> {
 
     async fn sleep(&self, ms: u64) {
         // A timer of this request's own: nothing of another request runs in it.
-        let _ = JsFuture::from(runtime::sleep(ms as f64)).await;
+        let _ = awaited(runtime::sleep(ms as f64)).await;
     }
 
     async fn conversation_begin(&self, id: &str) -> Result<(ConversationLease, Option<String>), String> {
         let promise = runtime::conversation_begin(&self.conversations()?, id, CONVERSATION_BEGIN_TIMEOUT_MS);
-        let answer = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
+        let answer = awaited(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
         let answer = js_sys::Array::from(&answer);
         let token = answer.get(0).as_string().ok_or("the conversation answered no token")?;
         Ok((ConversationLease { id: id.to_string(), token }, answer.get(1).as_string()))
@@ -256,14 +256,14 @@ impl Platform for WorkerPlatform<'_> {
         let Ok(namespace) = self.conversations() else { return false };
         let promise =
             runtime::conversation_commit(&namespace, &lease.id, &lease.token, record, retention_seconds as f64);
-        JsFuture::from(promise).await.is_ok_and(|stored| stored.is_truthy())
+        awaited(promise).await.is_ok_and(|stored| stored.is_truthy())
     }
 
     fn conversation_abort(&self, lease: ConversationLease) {
         let Ok(namespace) = self.conversations() else { return };
         let promise = runtime::conversation_abort(&namespace, &lease.id, &lease.token);
-        self.ctx.wait_until(async move {
-            if JsFuture::from(promise).await.is_err() {
+        spawn(self.ctx, async move {
+            if awaited(promise).await.is_err() {
                 worker::console_log!("{}", serde_json::json!({"event": "conversation_abort_failed"}));
             }
         });
@@ -271,7 +271,7 @@ impl Platform for WorkerPlatform<'_> {
 
     async fn conversation_read(&self, id: &str) -> Result<Option<String>, String> {
         let promise = runtime::conversation_read(&self.conversations()?, id);
-        let record = JsFuture::from(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
+        let record = awaited(promise).await.map_err(|_| "the conversation did not answer".to_string())?;
         Ok(record.as_string())
     }
 

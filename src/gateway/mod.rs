@@ -35,7 +35,7 @@ use crate::limits::Limits;
 use crate::proxy::{InFlightAnswers, Upstream};
 use crate::resilience::Resilience;
 
-pub use pipeline::{may_stream, serve, serve_streamed, Served};
+pub use pipeline::{serve, serve_streamed, Served};
 
 /// Everything built from the configuration, once per isolate.
 pub struct Gateway {

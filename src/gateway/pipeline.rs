@@ -18,15 +18,15 @@
 use serde_json::json;
 
 use super::context::{RequestContext, RequestSummary};
-use super::route::{route, GuardedRoute, LocalRoute, Route};
+use super::route::{GuardedRoute, LocalRoute, Route};
 use super::target::Target;
 use super::{analytics, cors, log, Gateway};
 use crate::auth::{authorize, Access, Credentials, Identity};
 use crate::cache::CacheStatus;
-use crate::chat::{read_message, wants_stream};
+use crate::chat::read_message;
 use crate::config::{Exposure, WebhookAuth};
 use crate::error::{ErrorKind, GatewayError, Result, VERSION};
-use crate::http::{path_of, query_of, Body, BodyWriting, GatewayRequest, GatewayResponse};
+use crate::http::{Body, BodyWriting, GatewayRequest, GatewayResponse};
 use crate::limits::{LimitedRoute, RequestFacts};
 use crate::platform::{Platform, RequestRecord};
 use crate::proxy::{self, ProxyCall};
@@ -83,13 +83,6 @@ pub async fn serve_streamed<'a, P: Platform>(
 
 /// An answer, and the work that writes the rest of its body when it is sent before it is complete.
 type Handled<'a, B> = (GatewayResponse<B>, Option<BodyWriting<'a>>);
-
-/// True when the answer may be sent before its body is complete (a streamed chat reply): the
-/// runtime should serve it with [`serve_streamed`].
-pub fn may_stream(method: &str, url: &str) -> bool {
-    // The query first: most requests have none.
-    wants_stream(query_of(url)) && route(method, path_of(url)) == Route::Guarded(GuardedRoute::Webhook)
-}
 
 /// Where phase 1 leaves a request.
 enum Routed<'g, B> {

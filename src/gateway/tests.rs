@@ -34,20 +34,6 @@ fn a_405_names_the_methods_the_path_allows() {
 }
 
 #[test]
-fn only_a_webhook_message_asking_for_a_stream_may_be_answered_before_its_body_is_complete() {
-    for (method, url, streams) in [
-        ("POST", "https://gw.example/webhooks/rest/webhook?stream=true", true),
-        ("POST", "https://gw.example/webhooks/rest/webhook?token=x&stream=TRUE#end", true),
-        ("POST", "https://gw.example/webhooks/rest/webhook", false),
-        ("POST", "https://gw.example/webhooks/rest/webhook?stream=false", false),
-        ("GET", "https://gw.example/webhooks/rest/webhook?stream=true", false),
-        ("POST", "https://gw.example/model/parse?stream=true", false),
-    ] {
-        assert_eq!(super::may_stream(method, url), streams, "{method} {url}");
-    }
-}
-
-#[test]
 fn every_request_is_logged_but_health_probes() {
     let gateway = Gateway::load(json!({"auth": {"token": "t"}}), &|_| None);
     let platform = MemoryPlatform::answering_json(json!({}));

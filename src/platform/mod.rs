@@ -11,14 +11,12 @@ mod counter;
 mod deadline;
 #[cfg(test)]
 pub mod memory;
-mod poll;
 mod signature;
 
 pub use analytics::{AnalyticsUnavailable, Batch, RequestRecord};
 pub use conversation::{ConversationLease, ConversationStore};
 pub use counter::{CounterCharge, Spent, Window, BUCKETS_PER_PERIOD};
 pub use deadline::Deadline;
-pub use poll::{start, Started};
 pub use signature::SignatureAlgorithm;
 
 use crate::http::{Body, BodyError, FetchFailure, GatewayResponse, OutboundRequest};

@@ -5,7 +5,8 @@
 // alternation, ROUNDS times each, keeping the round with the median ratio after/before (the
 // machine's load drifts; neighbouring runs compare well).
 //
-//   node tests/bench/ab.mjs --before <rev> [--label "what changed"] [--seconds 5] [--rounds 5] [--no-build] [--write]
+//   node tests/bench/ab.mjs --before <rev> [--label "what changed"] [--seconds 5] [--rounds 5] [--no-build]
+//                           [--only <part of a route's name>] [--write]
 //
 // --write adds the result to BENCHMARKS.md under "A/B".
 import { execFileSync } from "node:child_process";
@@ -60,6 +61,11 @@ const config = {
 const bindings = { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN };
 const before = await serveGateway(beforeBuild, bindings);
 const after = await serveGateway(undefined, bindings);
+// The webhook's target row (BENCHMARKS.md) has conversations off: a message is then its two cached
+// calls, without the Durable Object's two.
+const quiet = { ...bindings, GATEWAY_CONFIG: JSON.stringify({ ...config, chat: { conversations: "off" } }) };
+const beforeQuiet = await serveGateway(beforeBuild, quiet);
+const afterQuiet = await serveGateway(undefined, quiet);
 
 const chatBody = path.join(os.tmpdir(), "ab-chat.json");
 fs.writeFileSync(chatBody, JSON.stringify({ sender: "bench", message: "temperature?" }));
@@ -70,18 +76,21 @@ const routes = [
   // Each message from another sender: with conversations on (the default), one sender's turns would
   // wait for each other in one Durable Object.
   ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } })],
+  ["same, conversations off", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } }), [beforeQuiet, afterQuiet]],
 ];
-for (const worker of [before, after]) {
+for (const worker of [before, after, beforeQuiet, afterQuiet]) {
   await fetch(worker.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
   await fetch(worker.url + "/pi/cached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());
 }
 
 const rows = [];
-for (const [name, measure] of routes) {
+const ONLY = option("--only");
+for (const [name, measure, [first, second] = [before, after]] of routes) {
+  if (ONLY && !name.includes(ONLY)) continue;
   const rounds = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const a = await measure(before);
-    const b = await measure(after);
+    const a = await measure(first);
+    const b = await measure(second);
     rounds.push({ a, b, ratio: b.rps / a.rps });
   }
   rounds.sort((x, y) => x.ratio - y.ratio);
@@ -90,8 +99,7 @@ for (const [name, measure] of routes) {
   rows.push({ name, ...median, spread });
   console.log(`${name.padEnd(44)} before ${median.a.rps.toFixed(0)} req/s, after ${median.b.rps.toFixed(0)} req/s, ratio ${median.ratio.toFixed(2)} (rounds ${spread}), errors ${median.a.errors}/${median.b.errors}`);
 }
-before.close();
-after.close();
+for (const worker of [before, after, beforeQuiet, afterQuiet]) worker.close();
 await Promise.all([model.close(), api.close()]);
 
 if (args.includes("--write")) {

@@ -4,13 +4,15 @@
 //! non-numbers), extreme `leeway`s and clocks never panic; a leeway out of range is a
 //! configuration error naming its field; and an accepted token is never expired or premature.
 #![no_main]
+use std::future::Future;
+
 use edge_gateway::auth::spki::rsa_spki;
 use edge_gateway::auth::{Authenticator, Credentials, Identity, Leeway, OidcVerifier};
 use edge_gateway::config::AuthConfig;
 use edge_gateway::http::{Body, BodyError, FetchFailure, GatewayResponse, Headers, OutboundRequest};
 use edge_gateway::platform::{
-    start, AnalyticsUnavailable, Batch, ConversationLease, CounterCharge, Deadline, Platform, RequestRecord,
-    SignatureAlgorithm, Spent, Started,
+    AnalyticsUnavailable, Batch, ConversationLease, CounterCharge, Deadline, Platform, RequestRecord,
+    SignatureAlgorithm, Spent,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -204,8 +206,11 @@ fn numbers(data: &[u8]) {
             }
         };
         assert!(leeway <= Leeway::MAX_SECONDS, "{field} = {leeway} accepted");
-        let Started::Done(identity) = start(auth.authenticate(&credentials, &platform)) else {
-            panic!("in-memory I/O completes")
+        let identity = match std::pin::pin!(auth.authenticate(&credentials, &platform))
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        {
+            std::task::Poll::Ready(identity) => identity,
+            std::task::Poll::Pending => panic!("in-memory I/O completes"),
         };
         let accepted = matches!(identity, Identity::Admin | Identity::Client { .. });
         if accepted {
