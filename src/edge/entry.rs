@@ -11,6 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::Context;
 use worker::{event, Env};
 
+use super::body_first::reads_body_first;
 use super::platform::{body_to_js, env_binding, WorkerPlatform, CONVERSATIONS_BINDING, COUNTERS_BINDING};
 use super::{runtime, tasks, wire};
 use crate::error::{GatewayError, Result};
@@ -32,24 +33,25 @@ thread_local! {
 pub fn serve(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
     let gateway = isolate_gateway(&env);
     let head = runtime::request_head(&request);
-    let request = match head_parts(&head) {
+    let core = match head_parts(&head) {
         Ok((method, url, headers)) => {
             match test_panic_route(&env, path_of(url)) {
                 Some(TestPanic::Now) => panic!("test panic requested"),
                 Some(TestPanic::Async) => return tasks::run(panic_after_an_await()),
                 None => {}
             }
-            request_with_body(method, url, headers, streamed_body(&request))
+            core_request(method, url, headers)
         }
         Err(error) => Err(error),
     };
-    let request = match request {
-        Ok(request) => request,
+    let mut core = match core {
+        Ok(core) => core,
         Err(error) => return to_worker_response(GatewayResponse::from(error)).into(),
     };
     tasks::run(async move {
+        core.body = body_of(&request, &core).await;
         let platform = WorkerPlatform::new(&ctx, &env);
-        let Served { response, writing } = serve_streamed(&gateway, request, &platform).await;
+        let Served { response, writing } = serve_streamed(&gateway, core, &platform).await;
         let response = JsValue::from(to_worker_response(response));
         let Some(writing) = writing else { return response };
         // A streamed reply: the client gets the answer now, and the task goes on writing its body.
@@ -57,6 +59,21 @@ pub fn serve(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
         writing.await;
         JsValue::NULL
     })
+}
+
+/// The request's body: a chat message's read natively first (see `body_first`), else as the
+/// runtime streams it. A body that could not be read first (the client went away) is the stream,
+/// whose read then fails in the gateway's error shape.
+async fn body_of(
+    request: &web_sys::Request,
+    core: &GatewayRequest<web_sys::ReadableStream>,
+) -> Body<web_sys::ReadableStream> {
+    if reads_body_first(&core.method, core.url.path(), &core.headers) {
+        if let Ok(bytes) = tasks::awaited(runtime::request_bytes(request)).await {
+            return Body::Bytes(bytes.unchecked_into::<js_sys::Uint8Array>().to_vec());
+        }
+    }
+    streamed_body(request)
 }
 
 /// The request's body as the runtime streams it.
@@ -179,15 +196,10 @@ fn head_parts(head: &str) -> Result<(&str, &str, &str)> {
     wire::split_head(head).ok_or_else(|| GatewayError::bad_request("Invalid request."))
 }
 
-/// The core's request from the runtime's head (`head_parts`) and `body`.
-fn request_with_body(
-    method: &str,
-    url: &str,
-    headers: &str,
-    body: Body<web_sys::ReadableStream>,
-) -> Result<GatewayRequest<web_sys::ReadableStream>> {
+/// The core's request from the runtime's head (`head_parts`), its body still to come.
+fn core_request(method: &str, url: &str, headers: &str) -> Result<GatewayRequest<web_sys::ReadableStream>> {
     let url = RequestUrl::new(url).ok_or_else(|| GatewayError::bad_request("Invalid request URL."))?;
-    Ok(GatewayRequest { method: method.to_string(), url, headers: wire::from_js(headers), body })
+    Ok(GatewayRequest { method: method.to_string(), url, headers: wire::from_js(headers), body: Body::Empty })
 }
 
 fn to_worker_response(response: GatewayResponse<web_sys::ReadableStream>) -> web_sys::Response {

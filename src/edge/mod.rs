@@ -9,10 +9,12 @@
 //! `analytics` counts requests in the isolate and stores them through the `AnalyticsStore` object
 //! (`analytics.mjs`).
 //!
-//! [`wire`] is plain Rust (tested natively): the form headers take between Rust and JavaScript.
+//! [`body_first`] and [`wire`] are plain Rust (tested natively): which request bodies a task reads
+//! natively first (chat messages), and the form headers take between Rust and JavaScript.
 
 #[cfg(target_arch = "wasm32")]
 mod analytics;
+pub mod body_first;
 #[cfg(target_arch = "wasm32")]
 mod counter;
 #[cfg(target_arch = "wasm32")]

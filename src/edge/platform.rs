@@ -54,7 +54,7 @@ impl<'a> WorkerPlatform<'a> {
             Body::Stream(stream) => stream,
         };
         match awaited(runtime::read_limited(&stream, limit as f64, timeout_ms)).await {
-            Ok(bytes) => Ok(js_sys::Uint8Array::new(&bytes).to_vec()),
+            Ok(bytes) => Ok(bytes.unchecked_into::<js_sys::Uint8Array>().to_vec()),
             Err(error) => match error.as_string().as_deref() {
                 Some("too_large") => Err(BodyError::TooLarge),
                 Some("timeout") => Err(BodyError::TimedOut),

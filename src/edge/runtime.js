@@ -74,6 +74,11 @@ function declaredLength(headers) {
   return Number.isSafeInteger(length) && !headers.has("content-encoding") ? length : undefined;
 }
 
+// A request's whole body, read natively in one call (a chat message's: see src/edge/body_first.rs).
+export function requestBytes(request) {
+  return request.arrayBuffer().then((bytes) => new Uint8Array(bytes));
+}
+
 // A request's body, noted with the headers that declare its length.
 export function requestBody(request) {
   const body = request.body;
@@ -165,11 +170,15 @@ function failingStream(reason) {
 // when it has not ended within `timeoutMs` (Infinity: no deadline; a body the client sends, or
 // one from the cache). The fetch's own signal cannot end a body (the runtime ignores an abort once
 // the answer has come), so the deadline is a timer of its own.
-export async function readLimited(stream, limit, timeoutMs) {
-  if (stream === null || stream === undefined) return new Uint8Array(0);
+export function readLimited(stream, limit, timeoutMs) {
+  if (stream === null || stream === undefined) return Promise.resolve(new Uint8Array(0));
   const failed = failedReads.get(stream);
-  if (failed !== undefined) throw failed;
+  if (failed !== undefined) return Promise.reject(failed);
   if (!Number.isFinite(timeoutMs)) return readAll(stream, limit);
+  return readAllBy(stream, limit, timeoutMs);
+}
+
+async function readAllBy(stream, limit, timeoutMs) {
   let timer;
   const late = new Promise((_, reject) => {
     timer = setTimeout(() => reject("timeout"), timeoutMs);
@@ -183,19 +192,23 @@ export async function readLimited(stream, limit, timeoutMs) {
 
 // `readLimited`'s read. When `late` rejects (the deadline passed), a read chunk by chunk cancels
 // the stream; a native read (`arrayBuffer`) cannot be cancelled and is abandoned to the runtime,
-// which drops it when the request ends.
-async function readAll(stream, limit, late) {
+// which drops it when the request ends. The native read is a plain promise chain, not an async
+// function: a chat message's body is read so on every message.
+function readAll(stream, limit, late) {
   // Too long a declared length still goes through the counting loop below: answering before any
   // of the body was read made clients still sending it see a reset instead of the 413.
   const headers = declaringHeaders.get(stream);
   const declared = headers === undefined ? undefined : declaredLength(headers);
   if (declared !== undefined && declared <= limit) {
-    try {
-      return new Uint8Array(await new Response(stream).arrayBuffer());
-    } catch (error) {
-      throw "broken: " + messageOf(error);
-    }
+    return new Response(stream).arrayBuffer().then(
+      (bytes) => new Uint8Array(bytes),
+      (error) => Promise.reject("broken: " + messageOf(error)),
+    );
   }
+  return readChunks(stream, limit, late);
+}
+
+async function readChunks(stream, limit, late) {
   const reader = stream.getReader();
   late?.catch(() => reader.cancel().catch(() => {}));
   const chunks = [];
