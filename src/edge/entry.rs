@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::worker_sys::Context;
-use worker::{event, Env};
+use worker::Env;
 
 use super::body_first::reads_body_first;
 use super::platform::{body_to_js, env_binding, WorkerPlatform, CONVERSATIONS_BINDING, COUNTERS_BINDING};
@@ -92,13 +92,6 @@ pub fn prepare(env: Env, resume: JsValue) {
     if env_binding(&env, CONFIG_BINDING).is_some() {
         loaded_gateway(&env);
     }
-}
-
-/// worker-build's generated default export calls this; `entry.mjs` calls [`serve`] directly.
-#[event(fetch)]
-async fn fetch(request: web_sys::Request, env: Env, ctx: worker::Context) -> worker::Result<web_sys::Response> {
-    let answer = serve(request, env, JsValue::clone(ctx.as_ref()).unchecked_into());
-    Ok(wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&answer)).await?.unchecked_into())
 }
 
 /// Panics after an await, inside the future, as a real bug in an asynchronous phase would.
