@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::error::{ErrorKind, GatewayError, Result};
-use crate::http::Body;
+use crate::http::{Body, BodyError};
 use crate::platform::Platform;
 
 /// Largest webhook body read.
@@ -19,8 +19,13 @@ pub struct ChatMessage {
 
 /// Reads the webhook's body (at most [`MAX_WEBHOOK_BYTES`]) and parses it.
 pub async fn read_message<P: Platform>(body: Body<P::Stream>, platform: &P) -> Result<ChatMessage> {
-    let bytes = platform.read(body, MAX_WEBHOOK_BYTES).await.map_err(|_| {
-        GatewayError::new(ErrorKind::PayloadTooLarge, format!("The message is larger than {MAX_WEBHOOK_BYTES} bytes."))
+    let bytes = platform.read(body, MAX_WEBHOOK_BYTES).await.map_err(|error| match error {
+        BodyError::TooLarge => {
+            GatewayError::new(ErrorKind::PayloadTooLarge, format!("The message is larger than {MAX_WEBHOOK_BYTES} bytes."))
+        }
+        // The client stopped sending (or sent less than it declared): not a message too large.
+        BodyError::TimedOut => GatewayError::bad_request("The message was not received in time."),
+        BodyError::Broken(why) => GatewayError::bad_request(format!("The message could not be read: {why}")),
     })?;
     parse_message(bytes)
 }
@@ -75,6 +80,20 @@ mod tests {
             let error = parse_message(bad.to_vec()).map(|_| ()).unwrap_err();
             assert_eq!(error.status(), 400);
         }
+    }
+
+    #[test]
+    fn a_body_that_breaks_off_is_a_bad_request_and_only_a_long_one_too_large() {
+        use crate::platform::memory::{block_on, MemoryPlatform, MemoryStream, StreamEnd};
+        let platform = MemoryPlatform::answering_json(json!({}));
+        let read = |bytes: &[u8], end| {
+            let body = Body::Stream(MemoryStream { bytes: bytes.to_vec(), end });
+            block_on(read_message(body, &platform)).map(|_| ()).unwrap_err()
+        };
+        let broken = read(br#"{"sender": "s""#, StreamEnd::Fails);
+        assert_eq!((broken.status(), broken.kind), (400, ErrorKind::BadRequest), "{}", broken.message);
+        let long = read(&vec![b' '; MAX_WEBHOOK_BYTES + 1], StreamEnd::Complete);
+        assert_eq!(long.status(), 413);
     }
 
     #[test]

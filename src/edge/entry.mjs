@@ -33,7 +33,7 @@ function logWorkerError(error) {
 // A panic here (a trap) is logged and survived: the next request gets a fresh instance, which loads
 // the gateway then.
 try {
-  Gateway.prototype.prepare(workerEnv, Gateway.prototype.resume);
+  Gateway.prototype.prepare(workerEnv);
 } catch (error) {
   logWorkerError(error);
 }

@@ -62,18 +62,21 @@ pub fn serve(request: web_sys::Request, env: Env, ctx: Context) -> JsValue {
 }
 
 /// The request's body: a chat message's read natively first (see `body_first`), else as the
-/// runtime streams it. A body that could not be read first (the client went away) is the stream,
-/// whose read then fails in the gateway's error shape.
+/// runtime streams it. A body whose first read failed is a stream that fails the core's read the
+/// same way (the request's own stream is spent by then).
 async fn body_of(
     request: &web_sys::Request,
     core: &GatewayRequest<web_sys::ReadableStream>,
 ) -> Body<web_sys::ReadableStream> {
-    if reads_body_first(&core.method, core.url.path(), &core.headers) {
-        if let Ok(bytes) = tasks::awaited(runtime::request_bytes(request)).await {
-            return Body::Bytes(bytes.unchecked_into::<js_sys::Uint8Array>().to_vec());
-        }
+    if !reads_body_first(&core.method, core.url.path(), &core.headers) {
+        return streamed_body(request);
     }
-    streamed_body(request)
+    // `requestBytes` never rejects.
+    let read = tasks::awaited(runtime::request_bytes(request)).await.unwrap_or_default();
+    match read.dyn_into::<js_sys::Uint8Array>() {
+        Ok(bytes) => Body::Bytes(bytes.to_vec()),
+        Err(failing) => Body::Stream(failing.unchecked_into()),
+    }
 }
 
 /// The request's body as the runtime streams it.
@@ -84,17 +87,15 @@ fn streamed_body(request: &web_sys::Request) -> Body<web_sys::ReadableStream> {
 /// Loads this isolate's gateway from `env` ahead of its first request: the entry module calls it when
 /// the module is evaluated, so the configuration's parse (and the first compilation of the code it
 /// runs) happens while the isolate starts, not while the first client waits. Without the
-/// configuration in that `env`, the first request's `env` is used, as before. `resume` is
-/// [`tasks::resume`] as the entry module reaches it, for the runtime to resume tasks with.
+/// configuration in that `env`, the first request's `env` is used, as before.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn prepare(env: Env, resume: JsValue) {
-    tasks::use_resume(&resume);
+pub fn prepare(env: Env) {
     if env_binding(&env, CONFIG_BINDING).is_some() {
         loaded_gateway(&env);
     }
 }
 
-/// Panics after an await, inside the future, as a real bug in an asynchronous phase would.
+/// Panics after an await, inside the task, as a real bug after an operation settled would.
 async fn panic_after_an_await() -> JsValue {
     let _ = tasks::awaited(js_sys::Promise::resolve(&JsValue::NULL)).await;
     panic!("test panic requested");

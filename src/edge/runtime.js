@@ -74,9 +74,14 @@ function declaredLength(headers) {
   return Number.isSafeInteger(length) && !headers.has("content-encoding") ? length : undefined;
 }
 
-// A request's whole body, read natively in one call (a chat message's: see src/edge/body_first.rs).
+// A request's whole body, read natively in one call (a chat message's: see src/edge/body_first.rs):
+// a Uint8Array, or, when the read failed (the client went away, or sent less than it declared), a
+// stream that fails `readLimited` as the read did. The request's own stream is spent by then.
 export function requestBytes(request) {
-  return request.arrayBuffer().then((bytes) => new Uint8Array(bytes));
+  return request.arrayBuffer().then(
+    (bytes) => new Uint8Array(bytes),
+    (error) => failingStream("broken: " + messageOf(error)),
+  );
 }
 
 // A request's body, noted with the headers that declare its length.
@@ -200,10 +205,16 @@ function readAll(stream, limit, late) {
   const headers = declaringHeaders.get(stream);
   const declared = headers === undefined ? undefined : declaredLength(headers);
   if (declared !== undefined && declared <= limit) {
-    return new Response(stream).arrayBuffer().then(
-      (bytes) => new Uint8Array(bytes),
-      (error) => Promise.reject("broken: " + messageOf(error)),
-    );
+    // Never a synchronous throw into Rust (a throw through a wasm import is a trap): a stream
+    // already read fails the promise instead.
+    try {
+      return new Response(stream).arrayBuffer().then(
+        (bytes) => new Uint8Array(bytes),
+        (error) => Promise.reject("broken: " + messageOf(error)),
+      );
+    } catch (error) {
+      return Promise.reject("broken: " + messageOf(error));
+    }
   }
   return readChunks(stream, limit, late);
 }

@@ -8,7 +8,8 @@ extern "C" {
     /// `wire::split_head`).
     #[wasm_bindgen(js_name = requestHead)]
     pub fn request_head(request: &web_sys::Request) -> String;
-    /// Resolves to the request's whole body, a `Uint8Array`, read natively in one call.
+    /// Resolves to the request's whole body, a `Uint8Array` read natively in one call, or a stream
+    /// failing as that read did.
     #[wasm_bindgen(js_name = requestBytes)]
     pub fn request_bytes(request: &web_sys::Request) -> js_sys::Promise;
     /// The request's body, its declared length noted for `read_limited`.

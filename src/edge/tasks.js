@@ -1,38 +1,26 @@
 // The JavaScript half of the core's tasks (src/edge/tasks.rs): the runtime performs each operation
 // a task waits on and resumes the task when it settles. No executor runs between them: a settled
-// promise's callback calls Rust's `resume`, which polls the task right there.
+// promise's callback calls the task's `resume`, which polls it right there.
 //
-// A task that waits is "suspended" under its number; the request it serves awaits the promise
-// `suspend` gives. A task that answers and goes on (a streamed reply, work in the background)
-// keeps the Worker alive with `ctx.waitUntil` until it ends.
+// A task that waits is an object of Rust's (`Task`), held only by the callbacks of the promises it
+// waits on. The request it serves awaits the promise `suspend` gives. A task that answers and goes
+// on (a streamed reply, work in the background) keeps the Worker alive with `ctx.waitUntil` until
+// it ends.
 //
-// A panic traps the wasm instance; the next call into it gets a fresh one, which knows none of
-// the old tasks. A trap while a task is resumed fails that task's request here; every other task
-// of the dead instance fails when its next operation settles (`resume` answers false for a task
-// it does not know). None is left waiting for ever.
+// A panic traps the wasm instance; the next call into it gets a fresh one. A trap while a task is
+// resumed fails that task's request here; a task of the dead instance refuses to be resumed (it
+// throws), so every other one fails its request when its next operation settles.
 
-// Suspended tasks by number: { resolve, reject, end }, `end` once the task has answered and goes on.
-const waiting = new Map();
-let resumeTask;
+// The waiting side of each task that waits: { resolve, reject, end }, `end` once it has answered and
+// goes on. Weak: it never keeps a task alive.
+const waiting = new WeakMap();
 // Operation numbers are never reused, not even by a fresh instance: an old promise settling late
-// can never be taken for a new task's operation.
+// can never be taken for another operation.
 let operations = 0;
 
-// The function tasks are resumed with: Rust's `resume`, as the entry module reaches it.
-export function useResume(resume) {
-  resumeTask = resume;
-}
-
-// A promise of suspended task `task`'s output. A number a fresh instance gives again replaces its
-// dead namesake's, which fails.
+// A promise of `task`'s output.
 export function suspend(task) {
-  return new Promise((resolve, reject) => register(task, { resolve, reject, end: undefined }));
-}
-
-function register(task, waiter) {
-  const replaced = waiting.get(task);
-  waiting.set(task, waiter);
-  if (replaced !== undefined) lost(replaced);
+  return new Promise((resolve, reject) => waiting.set(task, { resolve, reject, end: undefined }));
 }
 
 // Resumes `task` with `promise`'s outcome when it settles; answers the operation's number.
@@ -50,7 +38,7 @@ function settle(task, operation, fulfilled, value) {
   if (waiter === undefined) return; // it ended, or failed
   let output;
   try {
-    output = resumeTask(task, operation, fulfilled, value);
+    output = task.resume(task, operation, fulfilled, value);
   } catch (error) {
     waiting.delete(task);
     end(waiter, error);
@@ -58,8 +46,7 @@ function settle(task, operation, fulfilled, value) {
   }
   if (output === undefined) return;
   waiting.delete(task);
-  if (output === false) lost(waiter);
-  else end(waiter, undefined, output);
+  end(waiter, undefined, output);
 }
 
 // `task` answered `answer` and goes on until it ends: its request gets the answer now (when it
@@ -68,14 +55,10 @@ export function goOn(task, ctx, answer) {
   let waiter = waiting.get(task);
   if (waiter === undefined) {
     waiter = { resolve() {}, reject() {}, end: undefined };
-    register(task, waiter);
+    waiting.set(task, waiter);
   }
   waiter.resolve(answer);
   ctx.waitUntil(new Promise((ended) => (waiter.end = ended)));
-}
-
-function lost(waiter) {
-  end(waiter, new Error("the task was lost with its wasm instance"));
 }
 
 function end(waiter, error, output) {

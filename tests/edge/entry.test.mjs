@@ -1,6 +1,5 @@
 // The entry module (src/edge/entry.mjs), in Node with stand-ins for the Rust exports: that the
-// gateway is prepared from the Worker's env while the module loads (given the export tasks are
-// resumed with), what `serve` is given, and that a Response, a promise of one, or a failure each
+// gateway is prepared from the Worker's env while the module loads, what `serve` is given, and that a Response, a promise of one, or a failure each
 // reach the client as they should. Tasks are tested in tests/edge/tasks.test.mjs, and all of it
 // end to end in workerd (tests/integration).
 import { test, before, after } from "node:test";
@@ -31,13 +30,12 @@ before(async () => {
   fs.writeFileSync(path.join(dir, "index.js"), `
 export default class Gateway {}
 Gateway.prototype.serve = (...args) => globalThis.entryTestCore.serve(...args);
-Gateway.prototype.prepare = (env, resume) => globalThis.entryTestCore.prepare(env, resume);
-Gateway.prototype.resume = () => "the resume export";
+Gateway.prototype.prepare = (env) => globalThis.entryTestCore.prepare(env);
 `);
   globalThis.entryTestCore = {
     // The gateway is built while the module loads; a trap there must not fail the module.
-    prepare: (env, resume) => {
-      prepared.push([env, resume()]);
+    prepare: (env) => {
+      prepared.push(env);
       throw new Error("a trap while the module loads");
     },
     serve: (request, env, ctx) => (calls.push({ request, env, ctx }), core.serve(request, env, ctx)),
@@ -48,7 +46,7 @@ Gateway.prototype.resume = () => "the resume export";
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test("the gateway is prepared from the Worker's env while the module loads, and a failure there is survived", () => {
-  assert.deepEqual(prepared, [[{ GATEWAY_CONFIG: "{}" }, "the resume export"]]);
+  assert.deepEqual(prepared, [{ GATEWAY_CONFIG: "{}" }]);
   assert.equal(typeof worker.fetch, "function");
 });
 

@@ -105,3 +105,22 @@ test("malformed requests get 400s in the contract's shape", async () => {
   }
   await stillHealthy();
 });
+
+test("a chat message whose client sends less than it declared and stops gets a 400, and the gateway lives on", async () => {
+  const { hostname, port } = new URL(gateway.url);
+  const answer = await new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => {
+      socket.write(`POST /webhooks/rest/webhook HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"sender": "s"`);
+      socket.end(); // the rest never comes
+    });
+    let text = "";
+    socket.on("data", (chunk) => (text += chunk));
+    socket.on("close", () => resolve(text));
+    socket.on("error", reject);
+  });
+  const status = Number(answer.match(/^HTTP\/1\.1 (\d+)/)?.[1]);
+  // A read that failed is the client's error (never a 413, nor a trap's 500).
+  assert.equal(status, 400, answer.slice(0, 300));
+  assert.match(answer, /"reason":"BadRequest"/);
+  await stillHealthy();
+});
