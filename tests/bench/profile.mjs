@@ -121,6 +121,8 @@ function kindOf(node, caller) {
   const { functionName: name, url } = node.callFrame;
   if (name === "(garbage collector)") return "garbage collector";
   if (name === "" && url === "" && caller && /__wbg_log_/.test(caller.callFrame.functionName)) return "console.log of the log line (inflated by the inspector)";
+  // The edge's tasks (src/edge/tasks.rs, tasks.js), and wasm-bindgen's futures in builds before them.
+  if (/edge::tasks::|^(settle|awaitSettled|suspend|goOn|resume|task_resume)$/.test(name)) return "tasks (handing operations over, resuming)";
   if (/js_sys::futures|wasm_bindgen::convert::closures|queueMicrotask|__wbg_new_typed|__wbg_then|cb_unref/.test(name)) return "wasm-bindgen futures (tasks, wakers, promise callbacks)";
   if (url.endsWith(".wasm") || name.includes("::") || /^<|dlmalloc|externref shim/.test(name)) return "Rust (routing, auth, header rules, url, serde_json, allocator)";
   if (/__wbg_log_/.test(name)) return "console.log of the log line (inflated by the inspector)";
