@@ -16,13 +16,15 @@ mod jwt;
 mod oidc;
 pub mod spki;
 mod token;
+mod token_times;
 mod verified;
 
 pub use authenticator::Authenticator;
 pub use credentials::{Credentials, CLIENT_CREDENTIAL_HEADERS};
 pub use jwks::{JwksCache, JWKS_REFETCH_SECONDS};
-pub use jwt::{JwtVerifier, Leeway, RasaClaims, VerificationKey};
+pub use jwt::{JwtVerifier, RasaClaims, VerificationKey};
 pub use oidc::OidcVerifier;
+pub use token_times::Leeway;
 
 use std::sync::Arc;
 

@@ -5,7 +5,7 @@ use jwt_compact::{Claims, UntrustedToken};
 
 use super::access_claims::AccessClaims;
 use super::jwks::KeySet;
-use super::jwt::Leeway;
+use super::token_times::Leeway;
 use super::Identity;
 use crate::config::OidcConfig;
 use crate::error::Result;

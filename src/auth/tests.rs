@@ -590,15 +590,15 @@ fn check_times_is_checked_at_the_ends_of_the_timestamp_range() {
         claims.not_before = nbf;
         for now in [f64::MIN, -1e300, 0.0, NOW, 1e300, f64::MAX, f64::NAN] {
             for leeway in [zero, max] {
-                let _ = super::jwt::check_times(&claims, now, leeway, true);
+                let _ = super::token_times::check_times(&claims, now, leeway, true);
             }
         }
     }
     claims.expiration = Some(at(latest_timestamp()));
     claims.not_before = Some(at(earliest_timestamp()));
-    assert!(super::jwt::check_times(&claims, NOW, max, true).is_ok());
-    assert!(super::jwt::check_times(&claims, f64::MAX, max, true).is_err());
-    assert!(super::jwt::check_times(&claims, f64::MIN, max, true).is_err());
+    assert!(super::token_times::check_times(&claims, NOW, max, true).is_ok());
+    assert!(super::token_times::check_times(&claims, f64::MAX, max, true).is_err());
+    assert!(super::token_times::check_times(&claims, f64::MIN, max, true).is_err());
 }
 
 /// How the switchable issuer answers.

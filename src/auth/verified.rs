@@ -16,7 +16,7 @@ use std::future::Future;
 use jwt_compact::Claims;
 use sha2::{Digest, Sha256};
 
-use super::jwt::{check_times, Leeway};
+use super::token_times::{check_times, Leeway};
 
 /// The most tokens held; past it, all are dropped (a client whose token is dropped has it verified
 /// once more). With the longest token held, bounds the isolate's memory (about 4 MB at most)
