@@ -20,9 +20,10 @@ pub struct ChatMessage {
 /// Reads the webhook's body (at most [`MAX_WEBHOOK_BYTES`]) and parses it.
 pub async fn read_message<P: Platform>(body: Body<P::Stream>, platform: &P) -> Result<ChatMessage> {
     let bytes = platform.read(body, MAX_WEBHOOK_BYTES).await.map_err(|error| match error {
-        BodyError::TooLarge => {
-            GatewayError::new(ErrorKind::PayloadTooLarge, format!("The message is larger than {MAX_WEBHOOK_BYTES} bytes."))
-        }
+        BodyError::TooLarge => GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("The message is larger than {MAX_WEBHOOK_BYTES} bytes."),
+        ),
         // The client stopped sending (or sent less than it declared): not a message too large.
         BodyError::TimedOut => GatewayError::bad_request("The message was not received in time."),
         BodyError::Broken(why) => GatewayError::bad_request(format!("The message could not be read: {why}")),
