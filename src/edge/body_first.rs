@@ -10,10 +10,12 @@ use crate::chat::MAX_WEBHOOK_BYTES;
 use crate::gateway::route::{route, GuardedRoute, Route};
 use crate::http::Headers;
 
-/// Whether the task should read the request's body natively first.
+/// Whether the task should read the request's body natively first. Asked of every request: the
+/// cheap checks first, so that a GET never gets as far as routing (the pipeline routes it anyway).
 pub fn reads_body_first(method: &str, path: &str, headers: &Headers) -> bool {
-    route(method, path) == Route::Guarded(GuardedRoute::Webhook)
+    method == "POST"
         && headers.content_length().is_some_and(|length| length <= MAX_WEBHOOK_BYTES as u64)
+        && route(method, path) == Route::Guarded(GuardedRoute::Webhook)
 }
 
 #[cfg(test)]
