@@ -51,10 +51,16 @@ export default { async fetch(request) {
  *  gives the gateway on a token-authenticated proxied GET: check the token, drop the client's
  *  credentials and hop-by-hop headers, add the service's own header and X-Forwarded-Proto, give
  *  the origin `timeoutMs` to answer, filter the answer's headers, write one JSON log line. It
- *  separates what those duties cost any Worker from what the gateway's implementation costs. */
-export const contractJs = (origin, token, timeoutMs = 30000) => `const DROP = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host",
+ *  separates what those duties cost any Worker from what the gateway's implementation costs.
+ *
+ *  Its timeout ends at the answer's head: an origin that stalls in the body holds the client.
+ *  With `guardBody`, the Worker also guards the body, as the gateway does and as a careful Worker
+ *  facing slow origins would: an answer declaring at most 16 KiB is read whole under the same timer
+ *  (a 504 when it is late), a longer one is copied through a reader that cuts it once the origin
+ *  sends nothing for `timeoutMs`. */
+export const contractJs = (origin, token, { timeoutMs = 30000, guardBody = false } = {}) => `const DROP = new Set(["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "host",
   "content-length", "authorization", "access_token", "cookie", "x-real-ip", "proxy-authorization", "proxy-authenticate"]);
-export default { async fetch(request) {
+${guardBody ? GUARDED_BODY : ""}export default { async fetch(request) {
   const started = Date.now();
   const url = new URL(request.url);
   if (request.headers.get("access_token") !== ${JSON.stringify(token)}) return new Response('{"status":"failure","code":401}', { status: 401 });
@@ -64,9 +70,13 @@ export default { async fetch(request) {
   headers.set("access_token", "origin-key");
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), ${timeoutMs});
-  let answer;
+  let answer, body;
   try {
     answer = await fetch("${origin}" + url.pathname.replace(/^\\/[^/]+\\/[^/]+/, "") + url.search, { headers, redirect: "manual", signal: controller.signal });
+    body = ${guardBody ? `await guarded(answer, controller.signal, ${timeoutMs})` : "answer.body"};
+  } catch {
+    if (!controller.signal.aborted) throw new Error("the origin failed");
+    return new Response('{"status":"failure","code":504}', { status: 504 });
   } finally {
     clearTimeout(timer);
   }
@@ -75,8 +85,36 @@ export default { async fetch(request) {
   out.set("x-cache-status", "BYPASS");
   console.log(JSON.stringify({ method: request.method, path: url.pathname, status: answer.status, duration_ms: Date.now() - started,
     client_ip: request.headers.get("cf-connecting-ip"), cache: "BYPASS", error: null }));
-  return new Response(answer.body, { status: answer.status, headers: out });
+  return new Response(body, { status: answer.status, headers: out });
 } };`;
+
+/** `contractJs`'s body guard: a small answer read whole before the timer is cleared, a longer one
+ *  cut when the origin goes quiet. */
+const GUARDED_BODY = `async function guarded(answer, signal, idleMs) {
+  const declared = answer.headers.get("content-length");
+  if (!answer.body || (declared !== null && Number(declared) <= 16384 && !answer.headers.has("content-encoding"))) {
+    const late = new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("late"))));
+    return await Promise.race([answer.arrayBuffer(), late]);
+  }
+  const reader = answer.body.getReader();
+  const { readable, writable } = declared === null ? new IdentityTransformStream() : new FixedLengthStream(Number(declared));
+  const writer = writable.getWriter();
+  (async () => {
+    for (;;) {
+      let quiet;
+      const idle = new Promise((_, reject) => { quiet = setTimeout(() => reject(new Error("idle")), idleMs); });
+      try {
+        const { done, value } = await Promise.race([reader.read(), idle]);
+        if (done) return writer.close();
+        await writer.write(value);
+      } finally {
+        clearTimeout(quiet);
+      }
+    }
+  })().catch((error) => { writer.abort(error).catch(() => {}); reader.cancel(error).catch(() => {}); });
+  return readable;
+}
+`;
 
 /** How many senders each wrk thread's chat messages come from, in turn. */
 export const SENDERS_PER_THREAD = 1000;
