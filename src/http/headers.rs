@@ -19,9 +19,11 @@ impl Headers {
         self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    /// The body length `Content-Length` declares, when it is a number.
+    /// The body length `Content-Length` declares, when it is one: digits only (RFC 9110's
+    /// `1*DIGIT`), as runtime.js reads it; Rust's own parse would also take "+5".
     pub fn content_length(&self) -> Option<u64> {
-        self.get("content-length").and_then(|v| v.trim().parse().ok())
+        let value = self.get("content-length")?.trim();
+        value.bytes().all(|b| b.is_ascii_digit()).then(|| value.parse().ok()).flatten()
     }
 
     pub fn append(&mut self, name: &str, value: impl Into<String>) {
@@ -160,6 +162,21 @@ pub fn check_header(name: &str, value: &str) -> Result<(), InvalidHeader> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declared_length_is_digits_only() {
+        let declaring = |value: &str| {
+            let mut headers = Headers::new();
+            headers.set("content-length", value);
+            headers.content_length()
+        };
+        assert_eq!(declaring("128"), Some(128));
+        assert_eq!(declaring(" 7 "), Some(7), "surrounding whitespace is not part of the value");
+        for invalid in ["+5", "-1", "", "1e3", "0x10", "5 5", "99999999999999999999999"] {
+            assert_eq!(declaring(invalid), None, "{invalid:?}");
+        }
+        assert_eq!(Headers::new().content_length(), None);
+    }
 
     #[test]
     fn names_must_be_tokens() {
