@@ -342,11 +342,17 @@ async function copyWatched(stream, length, writer, idleMs) {
     }
   };
   let timer = setTimeout(watch, idleMs);
+  // The buffer of the last read, free again once its chunk is written: the next read goes into it
+  // when it is large enough. A new buffer for every read (allocated, zeroed and collected) cost
+  // answers of 1 MB 7 % of their throughput and of 20 MB 17 % (tests/bench/growth.mjs).
+  let spare;
+  const nextBuffer = () =>
+    spare !== undefined && spare.byteLength >= readBytes ? new Uint8Array(spare, 0, readBytes) : new Uint8Array(readBytes);
   try {
     for (;;) {
       awaiting = true;
       since = Date.now();
-      const { done, value } = await (byob ? reader.read(new Uint8Array(readBytes)) : reader.read());
+      const { done, value } = await (byob ? reader.read(nextBuffer()) : reader.read());
       awaiting = false;
       if (done) break;
       if (byob) {
@@ -354,6 +360,7 @@ async function copyWatched(stream, length, writer, idleMs) {
         readBytes = nextReadBytes(value);
       }
       await writer.write(value);
+      spare = byob ? value.buffer : undefined;
     }
     if (!cut) await writer.close();
   } catch (error) {

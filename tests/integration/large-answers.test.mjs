@@ -44,3 +44,26 @@ for (const [service, kind] of [["blob", "declared"], ["blob", "chunked"], ["kept
     assert.ok(body.equals(payload), "the same bytes in the same order");
   });
 }
+
+// The idle cut reuses a read's buffer once its chunk is written: several answers at once, read
+// slowly by their clients, must still arrive byte for byte.
+test("answers read slowly by several clients at once arrive whole and unchanged", async () => {
+  const readSlowly = async (kind) => {
+    const response = await gateway.fetch(`/models/blob/${kind}`, { headers: { access_token: TOKEN } });
+    assert.equal(response.status, 200);
+    const reader = response.body.getReader();
+    const chunks = [];
+    for (let n = 0; ; n++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(Buffer.from(value));
+      if (n % 8 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return Buffer.concat(chunks);
+  };
+  const bodies = await Promise.all(["declared", "chunked", "declared", "chunked"].map(readSlowly));
+  for (const body of bodies) {
+    assert.equal(body.length, SIZE);
+    assert.ok(body.equals(payload), "the same bytes in the same order");
+  }
+});
