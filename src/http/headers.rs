@@ -20,9 +20,10 @@ impl Headers {
     }
 
     /// The body length `Content-Length` declares, when it is one: digits only (RFC 9110's
-    /// `1*DIGIT`), as runtime.js reads it; Rust's own parse would also take "+5".
+    /// `1*DIGIT`, with the spaces or tabs HTTP allows around a value), as runtime.js reads it; Rust's
+    /// own parse would also take "+5".
     pub fn content_length(&self) -> Option<u64> {
-        let value = self.get("content-length")?.trim();
+        let value = self.get("content-length")?.trim_matches([' ', '\t']);
         value.bytes().all(|b| b.is_ascii_digit()).then(|| value.parse().ok()).flatten()
     }
 
@@ -171,8 +172,8 @@ mod tests {
             headers.content_length()
         };
         assert_eq!(declaring("128"), Some(128));
-        assert_eq!(declaring(" 7 "), Some(7), "surrounding whitespace is not part of the value");
-        for invalid in ["+5", "-1", "", "1e3", "0x10", "5 5", "99999999999999999999999"] {
+        assert_eq!(declaring(" 7\t"), Some(7), "spaces and tabs around a value are not part of it");
+        for invalid in ["+5", "-1", "", "1e3", "0x10", "5 5", "5\u{a0}", "99999999999999999999999"] {
             assert_eq!(declaring(invalid), None, "{invalid:?}");
         }
         assert_eq!(Headers::new().content_length(), None);

@@ -107,6 +107,7 @@ for (const [name, against, run, baseline] of rows) {
 }
 for (const worker of [empty, reading, answering, fixedText, twoCalls]) worker.close();
 await api.close();
+fs.rmSync(dir, { recursive: true, force: true });
 
 const text = `## Floors
 

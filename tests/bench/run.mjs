@@ -421,7 +421,8 @@ the same origin (no auth, no header rules). The "contract-duties JS Worker" does
 of the gateway on that GET (token check, credential and hop-by-hop header rules, the service's header, an origin
 timeout, one JSON log line): it shows what those duties cost any Worker. Its timeout ends at the answer's head, as
 most Workers' do; the "body-guarding JS Worker" is the same Worker guarding the body too, as the gateway does (an answer
-declaring at most 16 KiB read whole under the same timer, a longer one cut when the origin goes quiet). The "JWT-checking JS Worker" verifies an HS256
+declaring at most 16 KiB read whole under the same timer, a longer one cut when the origin goes quiet; this GET's small
+answer takes the first way). The "JWT-checking JS Worker" verifies an HS256
 bearer token with Web Crypto (algorithm pinned, key imported once, \`exp\` enforced) and forwards. Every Worker runs under its own bare, generated \`workerd serve\`
 config (no Cache API: the gateway's in-isolate memory tier answers the HIT row).
 ${dutiesSummary()}`;

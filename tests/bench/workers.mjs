@@ -91,13 +91,17 @@ ${guardBody ? GUARDED_BODY : ""}export default { async fetch(request) {
 /** `contractJs`'s body guard: a small answer read whole before the timer is cleared, a longer one
  *  cut when the origin goes quiet. */
 const GUARDED_BODY = `async function guarded(answer, signal, idleMs) {
-  const declared = answer.headers.get("content-length");
-  if (!answer.body || (declared !== null && Number(declared) <= 16384 && !answer.headers.has("content-encoding"))) {
+  if (!answer.body) return null;
+  // The length the runtime holds the body to: digits only, and no content coding (decoded, the body
+  // is longer than declared).
+  const header = answer.headers.get("content-length");
+  const declared = header !== null && /^[0-9]+$/.test(header) && !answer.headers.has("content-encoding") ? Number(header) : undefined;
+  if (declared !== undefined && declared <= 16384) {
     const late = new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("late"))));
     return await Promise.race([answer.arrayBuffer(), late]);
   }
   const reader = answer.body.getReader();
-  const { readable, writable } = declared === null ? new IdentityTransformStream() : new FixedLengthStream(Number(declared));
+  const { readable, writable } = declared === undefined ? new IdentityTransformStream() : new FixedLengthStream(declared);
   const writer = writable.getWriter();
   (async () => {
     for (;;) {

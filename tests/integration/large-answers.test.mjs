@@ -45,8 +45,9 @@ for (const [service, kind] of [["blob", "declared"], ["blob", "chunked"], ["kept
   });
 }
 
-// The idle cut reuses a read's buffer once its chunk is written: several answers at once, read
-// slowly by their clients, must still arrive byte for byte.
+// Several answers at once, read by clients that pause, arrive byte for byte: the idle cut reads
+// into one buffer per answer, again and again (a smoke test; the runtime copies a chunk when it is
+// written, so a buffer reused too early would not show here).
 test("answers read slowly by several clients at once arrive whole and unchanged", async () => {
   const readSlowly = async (kind) => {
     const response = await gateway.fetch(`/models/blob/${kind}`, { headers: { access_token: TOKEN } });
