@@ -92,9 +92,29 @@ export async function startGateway({ config, vars = {}, objectConfig = false, st
     url,
     logs,
     /** fetch relative to the gateway, with Node's fetch (a real HTTP client on 127.0.0.1). */
-    fetch: (pathname, init) => fetch(url + pathname, init),
+    fetch: (pathname, init) => fetchRetryingIdempotent(url + pathname, init),
     close: () => mf.dispose(),
   };
+}
+
+/** The errors of a request sent on a kept-alive connection the other side had already closed. */
+const CLOSED_CONNECTION = new Set(["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"]);
+
+/**
+ * Node's fetch, sending an idempotent request once more on a new connection when its kept-alive
+ * one turns out to be closed. The runtime closes a connection after answering before the request's
+ * body was read (a 413 for a declared length over the limit), and the client can hand that
+ * connection to its next request before it sees it close: browsers and HTTP clients retry
+ * idempotent requests then (RFC 9110, 9.2.2), and so does this. Any other failure is thrown.
+ */
+async function fetchRetryingIdempotent(url, init = {}) {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const idempotent = ["GET", "HEAD", "OPTIONS"].includes((init.method ?? "GET").toUpperCase());
+    if (!idempotent || !CLOSED_CONNECTION.has(error?.cause?.code)) throw error;
+    return fetch(url, init);
+  }
 }
 
 /** Reads a JSON body, failing with the text when it is not JSON. */
