@@ -360,7 +360,7 @@ async function copyWatched(stream, length, writer, idleMs) {
         readBytes = nextReadBytes(value);
       }
       await writer.write(value);
-      spare = byob ? value.buffer : undefined;
+      if (byob) spare = value.buffer;
     }
     if (!cut) await writer.close();
   } catch (error) {

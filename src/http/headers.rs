@@ -24,7 +24,10 @@ impl Headers {
     /// own parse would also take "+5".
     pub fn content_length(&self) -> Option<u64> {
         let value = self.get("content-length")?.trim_matches([' ', '\t']);
-        value.bytes().all(|b| b.is_ascii_digit()).then(|| value.parse().ok()).flatten()
+        if !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        value.parse().ok()
     }
 
     pub fn append(&mut self, name: &str, value: impl Into<String>) {

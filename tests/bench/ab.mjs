@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, serveGateway, root, updateBenchmarks, chatMessages } from "./workers.mjs";
+import { wrk, serveGateway, medianRound, root, updateBenchmarks, chatMessages } from "./workers.mjs";
 import { startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -87,15 +87,9 @@ const rows = [];
 const ONLY = option("--only");
 for (const [name, measure, [first, second] = [before, after]] of routes) {
   if (ONLY && !name.includes(ONLY)) continue;
-  const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const a = await measure(first);
-    const b = await measure(second);
-    rounds.push({ a, b, ratio: b.rps / a.rps });
-  }
-  rounds.sort((x, y) => x.ratio - y.ratio);
-  const median = rounds[Math.floor(rounds.length / 2)];
-  const spread = `${rounds[0].ratio.toFixed(2)}–${rounds.at(-1).ratio.toFixed(2)}`;
+  const { baseline: a, measured: b, ratio, lowest, highest } = await medianRound(() => measure(second), () => measure(first), ROUNDS);
+  const median = { a, b, ratio };
+  const spread = `${lowest.toFixed(2)}–${highest.toFixed(2)}`;
   rows.push({ name, ...median, spread });
   console.log(`${name.padEnd(44)} before ${median.a.rps.toFixed(0)} req/s, after ${median.b.rps.toFixed(0)} req/s, ratio ${median.ratio.toFixed(2)} (rounds ${spread}), errors ${median.a.errors}/${median.b.errors}`);
 }

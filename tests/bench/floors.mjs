@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, workerdServe, serveGateway, root, updateBenchmarks } from "./workers.mjs";
+import { wrk, serveGateway, serveJs, medianRound, EMPTY_JS, root, updateBenchmarks } from "./workers.mjs";
 import { startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -20,20 +20,11 @@ const SECONDS = Number(option("--seconds", 4));
 const ROUNDS = Number(option("--rounds", 3));
 if (!args.includes("--no-build")) execFileSync("bash", [".ci/build"], { cwd: root, stdio: "ignore" });
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "floors-"));
-const serveJs = (name, source) => {
-  const file = path.join(dir, `${name}.mjs`);
-  fs.writeFileSync(file, source);
-  return workerdServe([["worker.mjs", file, "esModule"]]);
-};
-
 // The empty Worker of run.mjs's /health row.
-const empty = await serveJs("empty", `export default { fetch() {
-  return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } });
-} };`);
+const empty = await serveJs("floors-empty.js", EMPTY_JS);
 // Reads what any router must (method, URL, every header) and answers through a Headers object, as
 // the gateway does.
-const reading = await serveJs("reading", `export default { fetch(request) {
+const reading = await serveJs("floors-reading.js", `export default { fetch(request) {
   let head = request.method + " " + request.url;
   request.headers.forEach((value, name) => { head += name + value; });
   const headers = new Headers();
@@ -42,7 +33,7 @@ const reading = await serveJs("reading", `export default { fetch(request) {
 } };`);
 // Answers a chat message with fixed text: reads and parses the message, answers Rasa's list, writes
 // one log line. No dialog, no REST call: what the webhook costs before any rendering.
-const answering = await serveJs("answering", `export default { async fetch(request) {
+const answering = await serveJs("floors-answering.js", `export default { async fetch(request) {
   const started = Date.now();
   const path = new URL(request.url).pathname;
   let message;
@@ -66,7 +57,7 @@ const gatewayWith = (response) => serveGateway(undefined, { GATEWAY_CONFIG: JSON
 const fixedText = await gatewayWith("It is 21.5 and 21.5.");
 const twoCalls = await gatewayWith("{% GET \"api://a\" cache 3600 %}{% set a = rest.json.temperature %}{% GET \"api://b\" cache 3600 %}It is {{ a }} and {{ rest.json.temperature }}.");
 
-const bodyFile = path.join(dir, "message.json");
+const bodyFile = path.join(os.tmpdir(), "floors-message.json");
 fs.writeFileSync(bodyFile, JSON.stringify({ sender: "bench", message: "temperature?" }));
 const message = { method: "POST", bodyFile, headers: { "content-type": "application/json" } };
 // Every webhook answers once before it is measured (the cached calls fill the cache).
@@ -80,18 +71,6 @@ const measure = (worker, route, options = {}) => () => wrk(worker.url + route, {
 const health = (worker) => measure(worker, "/health");
 const webhook = (worker) => measure(worker, "/webhooks/rest/webhook", message);
 
-/** The round with the median ratio of `run` to `baseline`, measured in alternation. */
-async function compare(run, baseline) {
-  const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const base = await baseline();
-    const measured = await run();
-    rounds.push({ rps: measured.rps, baseRps: base.rps, ratio: measured.rps / base.rps });
-  }
-  rounds.sort((a, b) => a.ratio - b.ratio);
-  return rounds[Math.floor(rounds.length / 2)];
-}
-
 const rows = [
   ["request-reading JS Worker, GET /health", "empty JS Worker", health(reading), health(empty)],
   ["gateway, GET /health (target 0.9)", "empty JS Worker", health(fixedText), health(empty)],
@@ -101,13 +80,14 @@ const rows = [
 ];
 const measured = [];
 for (const [name, against, run, baseline] of rows) {
-  const row = await compare(run, baseline);
+  const { measured: worker, baseline: base, ratio } = await medianRound(run, baseline, ROUNDS);
+  const row = { rps: worker.rps, baseRps: base.rps, ratio };
   measured.push({ name, against, ...row });
   console.log(`${name.padEnd(58)} ${row.rps.toFixed(0).padStart(6)} req/s  ${against} ${row.baseRps.toFixed(0)}  ratio ${row.ratio.toFixed(2)}`);
 }
 for (const worker of [empty, reading, answering, fixedText, twoCalls]) worker.close();
 await api.close();
-fs.rmSync(dir, { recursive: true, force: true });
+fs.rmSync(bodyFile, { force: true });
 
 const text = `## Floors
 

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, startupMs, workerdServe, serveGateway, forwardingJs, rssKb, root, updateBenchmarks } from "./workers.mjs";
+import { wrk, startupMs, serveGateway, serveJs, forwardingJs, rssKb, root, updateBenchmarks } from "./workers.mjs";
 import { startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -100,9 +100,7 @@ const gateway = await serveGateway(undefined, {
   GATEWAY_CONFIG: JSON.stringify({ auth: { token: "${AUTH_TOKEN}" }, extensions: { rest: { services: [{ name: "blob", base_url: origin.url + "/", expose: "inference" }] } } }),
   AUTH_TOKEN: TOKEN,
 });
-const scriptFile = path.join(os.tmpdir(), "growth-forward.js");
-fs.writeFileSync(scriptFile, forwardingJs(origin.url));
-const forwarder = await workerdServe([["worker.js", scriptFile, "esModule"]]);
+const forwarder = await serveJs("growth-forward.js", forwardingJs(origin.url));
 const rssBefore = rssKb(gateway.pid);
 const sizes = [];
 for (const size of BODY_SIZES) {

@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startupMs, workerdServe, serveGateway, forwardingJs, contractJs, jwtJs, chatMessages, SENDERS_PER_THREAD, rssKb, updateBenchmarks } from "./workers.mjs";
+import { wrk as runWrk, startupMs, serveGateway, serveJs, medianRound, EMPTY_JS, forwardingJs, contractJs, jwtJs, chatMessages, SENDERS_PER_THREAD, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -35,23 +35,12 @@ const wasm = fs.readFileSync(wasmPath);
 
 const wrk = (url, options = {}) => runWrk(url, { seconds: SECONDS, connections: CONNECTIONS, ...options });
 
-// --- Baselines -------------------------------------------------------------------------------
-const EMPTY_JS = `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`;
-
 // --- The run -------------------------------------------------------------------------------
 // A row measures its route and its baseline in alternation, ROUNDS times each, and keeps the round
-// with the median ratio: the machine's load changes from second to second, and a ratio taken from
-// neighbouring runs is far steadier than either number alone. Rows of a section of their own (limits,
-// analytics, conversations, features) pass `section`: printed, but not in the main table.
+// with the median ratio (`medianRound`). Rows of a section of their own (limits, analytics,
+// conversations, features) pass `section`: printed, but not in the main table.
 async function compare(name, measureRoute, baselineName, measureBaseline, target, section = false) {
-  const rounds = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    const baseline = await measureBaseline();
-    const measured = await measureRoute();
-    rounds.push({ measured, baseline, ratio: measured.rps / baseline.rps });
-  }
-  rounds.sort((a, b) => a.ratio - b.ratio);
-  const median = rounds[Math.floor(rounds.length / 2)];
+  const median = await medianRound(measureRoute, measureBaseline, ROUNDS);
   record(name, median.measured, baselineName, median.baseline, target, section);
   return median;
 }
@@ -92,8 +81,6 @@ if (startup) console.log(`first request to a fresh Worker: gateway ${startup.gat
 // Every Worker below runs under its own bare `workerd serve` config, as the toolchain notes
 // prescribe: no Miniflare in front, no Cache API behind (the gateway's memory tier still answers
 // its small cached entries).
-const scriptFile = (name, text) => { const file = path.join(os.tmpdir(), name); fs.writeFileSync(file, text); return file; };
-const serveJs = (name, text) => workerdServe([["worker.js", scriptFile(name, text), "esModule"]]);
 const gatewayWith = (config, bindings = {}, options = {}) => serveGateway(undefined, { GATEWAY_CONFIG: JSON.stringify(config), ...bindings }, options);
 
 // The rate-limit rows: the token GET on /pi/pi/system with one limit, keyed by the client address and

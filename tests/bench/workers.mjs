@@ -13,6 +13,9 @@ export const wasmPath = path.join(root, "build/index_bg.wasm");
 export const COMPAT = "2026-04-01";
 const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 
+/** The /health rows' baseline: an empty JavaScript Worker answering as the gateway's /health does. */
+export const EMPTY_JS = `export default { async fetch() { return new Response('{"status":"OK"}', { headers: { "content-type": "application/json" } }); } };`;
+
 /** The benchmark's baseline: a JavaScript Worker that only forwards to `origin`, dropping the
  *  route's first two path segments (/models/{svc}/x → origin/x), with no auth and no header rules. */
 export const forwardingJs = (origin) => `export default { async fetch(request) {
@@ -199,6 +202,29 @@ export function gatewayModules(buildDir = path.join(root, "build")) {
   const objects = OBJECT_MODULES.filter(([name]) => fs.existsSync(path.join(buildDir, name))).map(([name]) => [name, path.join(buildDir, name), "esModule"]);
   return [["entry.mjs", path.join(buildDir, "entry.mjs"), "esModule"], ...objects, ["index.js", path.join(buildDir, "index.js"), "esModule"],
     ["index_bg.wasm", path.join(buildDir, "index_bg.wasm"), "wasm"]];
+}
+
+/** A JavaScript Worker from its source under `workerdServe` (`name` names its file). */
+export function serveJs(name, source) {
+  const file = path.join(os.tmpdir(), name);
+  fs.writeFileSync(file, source);
+  return workerdServe([["worker.js", file, "esModule"]]);
+}
+
+/** Measures `measure` and `measureBaseline` in alternation (the baseline first) `rounds` times and
+ *  answers the round with the median ratio, `{ measured, baseline, ratio }`, with the lowest and
+ *  highest of all rounds' ratios (`lowest`, `highest`). The machine's load
+ *  changes from second to second, and a ratio taken from neighbouring runs is far steadier than
+ *  either number alone. */
+export async function medianRound(measure, measureBaseline, rounds) {
+  const seen = [];
+  for (let i = 0; i < rounds; i++) {
+    const baseline = await measureBaseline();
+    const measured = await measure();
+    seen.push({ measured, baseline, ratio: measured.rps / baseline.rps });
+  }
+  seen.sort((a, b) => a.ratio - b.ratio);
+  return { ...seen[Math.floor(seen.length / 2)], lowest: seen[0].ratio, highest: seen.at(-1).ratio };
 }
 
 /** The gateway from a build directory under `workerdServe`, its Durable Objects (rate-limit
