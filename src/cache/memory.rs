@@ -23,9 +23,12 @@ struct Entry {
     status: u16,
     headers: Headers,
     body: Arc<Vec<u8>>,
-    /// The body parsed as JSON, on first use by [`TieredCache::peek_json`] (`None`: not JSON).
-    json: std::cell::OnceCell<Option<Arc<serde_json::Value>>>,
+    /// What the body parses into, on first use by [`TieredCache::peek_parsed`] (`None`: it does not).
+    parsed: std::cell::OnceCell<Option<Parsed>>,
 }
+
+/// An entry's body as its reader parsed it, of the reader's own type.
+type Parsed = Arc<dyn std::any::Any + Send + Sync>;
 
 #[derive(Default)]
 struct Memory {
@@ -45,12 +48,19 @@ impl TieredCache {
         self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The body of a fresh entry in memory, parsed as JSON once per entry: a template's cached
-    /// rest_call reads the same entry on every message.
-    pub fn peek_json(&self, key: &str, now: f64) -> Option<Arc<serde_json::Value>> {
+    /// The body of a fresh entry in memory, parsed by `parse` once per entry and kept with it: a
+    /// template's cached rest_call reads the same entry, as the same template values, on every
+    /// message. `None` when the body does not parse, or was parsed into another type first.
+    pub fn peek_parsed<T: Send + Sync + 'static>(
+        &self,
+        key: &str,
+        now: f64,
+        parse: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<Arc<T>> {
         let memory = self.memory();
         let entry = memory.entries.get(key).filter(|e| e.freshness.is_fresh(now))?;
-        entry.json.get_or_init(|| serde_json::from_slice(&entry.body).ok().map(Arc::new)).clone()
+        let parsed = entry.parsed.get_or_init(|| parse(&entry.body).map(|value| Arc::new(value) as Parsed));
+        parsed.clone()?.downcast().ok()
     }
 
     /// A fresh entry from memory, else from the Cache API (promoted to memory when small).
@@ -154,7 +164,7 @@ impl TieredCache {
             status,
             headers: headers.clone(),
             body: Arc::new(body.to_vec()),
-            json: Default::default(),
+            parsed: Default::default(),
         };
         memory.entries.insert(key.to_string(), entry);
     }
@@ -184,16 +194,24 @@ mod tests {
     }
 
     #[test]
-    fn json_is_parsed_once_and_expires_with_the_entry() {
+    fn a_body_is_parsed_once_and_expires_with_the_entry() {
         let platform = MemoryPlatform::answering_json(serde_json::json!({}));
         let cache = TieredCache::default();
+        let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok();
         block_on(cache.put(&platform, "https://k/j", response(br#"{"a":1}"#), 10));
-        let first = cache.peek_json("https://k/j", platform.now()).unwrap();
+        let first = cache.peek_parsed("https://k/j", platform.now(), json).unwrap();
         assert_eq!(*first, serde_json::json!({"a": 1}));
-        assert!(Arc::ptr_eq(&first, &cache.peek_json("https://k/j", platform.now()).unwrap()));
+        let again = cache
+            .peek_parsed("https://k/j", platform.now(), |_| -> Option<serde_json::Value> { panic!("parsed again") });
+        assert!(Arc::ptr_eq(&first, &again.unwrap()));
+        // Read as another type than it was parsed into, it is not found.
+        assert!(cache.peek_parsed("https://k/j", platform.now(), |_| Some(1u8)).is_none());
         block_on(cache.put(&platform, "https://k/n", response(b"not json"), 10));
-        assert!(cache.peek_json("https://k/n", platform.now()).is_none());
-        assert!(cache.peek_json("https://k/j", platform.now() + 11.0).is_none());
+        assert!(cache.peek_parsed("https://k/n", platform.now(), json).is_none());
+        assert!(cache.peek_parsed("https://k/j", platform.now() + 11.0, json).is_none());
+        // Stored again, the entry is parsed again.
+        block_on(cache.put(&platform, "https://k/j", response(br#"{"a":2}"#), 10));
+        assert_eq!(*cache.peek_parsed("https://k/j", platform.now(), json).unwrap(), serde_json::json!({"a": 2}));
     }
 
     #[test]

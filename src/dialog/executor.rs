@@ -31,7 +31,11 @@ pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 /// caller's `cache` decide freshness, whatever the entry was stored with.
 fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<&Json> {
     let created = entry.get("created")?.as_f64()?;
-    (now <= created + fresh_for).then(|| &entry["result"])
+    is_fresh(created, fresh_for, now).then(|| &entry["result"])
+}
+
+fn is_fresh(created: f64, fresh_for: f64, now: f64) -> bool {
+    now <= created + fresh_for
 }
 
 /// A stored result found for a call.
@@ -204,8 +208,23 @@ pub struct MemoryRecall {
 impl Recall for MemoryRecall {
     fn recall(&self, PreparedCall { call, key }: &PreparedCall) -> Option<Value> {
         let fresh_for = call.cache_seconds?;
-        let entry = self.cache.peek_json(key.as_str(), self.now)?;
-        fresh_result(&entry, fresh_for, self.now).map(|result| Value::from(minijinja::value::Serde(result)))
+        let entry = self.cache.peek_parsed(key.as_str(), self.now, RecalledEntry::parse)?;
+        is_fresh(entry.created, fresh_for, self.now).then(|| entry.result.clone())
+    }
+}
+
+/// A stored result as the memory tier keeps it for recalls: converted into template values once per
+/// entry, not once per message (measured natively: a tenth of a message with two cached calls).
+struct RecalledEntry {
+    created: f64,
+    result: Value,
+}
+
+impl RecalledEntry {
+    fn parse(body: &[u8]) -> Option<RecalledEntry> {
+        let entry: Json = serde_json::from_slice(body).ok()?;
+        let created = entry.get("created")?.as_f64()?;
+        Some(RecalledEntry { created, result: Value::from(minijinja::value::Serde(&entry["result"])) })
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use minijinja::value::{Kwargs, Object};
 use minijinja::{Error, ErrorKind, State, Value};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use super::prepared::{PreparedCall, PreparedCalls};
 use crate::config::RestConfig;
@@ -137,17 +137,11 @@ pub fn rest_call_function(
         let log = log_value
             .downcast_object_ref::<CallLog>()
             .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "rest_call has no call log"))?;
-        // Dicts keep the order the template wrote them in through this conversion (both crates'
-        // `preserve_order`): MaxBot sends a body as its Python dict is ordered.
-        let mut args = Map::new();
-        for name in kwargs.args() {
-            let value: Value = kwargs.get(name)?;
-            let json =
-                serde_json::to_value(&value).map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
-            args.insert(name.to_string(), json);
-        }
-        let call =
-            prepared_calls.prepare(args, &rest).map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
+        // Dicts keep the order the template wrote them in, in the arguments' conversion to JSON too
+        // (both crates' `preserve_order`): MaxBot sends a body as its Python dict is ordered.
+        let call = prepared_calls
+            .prepare(&Value::from(kwargs), &rest)
+            .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))?;
         match log.next(call) {
             Ok(result) => Ok(result),
             // The render stops here; the driver reads the suspension from the log.

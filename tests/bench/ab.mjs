@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, serveGateway, medianRound, root, updateBenchmarks, chatMessages } from "./workers.mjs";
+import { wrk, serveGateway, medianRound, withCpu, root, updateBenchmarks, chatMessages } from "./workers.mjs";
 import { startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -87,26 +87,30 @@ const rows = [];
 const ONLY = option("--only");
 for (const [name, measure, [first, second] = [before, after]] of routes) {
   if (ONLY && !name.includes(ONLY)) continue;
-  const { baseline: a, measured: b, ratio, lowest, highest } = await medianRound(() => measure(second), () => measure(first), ROUNDS);
-  const median = { a, b, ratio };
-  const spread = `${lowest.toFixed(2)}–${highest.toFixed(2)}`;
-  rows.push({ name, ...median, spread });
-  console.log(`${name.padEnd(44)} before ${median.a.rps.toFixed(0)} req/s, after ${median.b.rps.toFixed(0)} req/s, ratio ${median.ratio.toFixed(2)} (rounds ${spread}), errors ${median.a.errors}/${median.b.errors}`);
+  const round = await medianRound(() => withCpu(second, () => measure(second)), () => withCpu(first, () => measure(first)), ROUNDS);
+  const { baseline: a, measured: b, ratio } = round;
+  const spread = `${round.lowest.toFixed(2)}–${round.highest.toFixed(2)}`;
+  const cpuSpread = `${round.cpuLowest.toFixed(2)}–${round.cpuHighest.toFixed(2)}`;
+  rows.push({ name, a, b, ratio, spread, cpuRatio: round.cpuRatio, cpuSpread });
+  console.log(`${name.padEnd(44)} before ${a.rps.toFixed(0)} req/s, after ${b.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(2)} (rounds ${spread}), errors ${a.errors}/${b.errors}; ` +
+    `CPU per request before/after ${round.cpuRatio.toFixed(2)} (rounds ${cpuSpread})`);
 }
 for (const worker of [before, after, beforeQuiet, afterQuiet]) worker.close();
 await Promise.all([model.close(), api.close()]);
 
 if (args.includes("--write")) {
   const date = new Date().toISOString().slice(0, 10);
-  const table = rows.map((r) => `| ${r.name} | ${r.a.rps.toFixed(0)} | ${r.b.rps.toFixed(0)} | **${r.ratio.toFixed(2)}** | ${r.spread} |`).join("\n");
+  const table = rows.map((r) => `| ${r.name} | ${r.a.rps.toFixed(0)} | ${r.b.rps.toFixed(0)} | **${r.ratio.toFixed(2)}** | ${r.spread} | **${r.cpuRatio.toFixed(2)}** | ${r.cpuSpread} |`).join("\n");
   updateBenchmarks("A/B", `## A/B
 
 \`node tests/bench/ab.mjs --before ${beforeCommit}\` on ${date}: ${LABEL}. Both builds under bare \`workerd serve\`
 with the same configuration and origins, measured in alternation ${ROUNDS} times per route (${SECONDS} s each); the
-round with the median ratio after/before is shown, with the range of all rounds' ratios.
+round with the median ratio after/before is shown, with the range of all rounds' ratios. The runtime's CPU
+time per request is measured in the same rounds (from /proc): before/after is the median of the rounds' ratios
+(above 1: the change costs less CPU per request), which tells work done from time spent waiting.
 
-| route | before req/s | after req/s | after/before | all rounds |
-|---|---|---|---|---|
+| route | before req/s | after req/s | after/before | all rounds | CPU per request, before/after | all rounds |
+|---|---|---|---|---|---|---|
 ${table}
 `);
 }

@@ -216,6 +216,24 @@ export function serveJs(name, source) {
  *  highest of all rounds' ratios (`lowest`, `highest`). The machine's load
  *  changes from second to second, and a ratio taken from neighbouring runs is far steadier than
  *  either number alone. */
+/** The CPU time a process has used so far, in seconds (user and system, from /proc). */
+function cpuSeconds(pid) {
+  // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+
+/** `measure` (a wrk run against `worker`) with the CPU time the worker's runtime spent per request,
+ *  in µs: whether a change in throughput is a change in the work the runtime does per request, or
+ *  in how long it waits. (On this machine both swing together from round to round: the runtime is
+ *  busy throughout.) */
+export async function withCpu(worker, measure) {
+  const before = cpuSeconds(worker.pid);
+  const result = await measure();
+  return { ...result, cpuUs: ((cpuSeconds(worker.pid) - before) * 1e6) / result.requests };
+}
+
 export async function medianRound(measure, measureBaseline, rounds) {
   const seen = [];
   for (let i = 0; i < rounds; i++) {
@@ -223,8 +241,13 @@ export async function medianRound(measure, measureBaseline, rounds) {
     const measured = await measure();
     seen.push({ measured, baseline, ratio: measured.rps / baseline.rps });
   }
+  // With CPU times (`withCpu`): the median of baseline/measured CPU per request, over the rounds.
+  const cpuRatios = seen.map((round) => round.baseline.cpuUs / round.measured.cpuUs).sort((a, b) => a - b);
+  const cpu = Number.isFinite(cpuRatios[0])
+    ? { cpuRatio: cpuRatios[Math.floor(cpuRatios.length / 2)], cpuLowest: cpuRatios[0], cpuHighest: cpuRatios.at(-1) }
+    : {};
   seen.sort((a, b) => a.ratio - b.ratio);
-  return { ...seen[Math.floor(seen.length / 2)], lowest: seen[0].ratio, highest: seen.at(-1).ratio };
+  return { ...seen[Math.floor(seen.length / 2)], lowest: seen[0].ratio, highest: seen.at(-1).ratio, ...cpu };
 }
 
 /** The gateway from a build directory under `workerdServe`, its Durable Objects (rate-limit
