@@ -101,7 +101,7 @@ await Promise.all([model.close(), api.close()]);
 if (args.includes("--write")) {
   const date = new Date().toISOString().slice(0, 10);
   const table = rows.map((r) => `| ${r.name} | ${r.a.rps.toFixed(0)} | ${r.b.rps.toFixed(0)} | **${r.ratio.toFixed(2)}** | ${r.spread} | **${r.cpuRatio.toFixed(2)}** | ${r.cpuSpread} |`).join("\n");
-  updateBenchmarks("A/B", `## A/B
+  const latest = `## A/B
 
 \`node tests/bench/ab.mjs --before ${beforeCommit}\` on ${date}: ${LABEL}. Both builds under bare \`workerd serve\`
 with the same configuration and origins, measured in alternation ${ROUNDS} times per route (${SECONDS} s each); the
@@ -112,6 +112,21 @@ time per request is measured in the same rounds (from /proc): before/after is th
 | route | before req/s | after req/s | after/before | all rounds | CPU per request, before/after | all rounds |
 |---|---|---|---|---|---|---|
 ${table}
-`);
+`;
+  updateBenchmarks("A/B", latest + earlierRuns());
 }
 process.exit(0);
+
+/** What the A/B section held before this run, kept below it: its runs and notes as "### " parts,
+ *  the run it showed until now (its head) becoming one of them, headed by its date and revision. */
+function earlierRuns() {
+  const file = path.join(root, "BENCHMARKS.md");
+  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const section = text.split(/\n(?=## )/).find((part) => part.startsWith("## A/B\n"));
+  if (!section) return "";
+  const head = section.slice("## A/B\n".length).split(/\n(?=### )/)[0];
+  const rest = section.slice("## A/B\n".length + head.length);
+  const run = head.match(/--before (\S+)` on (\S+):/);
+  const title = run ? `### ${run[2]}, against ${run[1]}` : "### An earlier run";
+  return `\n${title}\n${head.trimEnd()}\n${rest}`;
+}
