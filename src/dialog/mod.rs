@@ -52,10 +52,30 @@ pub struct Dialog {
     pub rest: Arc<RestConfig>,
 }
 
-/// A compiled node: the name of its templates (`dialog[0].followup[1]`) and its followups.
+/// A compiled node: its condition, the name of its response's template
+/// (`dialog[0].followup[1].response`) and its followups.
 struct Node {
-    name: String,
+    condition: Condition,
+    response: String,
     followup: Vec<Node>,
+}
+
+/// When a node answers.
+enum Condition {
+    /// Its condition is the constant `true` (a catch-all node, as MaxBot dialogs end with): nothing
+    /// to render.
+    Always,
+    /// Its condition's template, by name (`dialog[0].condition`), renders "1".
+    Template(String),
+}
+
+impl Condition {
+    fn of(name: &str, source: &str) -> Condition {
+        match source.trim() {
+            "true" | "True" => Condition::Always,
+            _ => Condition::Template(condition_name(name)),
+        }
+    }
 }
 
 /// Where a node is in the tree: its index at the top level, then in each followup list.
@@ -148,10 +168,13 @@ impl Dialog {
             input.state.rewind();
             partial.borrow_mut().clear();
             for (index, (_, node)) in candidates.iter().enumerate() {
-                let condition = self.env.get_template(&condition_name(&node.name))?.render(&context)?;
-                if condition == "1" {
+                let holds = match &node.condition {
+                    Condition::Always => true,
+                    Condition::Template(name) => self.env.get_template(name)?.render(&context)? == "1",
+                };
+                if holds {
                     answered.set(Some(index));
-                    let response = self.env.get_template(&response_name(&node.name))?;
+                    let response = self.env.get_template(&node.response)?;
                     return match sink {
                         Some(_) => render_keeping_output(&response, &context, &partial),
                         None => response.render(&context),
@@ -247,7 +270,11 @@ fn compile_nodes(
         let name = format!("{field}[{index}]");
         compile_node(env, &name, node, stateless)?;
         let followup = compile_nodes(env, &format!("{name}.followup"), &node.followup, stateless)?;
-        compiled.push(Node { name, followup });
+        compiled.push(Node {
+            condition: Condition::of(&name, &node.condition),
+            response: response_name(&name),
+            followup,
+        });
     }
     Ok(compiled)
 }

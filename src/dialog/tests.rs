@@ -380,3 +380,27 @@ fn only_the_top_intent_answers_to_its_name() {
         assert_eq!((status, reply_text(&reply)), (200, expected.to_string()));
     }
 }
+
+/// A constant `true` condition answers without a render of its own, in its place among the nodes:
+/// the nodes before it are still tried first, and those after it never.
+#[test]
+fn a_constant_true_condition_answers_in_its_place() {
+    let nodes = |first: &str, catch_all: &str| {
+        json!({"dialog": [
+            {"condition": first, "response": "first"},
+            {"condition": catch_all, "response": "catch-all"},
+            {"condition": "true", "response": "never"},
+        ]})
+    };
+    let platform = MemoryPlatform::answering_json(json!({}));
+    for catch_all in ["true", " True ", "true and true", "1 == 1"] {
+        for (first, expected) in [("message.text == 'hi'", "first"), ("false", "catch-all")] {
+            let gateway = Gateway::load(nodes(first, catch_all), &|_| None).unwrap();
+            let (status, reply) = say(&gateway, &platform, "hi");
+            assert_eq!((status, reply_text(&reply)), (200, expected.to_string()), "{first} / {catch_all}");
+        }
+    }
+    // Not the constant: a condition that only starts with it is rendered, and holds or not.
+    let gateway = Gateway::load(nodes("false", "true and message.text == 'no'"), &|_| None).unwrap();
+    assert_eq!(reply_text(&say(&gateway, &platform, "hi").1), "never");
+}
