@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::rest_call::{key_of, RestCall};
 use crate::cache::CacheKey;
@@ -49,7 +49,12 @@ impl PreparedCalls {
         if let Some((_, prepared)) = recent.iter().find(|(seen, _)| *seen == text) {
             return Ok(prepared.clone());
         }
-        let args: Map<String, Value> = serde_json::from_str(&text).map_err(|error| error.to_string())?;
+        // Converted from the values, not parsed back from the text: a number the text holds but a
+        // JSON value cannot (an integer past 64 bits) is an error, not a float.
+        let args = match serde_json::to_value(arguments).map_err(|error| error.to_string())? {
+            Value::Object(args) => args,
+            _ => return Err("rest_call takes keyword arguments".to_string()),
+        };
         let call = RestCall::prepare(&args, rest)?;
         let identity = call.identity();
         let prepared = Arc::new(PreparedCall { key: key_of(&identity, &call.redact), call });
@@ -65,7 +70,7 @@ impl PreparedCalls {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     use super::*;
 
@@ -159,6 +164,10 @@ mod tests {
         assert!(Arc::ptr_eq(&seq, &body(minijinja::Value::from(vec![1, 2]))));
         assert!(!Arc::ptr_eq(&seq, &body(minijinja::Value::from(vec![2, 1]))));
         assert!(!Arc::ptr_eq(&seq, &body(minijinja::Value::from(vec![1, 2, 3]))));
+        let too_large = minijinja::context! { url => "api://t", method => "post", body => u128::MAX };
+        for _ in 0..2 {
+            assert!(calls.prepare(&too_large, &rest).is_err(), "an integer past 64 bits is refused, every time");
+        }
         // Undefined becomes null, as none does.
         assert!(Arc::ptr_eq(&body(minijinja::Value::UNDEFINED), &body(minijinja::Value::from(()))));
     }

@@ -137,8 +137,8 @@ function request()
 end`;
 
 /** Runs wrk against `url` (asynchronously: fake origins in this process must keep answering).
- *  A `--latency`-free summary: requests/s, p50 and p99 in ms, errors, requests, and non-2xx/3xx
- *  statuses counted by status code. */
+ *  A `--latency`-free summary: requests/s, p50 and p99 in ms, errors (socket errors, timeouts and
+ *  answers with a status of 400 or more, together), requests, and wrk's own output. */
 export async function wrk(url, { method = "GET", headers = {}, bodyFile, seconds = 5, connections = 32, script: extra = "" } = {}) {
   const script = path.join(os.tmpdir(), `bench-${process.pid}-${Math.random().toString(16).slice(2)}.lua`);
   const lines = [`wrk.method = "${method}"`];
