@@ -30,8 +30,12 @@ pub const MAX_REST_RESPONSE_BYTES: usize = 2 * 1024 * 1024;
 /// The result in a stored entry, when it is at most `fresh_for` seconds old: MaxBot lets each
 /// caller's `cache` decide freshness, whatever the entry was stored with.
 fn fresh_result(entry: &Json, fresh_for: f64, now: f64) -> Option<&Json> {
-    let created = entry.get("created")?.as_f64()?;
-    is_fresh(created, fresh_for, now).then(|| &entry["result"])
+    is_fresh(created_at(entry)?, fresh_for, now).then(|| &entry["result"])
+}
+
+/// When a stored entry's call was made (seconds since the Unix epoch).
+fn created_at(entry: &Json) -> Option<f64> {
+    entry.get("created")?.as_f64()
 }
 
 fn is_fresh(created: f64, fresh_for: f64, now: f64) -> bool {
@@ -223,8 +227,10 @@ struct RecalledEntry {
 impl RecalledEntry {
     fn parse(body: &[u8]) -> Option<RecalledEntry> {
         let entry: Json = serde_json::from_slice(body).ok()?;
-        let created = entry.get("created")?.as_f64()?;
-        Some(RecalledEntry { created, result: Value::from(minijinja::value::Serde(&entry["result"])) })
+        Some(RecalledEntry {
+            created: created_at(&entry)?,
+            result: Value::from(minijinja::value::Serde(&entry["result"])),
+        })
     }
 }
 

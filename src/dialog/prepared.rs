@@ -17,7 +17,8 @@ use crate::config::RestConfig;
 /// values (a sender id in the URL) take one slot each and push out nothing a dialog uses often for long.
 const REMEMBERED: usize = 64;
 /// Calls larger than this (their arguments' text, or the URL, headers, parameters, body and auth,
-/// as the cache key hashes them) are prepared afresh each time, so the memory held stays small whatever the templates build.
+/// as the cache key hashes them) are prepared afresh each time, so the memory held stays small
+/// whatever the templates build.
 const MAX_REMEMBERED_BYTES: usize = 2048;
 
 /// A call ready to send, with its cache key.

@@ -404,3 +404,27 @@ fn a_constant_true_condition_answers_in_its_place() {
     let gateway = Gateway::load(nodes("false", "true and message.text == 'no'"), &|_| None).unwrap();
     assert_eq!(reply_text(&say(&gateway, &platform, "hi").1), "never");
 }
+
+/// A cached call answered from the isolate's memory is fresh for its own `cache` seconds, however
+/// long the entry is kept (`garbage_collector_timeout`): past them the call goes to the origin again.
+#[test]
+fn a_call_answered_from_memory_keeps_its_own_freshness() {
+    let config = gateway(
+        json!({"garbage_collector_timeout": 3600, "services": [{"name": "api", "base_url": "http://api.example/"}]}),
+        r#"{% GET "api://t" cache 10 %}{{ rest.json.n }}"#,
+    )
+    .config;
+    let isolate = Gateway::from_config(config); // one isolate, one memory tier, for every message
+    let platform = MemoryPlatform::answering_json(json!({"n": 1}));
+    let message = || {
+        let body = br#"{"message": "hi"}"#;
+        let request = MemoryPlatform::request("POST", "https://gw.example/webhooks/rest/webhook", &[], body);
+        assert_eq!(block_on(serve(&isolate, request, &platform)).status, 200);
+        platform.sent().len()
+    };
+    assert_eq!(message(), 1);
+    platform.advance(9.0);
+    assert_eq!(message(), 1, "within its 10 s, from memory");
+    platform.advance(2.0);
+    assert_eq!(message(), 2, "past them, from the origin, though memory still holds the entry");
+}

@@ -211,11 +211,6 @@ export function serveJs(name, source) {
   return workerdServe([["worker.js", file, "esModule"]]);
 }
 
-/** Measures `measure` and `measureBaseline` in alternation (the baseline first) `rounds` times and
- *  answers the round with the median ratio, `{ measured, baseline, ratio }`, with the lowest and
- *  highest of all rounds' ratios (`lowest`, `highest`). The machine's load
- *  changes from second to second, and a ratio taken from neighbouring runs is far steadier than
- *  either number alone. */
 /** The CPU time a process has used so far, in seconds (user and system, from /proc). */
 function cpuSeconds(pid) {
   // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
@@ -234,6 +229,12 @@ export async function withCpu(worker, measure) {
   return { ...result, cpuUs: ((cpuSeconds(worker.pid) - before) * 1e6) / result.requests };
 }
 
+/** Measures `measure` and `measureBaseline` in alternation (the baseline first) `rounds` times and
+ *  answers the round with the median ratio, `{ measured, baseline, ratio }`, with the lowest and
+ *  highest of all rounds' ratios (`lowest`, `highest`). The machine's load
+ *  changes from second to second, and a ratio taken from neighbouring runs is far steadier than
+ *  either number alone. With CPU times (`withCpu`), also the median of the rounds' baseline/measured
+ *  CPU per request (`cpuRatio`), with its lowest and highest (`cpuLowest`, `cpuHighest`). */
 export async function medianRound(measure, measureBaseline, rounds) {
   const seen = [];
   for (let i = 0; i < rounds; i++) {
@@ -241,13 +242,11 @@ export async function medianRound(measure, measureBaseline, rounds) {
     const measured = await measure();
     seen.push({ measured, baseline, ratio: measured.rps / baseline.rps });
   }
-  // With CPU times (`withCpu`): the median of baseline/measured CPU per request, over the rounds.
+  const middle = (sorted) => sorted[Math.floor(sorted.length / 2)];
   const cpuRatios = seen.map((round) => round.baseline.cpuUs / round.measured.cpuUs).sort((a, b) => a - b);
-  const cpu = Number.isFinite(cpuRatios[0])
-    ? { cpuRatio: cpuRatios[Math.floor(cpuRatios.length / 2)], cpuLowest: cpuRatios[0], cpuHighest: cpuRatios.at(-1) }
-    : {};
+  const cpu = Number.isFinite(cpuRatios[0]) ? { cpuRatio: middle(cpuRatios), cpuLowest: cpuRatios[0], cpuHighest: cpuRatios.at(-1) } : {};
   seen.sort((a, b) => a.ratio - b.ratio);
-  return { ...seen[Math.floor(seen.length / 2)], lowest: seen[0].ratio, highest: seen.at(-1).ratio, ...cpu };
+  return { ...middle(seen), lowest: seen[0].ratio, highest: seen.at(-1).ratio, ...cpu };
 }
 
 /** The gateway from a build directory under `workerdServe`, its Durable Objects (rate-limit
