@@ -1,7 +1,7 @@
 // Where a route's time goes: the profiling build (function names kept) under `workerd serve`,
 // loaded by wrk while V8's sampling profiler runs through workerd's inspector protocol.
 //
-//   node tests/bench/profile.mjs [--route health|model|jwt|pi|webhook] [--seconds 5] [--no-build]
+//   node tests/bench/profile.mjs [--route health|model|jwt|pi|webhook|conversations] [--seconds 5] [--no-build]
 //                                [--top 40] [--tree] [--baseline [--contract]] [--write]
 //
 // Prints the functions with the most self and inclusive time, and the isolate's time per request by
@@ -16,7 +16,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import WebSocket from "ws";
-import { wrk, workerdServe, serveGateway, forwardingJs, contractJs, jwtJs, updateBenchmarks, root } from "./workers.mjs";
+import { wrk, workerdServe, serveGateway, forwardingJs, contractJs, jwtJs, updateBenchmarks, root, chatMessages } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -54,6 +54,9 @@ const routes = {
   pi: { path: "/pi/pi/system", headers: { access_token: TOKEN }, origin: pi.url },
   webhook: { path: "/webhooks/rest/webhook", method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ sender: "profile", message: "temperature?" }) },
+  // The same with conversations on (the default), each message from another sender.
+  conversations: { path: "/webhooks/rest/webhook", method: "POST", headers: { "content-type": "application/json" },
+    script: chatMessages(), conversations: "on" },
 };
 const route = routes[ROUTE];
 if (!route) throw new Error(`unknown route ${ROUTE}: one of ${Object.keys(routes).join(", ")}`);
@@ -68,7 +71,8 @@ if (route.body) {
 }
 
 async function startGateway() {
-  return serveGateway(path.join(root, "build-profiling"), { GATEWAY_CONFIG: JSON.stringify(config), AUTH_TOKEN: TOKEN },
+  const chat = { conversations: route.conversations ?? config.chat.conversations };
+  return serveGateway(path.join(root, "build-profiling"), { GATEWAY_CONFIG: JSON.stringify({ ...config, chat }), AUTH_TOKEN: TOKEN },
     { inspector: true });
 }
 
@@ -99,7 +103,7 @@ async function profileUnderLoad(worker) {
     pending.set(id, resolve);
     socket.send(JSON.stringify({ id, method, params }));
   });
-  const load = () => wrk(worker.url + route.path, { method: route.method, headers: route.headers, bodyFile, seconds: SECONDS });
+  const load = () => wrk(worker.url + route.path, { method: route.method, headers: route.headers, bodyFile, script: route.script, seconds: SECONDS });
   await load(); // warm up: JIT tiers, caches
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: 50 });
