@@ -4,13 +4,14 @@
 //
 //   node tests/bench/size.mjs [--build] [--top N] [path/to/index_bg.wasm]
 //
-// --build runs `bash .ci/build --profiling` first. --top lists the N largest functions too. The
-// share of each crate in the gzipped file is estimated as its share of the raw code: gzip
-// compresses code of one compiler alike.
+// --build runs `bash .ci/build --profiling` first. --top lists the N largest functions too. Read a
+// crate's share of the raw code as its share of the gzipped module: gzip compresses one
+// compiler's code alike. A generic function is counted where its name's path starts (serde's
+// derived code for the gateway's types under the deserializer that instantiated it), so what
+// removing a crate saves is measured by building without it.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import zlib from "node:zlib";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const args = process.argv.slice(2);
@@ -121,19 +122,20 @@ const code = sections.find((s) => s.id === 10);
 const dataBytes = sections.filter((s) => s.id === 11).reduce((sum, s) => sum + s.size, 0);
 
 // --- Attributing --------------------------------------------------------------------------------
-// The crate a demangled name belongs to: the first path segment, looking through `<T as Trait>`
-// (the type's crate: a trait's impl is code for that type) and generic wrappers.
+// The crate a demangled name belongs to: the first path segment; for `<T as Trait>::f`, T's crate
+// when T is a path (a trait's impl is code for that type), else the trait's (a generic parameter's
+// or a primitive's impl); a primitive's inherent method (`<str>::to_lowercase`) is core's.
 function crateOf(name) {
-  let text = name.replace(/\[[0-9a-f]{16}\]/g, "");
-  for (;;) {
-    const impl = /^<(?:&(?:mut )?|\*(?:const|mut) )?(.*)$/.exec(text);
-    if (!impl) break;
-    text = impl[1];
-  }
-  const crate = /^([A-Za-z_][A-Za-z0-9_]*)::/.exec(text);
-  if (crate) return crate[1];
+  const text = name.replace(/\[[0-9a-f]{16}\]/g, "");
+  const path = (part) => /^[&*]?(?:mut |const )?([A-Za-z_][A-Za-z0-9_]*)::/.exec(part)?.[1];
+  const impl = /^<(.+?) as (.+)$/.exec(text);
+  if (impl) return path(impl[1]) ?? path(impl[2]) ?? "other";
+  if (/^<[a-z0-9]+>::/.test(text)) return "core";
+  const inherent = /^<(.+)>::/.exec(text);
+  if (inherent) return path(inherent[1]) ?? "other";
+  if (path(text)) return path(text);
   if (/^(dlmalloc|__rust|__wbg|__wbindgen|__externref|memcpy|memset|memmove|memcmp)/.test(text)) return "runtime glue (allocator, mem*, bindings)";
-  if (/externref shim|^closure|^js-sys/.test(text)) return "wasm_bindgen";
+  if (/externref shim|multivalue shim|^closure|^js-sys/.test(text)) return "wasm_bindgen";
   return "other";
 }
 
@@ -147,7 +149,6 @@ for (const f of functions) {
 }
 
 const codeBytes = functions.reduce((sum, f) => sum + f.size, 0);
-const gzipped = zlib.gzipSync(bytes, { level: 9 }).length;
 const kb = (n) => (n / 1024).toFixed(1);
 console.log(`${path.relative(process.cwd(), file)}: ${kb(bytes.length)} KB raw (names included), code ${kb(codeBytes)} KB in ${functions.length} functions, data ${kb(dataBytes)} KB`);
 console.log(`(the release build has no names; its gzipped size is the one BENCHMARKS.md reports)\n`);
@@ -158,8 +159,6 @@ for (const [crate, { bytes: size, functions: count }] of [...byCrate].sort((a, b
   console.log(`| ${crate} | ${kb(size)} | ${((100 * size) / codeBytes).toFixed(1)} % | ${count} |`);
 }
 console.log(`| data segments | ${kb(dataBytes)} | | |`);
-void gzipped;
-if (args.includes("--other")) for (const f of functions.filter((f) => crateOf(f.name) === "other").sort((a, b) => b.size - a.size).slice(0, 40)) console.log(f.size, f.name.slice(0, 150));
 
 if (TOP > 0) {
   console.log(`\nlargest functions`);
