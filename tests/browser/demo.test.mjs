@@ -122,6 +122,6 @@ test("/analytics fills as you click: the requests above are counted per route", 
   const hour = await chart.getAttribute("aria-label");
   await page.getByLabel("Range").selectOption("15");
   await page.waitForFunction((before) => document.querySelector("#requests-chart").getAttribute("aria-label") !== before, hour);
-  await readmeScreenshot(page, "analytics");
+  await readmeScreenshot(page, "analytics", { live: true });
   await page.close();
 });

@@ -29,13 +29,16 @@ export async function screenshot(page, name) {
 
 /** The README's pictures (docs/images/), taken by the tests so they show the pages as they are. A
  *  picture is written only when its pixels' encoding changed, so a run that renders the same pages
- *  leaves a clone clean. The viewport only: a page's top is what a README shows. */
+ *  leaves a clone clean. The viewport only: a page's top is what a README shows. A page showing
+ *  live figures (`live`: the analytics' latencies) renders differently on every run: its picture
+ *  is written when missing or when README_IMAGES=update, else only to tests/artifacts/. */
 export const readmeImages = path.join(root, "docs", "images");
 
-export async function readmeScreenshot(page, name) {
+export async function readmeScreenshot(page, name, { live = false } = {}) {
   const image = await page.screenshot();
   fs.mkdirSync(readmeImages, { recursive: true });
   const file = path.join(readmeImages, `${name}.png`);
-  if (!fs.existsSync(file) || !fs.readFileSync(file).equals(image)) fs.writeFileSync(file, image);
+  const write = !fs.existsSync(file) || (!live && !fs.readFileSync(file).equals(image)) || process.env.README_IMAGES === "update";
+  if (write) fs.writeFileSync(file, image);
   fs.writeFileSync(path.join(artifacts, `readme-${name}.png`), image);
 }
