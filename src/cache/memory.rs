@@ -15,8 +15,12 @@ use crate::platform::Platform;
 
 /// Largest body kept in memory.
 pub const MAX_MEMORY_ENTRY_BYTES: usize = 256 * 1024;
-/// Memory all entries of an isolate may take together.
+/// Memory all entries of an isolate may take together, their parsed forms included.
 pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+/// What a parsed body is charged for, per byte of the body: the reader's tree is not measured, and
+/// JSON parsed into maps and lists takes a few times its text (keys and strings allocated one by
+/// one, each value a tagged slot).
+const PARSED_BYTES_PER_BODY_BYTE: usize = 3;
 
 struct Entry {
     freshness: Freshness,
@@ -30,9 +34,22 @@ struct Entry {
 /// An entry's body as its reader parsed it, of the reader's own type.
 type Parsed = Arc<dyn std::any::Any + Send + Sync>;
 
+impl Entry {
+    /// The memory the entry is charged for: its body, and its parsed form once it has one.
+    fn weight(&self) -> usize {
+        self.body.len() + self.parsed.get().map_or(0, |parsed| parsed_weight(&self.body, parsed))
+    }
+}
+
+/// What a body's parsed form is charged for (nothing when it does not parse).
+fn parsed_weight(body: &[u8], parsed: &Option<Parsed>) -> usize {
+    parsed.as_ref().map_or(0, |_| body.len() * PARSED_BYTES_PER_BODY_BYTE)
+}
+
 #[derive(Default)]
 struct Memory {
     entries: HashMap<String, Entry>,
+    /// The entries' weights together.
     used: usize,
 }
 
@@ -50,17 +67,28 @@ impl TieredCache {
 
     /// The body of a fresh entry in memory, parsed by `parse` once per entry and kept with it: a
     /// template's cached rest_call reads the same entry, as the same template values, on every
-    /// message. `None` when the body does not parse, or was parsed into another type first.
+    /// message. `None` when the body does not parse, or was parsed into another type first. The
+    /// parsed form counts towards [`MAX_MEMORY_BYTES`]; without room for it, it is not kept.
     pub fn peek_parsed<T: Send + Sync + 'static>(
         &self,
         key: &str,
         now: f64,
         parse: impl FnOnce(&[u8]) -> Option<T>,
     ) -> Option<Arc<T>> {
-        let memory = self.memory();
-        let entry = memory.entries.get(key).filter(|e| e.freshness.is_fresh(now))?;
-        let parsed = entry.parsed.get_or_init(|| parse(&entry.body).map(|value| Arc::new(value) as Parsed));
-        parsed.clone()?.downcast().ok()
+        let mut memory = self.memory();
+        let Memory { entries, used } = &mut *memory;
+        let entry = entries.get(key).filter(|e| e.freshness.is_fresh(now))?;
+        if let Some(parsed) = entry.parsed.get() {
+            return parsed.clone()?.downcast().ok();
+        }
+        let parsed = parse(&entry.body).map(|value| Arc::new(value) as Parsed);
+        // Kept with the entry while the memory has room for it; else parsed again on each read.
+        let charge = parsed_weight(&entry.body, &parsed);
+        if *used + charge <= MAX_MEMORY_BYTES {
+            *used += charge;
+            let _ = entry.parsed.set(parsed.clone());
+        }
+        parsed?.downcast().ok()
     }
 
     /// A fresh entry from memory, else from the Cache API (promoted to memory when small).
@@ -148,11 +176,11 @@ impl TieredCache {
     fn remember(&self, key: &str, freshness: Freshness, status: u16, headers: &Headers, body: &[u8], now: f64) {
         let mut memory = self.memory();
         if let Some(old) = memory.entries.remove(key) {
-            memory.used -= old.body.len();
+            memory.used -= old.weight();
         }
         if memory.used + body.len() > MAX_MEMORY_BYTES {
             memory.entries.retain(|_, e| e.freshness.is_kept(now));
-            memory.used = memory.entries.values().map(|e| e.body.len()).sum();
+            memory.used = memory.entries.values().map(Entry::weight).sum();
             if memory.used + body.len() > MAX_MEMORY_BYTES {
                 memory.entries.clear();
                 memory.used = 0;
@@ -212,6 +240,38 @@ mod tests {
         // Stored again, the entry is parsed again.
         block_on(cache.put(&platform, "https://k/j", response(br#"{"a":2}"#), 10));
         assert_eq!(*cache.peek_parsed("https://k/j", platform.now(), json).unwrap(), serde_json::json!({"a": 2}));
+    }
+
+    #[test]
+    fn a_parsed_form_counts_towards_the_memory_limit() {
+        let platform = MemoryPlatform::answering_json(serde_json::json!({}));
+        let cache = TieredCache::default();
+        let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok();
+        let body = format!("[{}1]", "1,".repeat(MAX_MEMORY_ENTRY_BYTES / 2 - 2));
+        // Room for the bodies and two parsed forms.
+        let entries = MAX_MEMORY_BYTES / body.len() - 2 * PARSED_BYTES_PER_BODY_BYTE;
+        for at in 0..entries {
+            block_on(cache.put(&platform, &format!("https://k/{at}"), response(body.as_bytes()), 10));
+        }
+        let bodies = entries * body.len();
+        assert_eq!(cache.memory().used, bodies);
+        // A body that does not parse is charged nothing more.
+        assert!(cache.peek_parsed("https://k/0", platform.now(), |_| None::<u8>).is_none());
+        assert_eq!(cache.memory().used, bodies);
+        let parsed = body.len() * PARSED_BYTES_PER_BODY_BYTE;
+        for at in 1..=2 {
+            assert!(cache.peek_parsed(&format!("https://k/{at}"), platform.now(), json).is_some());
+            assert_eq!(cache.memory().used, bodies + at * parsed);
+        }
+        // Without room, the third is parsed on each read and not kept; the entries stay.
+        for _ in 0..2 {
+            let third = cache.peek_parsed("https://k/3", platform.now(), json).unwrap();
+            assert_eq!(third.as_array().map(Vec::len), Some(MAX_MEMORY_ENTRY_BYTES / 2 - 1));
+        }
+        let memory = cache.memory();
+        assert_eq!((memory.used, memory.entries.len()), (bodies + 2 * parsed, entries));
+        assert!(memory.used <= MAX_MEMORY_BYTES);
+        assert_eq!(memory.used, memory.entries.values().map(Entry::weight).sum::<usize>());
     }
 
     #[test]
