@@ -83,7 +83,8 @@ impl Conversation {
     }
 
     fn drop_old_turns(&mut self) {
-        // The turns are counted from the newest: the first MAX_TURNS are kept, whatever is older.
+        // Counted from the newest turn: the newest MAX_TURNS turns are kept, and every event before
+        // the oldest of them is dropped.
         let mut turns = 0;
         let oldest_kept = self.events.iter().rposition(|event| {
             turns += usize::from(event_kind(event).as_deref() == Some("user"));
@@ -120,8 +121,9 @@ impl Conversation {
 }
 
 fn push(events: &mut Vec<Box<RawValue>>, event: Value) {
-    // A JSON value always serializes.
-    events.extend(to_raw_value(&event).ok());
+    let raw = to_raw_value(&event);
+    debug_assert!(raw.is_ok(), "a JSON value always serializes");
+    events.extend(raw.ok());
 }
 
 /// An event's `event` field, read without building the rest of it: from the text's start when it
@@ -133,11 +135,14 @@ fn event_kind(event: &RawValue) -> Option<Cow<'_, str>> {
         return Some(Cow::Borrowed(kind));
     }
     #[derive(Deserialize)]
-    struct Kind<'a> {
-        #[serde(borrow)]
-        event: Option<Cow<'a, str>>,
+    struct Kind {
+        event: Option<String>,
     }
-    serde_json::from_str::<Kind>(event.get()).ok()?.event
+    // An object only: a derived struct would also read a list's first item as the field.
+    if !event.get().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Kind>(event.get()).ok()?.event.map(Cow::Owned)
 }
 
 /// Rasa's `parse_data` of a message: its text, and with NLU its top intent and entities.
@@ -192,6 +197,7 @@ mod tests {
         assert_eq!(kind(r#"{"event":1}"#), None);
         assert_eq!(kind(r#"{"text":"{\"event\":\"user\"}"}"#), None);
         assert_eq!(kind("[]"), None);
+        assert_eq!(kind(r#"["user"]"#), None);
     }
 
     #[test]
@@ -208,6 +214,20 @@ mod tests {
         assert!(stored.contains(r#"[{ "timestamp": 1e0, "event": "user", "text": "hi" }]"#), "{stored}");
         let tracker = Conversation::from_stored(Some(other)).tracker("u1");
         assert_eq!((&tracker["events"][0]["text"], &tracker["latest_event_time"]), (&json!("hi"), &json!(1.0)));
+    }
+
+    #[test]
+    fn a_conversation_keeps_its_newest_turns_and_no_more() {
+        let mut conversation = Conversation::default();
+        for at in 0..MAX_TURNS {
+            conversation = turn(conversation, &at.to_string(), at as f64);
+        }
+        assert_eq!(conversation.events.len(), 2 * MAX_TURNS);
+        assert_eq!(event_kind(&conversation.events[0]).as_deref(), Some("user"));
+        let conversation = turn(conversation, "one more", 1e3);
+        let events = conversation.tracker("u1")["events"].as_array().unwrap().clone();
+        assert_eq!(events.len(), 2 * MAX_TURNS);
+        assert_eq!((&events[0]["text"], &events[2 * MAX_TURNS - 1]["text"]), (&json!("1"), &json!("re: one more")));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 // A/B of two builds of the gateway in one run (not a test): is a change free on the hot routes?
 // Builds `--before` (a git revision) in a temporary worktree, takes the current build as "after",
 // serves both under bare `workerd serve` with the same configuration and origins, and measures
-// /health, the token-authenticated GET, a cached GET answered from the isolate (HIT) and the chat webhook in
+// /health, the token-authenticated GET, a cached GET answered from the isolate (HIT) and the chat
+// webhook (with conversations, without, and with conversations at their most turns) in
 // alternation, ROUNDS times each, keeping the round with the median ratio after/before (the
 // machine's load drifts; neighbouring runs compare well).
 //
@@ -77,7 +78,23 @@ const routes = [
   // wait for each other in one Durable Object.
   ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } })],
   ["same, conversations off", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } }), [beforeQuiet, afterQuiet]],
+  // 200 senders whose conversations hold their most turns (MAX_TURNS, 50) before the rounds: an
+  // active chat's, whose record every turn reads and stores whole.
+  ["same, conversations at 50 turns", (w) => longChat(w, SECONDS), [before, after], async (w) => {
+    // wrk runs 2 threads (workers.mjs); a fifth more than 50 turns each, as the turns are not
+    // spread evenly between the senders.
+    for (let sent = 0; sent < 1.2 * 2 * LONG_CHAT_SENDERS * 50; ) {
+      const { requests, errors } = await longChat(w, 5);
+      if (requests === 0 || errors > 0) throw new Error(`filling the conversations: ${requests} messages, ${errors} errors`);
+      sent += requests;
+    }
+  }],
 ];
+const LONG_CHAT_SENDERS = 100; // per wrk thread
+function longChat(worker, seconds) {
+  const headers = { "content-type": "application/json" };
+  return wrk(worker.url + "/webhooks/rest/webhook", { seconds, method: "POST", script: chatMessages(LONG_CHAT_SENDERS), headers });
+}
 for (const worker of [before, after, beforeQuiet, afterQuiet]) {
   await fetch(worker.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
   await fetch(worker.url + "/pi/cached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());
@@ -85,8 +102,9 @@ for (const worker of [before, after, beforeQuiet, afterQuiet]) {
 
 const rows = [];
 const ONLY = option("--only");
-for (const [name, measure, [first, second] = [before, after]] of routes) {
+for (const [name, measure, [first, second] = [before, after], prepare] of routes) {
   if (ONLY && !name.includes(ONLY)) continue;
+  for (const worker of prepare ? [first, second] : []) await prepare(worker);
   const round = await medianRound(() => withCpu(second, () => measure(second)), () => withCpu(first, () => measure(first)), ROUNDS);
   const { baseline: a, measured: b, ratio } = round;
   const spread = `${round.lowest.toFixed(2)}–${round.highest.toFixed(2)}`;

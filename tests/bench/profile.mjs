@@ -71,7 +71,7 @@ if (route.body) {
 }
 
 async function startGateway() {
-  const chat = { conversations: route.conversations ?? config.chat.conversations };
+  const chat = { ...config.chat, conversations: route.conversations ?? config.chat.conversations };
   return serveGateway(path.join(root, "build-profiling"), { GATEWAY_CONFIG: JSON.stringify({ ...config, chat }), AUTH_TOKEN: TOKEN },
     { inspector: true });
 }

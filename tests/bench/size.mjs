@@ -124,13 +124,14 @@ const dataBytes = sections.filter((s) => s.id === 11).reduce((sum, s) => sum + s
 // --- Attributing --------------------------------------------------------------------------------
 // The crate a demangled name belongs to: the first path segment; for `<T as Trait>::f`, T's crate
 // when T is a path (a trait's impl is code for that type), else the trait's (a generic parameter's
-// or a primitive's impl); a primitive's inherent method (`<str>::to_lowercase`) is core's.
+// or a primitive's impl); a primitive's or a slice's inherent method (`<u128>::_fmt_inner`,
+// `<[T]>::sort`) counts for core, though a few are alloc's (`<str>::to_lowercase`).
 function crateOf(name) {
   const text = name.replace(/\[[0-9a-f]{16}\]/g, "");
   const path = (part) => /^[&*]?(?:mut |const )?([A-Za-z_][A-Za-z0-9_]*)::/.exec(part)?.[1];
   const impl = /^<(.+?) as (.+)$/.exec(text);
   if (impl) return path(impl[1]) ?? path(impl[2]) ?? "other";
-  if (/^<[a-z0-9]+>::/.test(text)) return "core";
+  if (/^<(?:[a-z0-9]+|\[.*\])>::/.test(text)) return "core";
   const inherent = /^<(.+)>::/.exec(text);
   if (inherent) return path(inherent[1]) ?? "other";
   if (path(text)) return path(text);

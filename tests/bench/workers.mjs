@@ -127,13 +127,15 @@ const GUARDED_BODY = `async function guarded(answer, signal, idleMs) {
 export const SENDERS_PER_THREAD = 1000;
 
 /** A wrk script whose chat messages each come from another sender, as a public chat's do: with
- *  conversations on, one sender's messages wait for each other's turns in one Durable Object. */
-export const chatMessages = () => `local threads = 0
+ *  conversations on, one sender's messages wait for each other's turns in one Durable Object.
+ *  Each thread's `senders` take turns; with more of them than connections, two messages in flight
+ *  rarely share a sender. */
+export const chatMessages = (senders = SENDERS_PER_THREAD) => `local threads = 0
 function setup(thread) threads = threads + 1; thread:set("id", threads) end
 local n = 0
 function request()
   n = n + 1
-  return wrk.format(nil, nil, nil, '{"sender":"bench-' .. id .. '-' .. (n % ${SENDERS_PER_THREAD}) .. '","message":"temperature?"}')
+  return wrk.format(nil, nil, nil, '{"sender":"bench-' .. id .. '-' .. (n % ${senders}) .. '","message":"temperature?"}')
 end`;
 
 /** Runs wrk against `url` (asynchronously: fake origins in this process must keep answering).
