@@ -84,6 +84,16 @@ test("the tracker has Rasa's shape", async () => {
   assert.deepEqual([empty.sender_id, empty.events, empty.slots], ["nobody", [], {}]);
 });
 
+test("a long conversation keeps its newest 50 turns, whole and in order", async () => {
+  for (let i = 1; i <= 53; i++) assert.equal(await say(gateway, "hal", `m${i}`), "no topic");
+  const tracker = await json(await gateway.fetch("/conversations/hal/tracker"));
+  // Each kept turn whole, its user event and its bot event, the oldest three turns gone.
+  const turns = Array.from({ length: 50 }, (_, i) => [["user", `m${i + 4}`], ["bot", "no topic"]]).flat();
+  assert.deepEqual(tracker.events.map((e) => [e.event, e.text]), turns);
+  assert.deepEqual(tracker.latest_message, { text: "m53" });
+  assert.equal(tracker.latest_event_time, tracker.events.at(-1).timestamp);
+});
+
 test("two messages of one sender are answered one after the other, in arrival order", async () => {
   const first = say(gateway, "eve", "count");
   await new Promise((resolve) => setTimeout(resolve, 200)); // the first turn is at the slow origin
