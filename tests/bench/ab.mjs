@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { wrk, serveGateway, medianRound, withCpu, root, updateBenchmarks, chatMessages } from "./workers.mjs";
+import { wrk, serveGateway, medianRound, withCpu, root, updateBenchmarks, chatLoad, fillConversations, LONG_CHAT_SENDERS } from "./workers.mjs";
 import { startModel, startOrigin, sendJson } from "../support/origins.mjs";
 
 const args = process.argv.slice(2);
@@ -76,25 +76,12 @@ const routes = [
   ["token GET /pi/{svc}/system, HIT", (w) => wrk(w.url + "/pi/cached/system", { seconds: SECONDS, headers: { access_token: TOKEN } })],
   // Each message from another sender: with conversations on (the default), one sender's turns would
   // wait for each other in one Durable Object.
-  ["POST webhook, two cached rest_calls", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } })],
-  ["same, conversations off", (w) => wrk(w.url + "/webhooks/rest/webhook", { seconds: SECONDS, method: "POST", script: chatMessages(), headers: { "content-type": "application/json" } }), [beforeQuiet, afterQuiet]],
-  // 200 senders whose conversations hold their most turns (MAX_TURNS, 50) before the rounds: an
-  // active chat's, whose record every turn reads and stores whole.
-  ["same, conversations at 50 turns", (w) => longChat(w, SECONDS), [before, after], async (w) => {
-    // wrk runs 2 threads (workers.mjs); a fifth more than 50 turns each, as the turns are not
-    // spread evenly between the senders.
-    for (let sent = 0; sent < 1.2 * 2 * LONG_CHAT_SENDERS * 50; ) {
-      const { requests, errors } = await longChat(w, 5);
-      if (requests === 0 || errors > 0) throw new Error(`filling the conversations: ${requests} messages, ${errors} errors`);
-      sent += requests;
-    }
-  }],
+  ["POST webhook, two cached rest_calls", (w) => chatLoad(w, { seconds: SECONDS })],
+  ["same, conversations off", (w) => chatLoad(w, { seconds: SECONDS }), [beforeQuiet, afterQuiet]],
+  // Senders whose conversations hold their most turns before the rounds: an active chat's, whose
+  // record every turn reads and stores whole.
+  ["same, conversations at 50 turns", (w) => chatLoad(w, { seconds: SECONDS, senders: LONG_CHAT_SENDERS }), [before, after], fillConversations],
 ];
-const LONG_CHAT_SENDERS = 100; // per wrk thread
-function longChat(worker, seconds) {
-  const headers = { "content-type": "application/json" };
-  return wrk(worker.url + "/webhooks/rest/webhook", { seconds, method: "POST", script: chatMessages(LONG_CHAT_SENDERS), headers });
-}
 for (const worker of [before, after, beforeQuiet, afterQuiet]) {
   await fetch(worker.url + "/webhooks/rest/webhook", { method: "POST", body: fs.readFileSync(chatBody) }).then((r) => r.text());
   await fetch(worker.url + "/pi/cached/system", { headers: { access_token: TOKEN } }).then((r) => r.text());

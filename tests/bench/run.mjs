@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startupMs, serveGateway, serveJs, medianRound, EMPTY_JS, forwardingJs, contractJs, jwtJs, chatMessages, SENDERS_PER_THREAD, rssKb, updateBenchmarks } from "./workers.mjs";
+import { wrk as runWrk, startupMs, serveGateway, serveJs, medianRound, EMPTY_JS, forwardingJs, contractJs, jwtJs, chatMessages, SENDERS_PER_THREAD, LONG_CHAT_SENDERS, fillConversations, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -194,14 +194,18 @@ afterwards, ${complete ? "at least every request of the kept round" : `**fewer t
 const conversationsOff = await gatewayWith({ ...baseConfig, chat: { conversations: "off" } }, vars);
 const conversationsRows = [];
 async function conversationsRowsRun() {
-  const chat = (worker, query = "") => async () => {
-    const result = await wrk(worker.url + "/webhooks/rest/webhook" + query, { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages() });
+  const chat = (worker, query = "", senders = SENDERS_PER_THREAD) => async () => {
+    const result = await wrk(worker.url + "/webhooks/rest/webhook" + query, { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages(senders) });
     if (result.errors) throw new Error(`webhook${query}: ${result.errors} errors or non-2xx answers`);
     return result;
   };
   for (const worker of [gateway, conversationsOff]) await chat(worker)(); // the calls cached, the isolates warm
   conversationsRows.push(await compare("POST webhook, two cached rest_calls, conversations on", chat(gateway), "same, conversations off", chat(conversationsOff), undefined, true));
   conversationsRows.push(await compare("  same, both ?stream=true (a task of their own)", chat(gateway, "?stream=true"), "same, conversations off", chat(conversationsOff, "?stream=true"), undefined, true));
+  // Fewer senders, each of whose conversations holds its most turns before the rounds.
+  await fillConversations(gateway);
+  const long = (worker) => chat(worker, "", LONG_CHAT_SENDERS);
+  conversationsRows.push(await compare("  same, conversations at 50 turns", long(gateway), "same, conversations off", long(conversationsOff), undefined, true));
   // The on side kept every sender's conversation: a sender of the run has its turns in the tracker.
   const tracker = await (await fetch(gateway.url + "/conversations/bench-1-7/tracker", { headers: { access_token: TOKEN } })).json();
   const turns = tracker.events.filter((event) => event.event === "user").length;
@@ -210,7 +214,7 @@ async function conversationsRowsRun() {
 }
 
 function writeConversationsSection() {
-  const [plain, streamed] = conversationsRows;
+  const [plain, streamed, long] = conversationsRows;
   const line = ({ measured: m, baseline: b, ratio }, name) =>
     `| ${name} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.errors} | ${b.rps.toFixed(0)} | ${b.p50.toFixed(2)} | **${ratio.toFixed(2)}** |`;
   // A message's time, from the throughput of the kept round (wrk keeps CONNECTIONS messages in flight).
@@ -228,15 +232,18 @@ sender (${2 * SENDERS_PER_THREAD} in turn), as a public chat's messages do.
 |---|---|---|---|---|---|---|---|
 ${line(plain, "POST webhook, conversations on")}
 ${line(streamed, "same, both with ?stream=true")}
+${line(long, "same, " + 2 * LONG_CHAT_SENDERS + " senders whose conversations hold 50 turns")}
 
 With conversations on, the webhook answered **${plain.ratio.toFixed(2)}** of the messages it answered without them in the
 same time: conversations take **${share(plain)}** of a message's time (of its p50 latency: ${latencyShare(plain)}). That is two
 Durable Object calls (begin, which waits for the sender's previous turn and reads the record, and commit,
-which writes the turn's record), the record's JSON read and written, and the executor that waits for
+which writes the turn's record), the record's JSON read and written, and the task that waits for
 them, as a message without conversations whose calls are cached is answered without waiting. Asked with
 \`?stream=true\`, both run as a task of their own, so the second row's difference is the objects' alone: **${share(streamed)}** of a message's
 time (p50: ${latencyShare(streamed)}). The objects keep their storage in memory here; on Cloudflare each call is also
-a network round trip to where the sender's object lives, which this machine cannot show. The machine is
+a network round trip to where the sender's object lives, which this machine cannot show. The third row's
+senders had each sent more than 50 messages before its rounds, so every turn reads and stores a
+conversation holding its most turns, as an active chat's does: **${long.ratio.toFixed(2)}**. The machine is
 shared and noisy: runs of these rows have differed by 0.1 in their ratios, so read them to the first
 digit.`);
 }
