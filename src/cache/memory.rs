@@ -52,13 +52,21 @@ struct Memory {
     entries: HashMap<String, Entry>,
     /// The entries' weights together.
     used: usize,
+    /// No entry is past its time before this (the earliest `kept_until` when it was last worked
+    /// out, or earlier): until then, looking for entries to drop finds none.
+    next_drop: f64,
 }
 
 impl Memory {
-    /// Drops the entries past their time (fresh, then kept for stale answers).
+    /// Drops the entries past their time (fresh, then kept for stale answers). Reads of a full
+    /// memory ask for this: it goes through the entries only when one may be past its time.
     fn drop_unkept(&mut self, now: f64) {
+        if now < self.next_drop {
+            return;
+        }
         self.entries.retain(|_, e| e.freshness.is_kept(now));
         self.used = self.entries.values().map(Entry::weight).sum();
+        self.next_drop = self.entries.values().map(|e| e.freshness.kept_until).fold(f64::INFINITY, f64::min);
     }
 }
 
@@ -203,6 +211,7 @@ impl TieredCache {
             }
         }
         memory.used += body.len();
+        memory.next_drop = memory.next_drop.min(freshness.kept_until);
         let entry = Entry {
             freshness,
             status,
@@ -296,10 +305,13 @@ mod tests {
             assert_eq!(value.as_array().map(Vec::len), Some(MAX_MEMORY_ENTRY_BYTES / 2 - 1));
         }
         assert_eq!((consistent(&cache), cache.memory().entries.len()), (bodies + 2 * parsed, short + long));
+        // Looking for room found the short-lived entries to be the next past their time.
+        assert_eq!(cache.memory().next_drop, platform.now() + 5.0);
         // Once the short-lived entries are gone, they make room for it.
         platform.advance(10.0);
         assert!(cache.peek_parsed(&third, platform.now(), json).is_some());
         assert_eq!(consistent(&cache), long * body.len() + 3 * parsed);
+        assert_eq!(cache.memory().next_drop, platform.now() - 10.0 + 100.0);
         assert!(cache
             .peek_parsed(&third, platform.now(), |_| -> Option<serde_json::Value> { panic!("parsed again") })
             .is_some());

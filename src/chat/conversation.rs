@@ -120,6 +120,7 @@ impl Conversation {
     }
 }
 
+/// Appends `event` as its JSON text.
 fn push(events: &mut Vec<Box<RawValue>>, event: Value) {
     let raw = to_raw_value(&event);
     debug_assert!(raw.is_ok(), "a JSON value always serializes");
@@ -134,13 +135,13 @@ fn event_kind(event: &RawValue) -> Option<Cow<'_, str>> {
     if let Some((kind, _)) = first.filter(|(kind, _)| !kind.contains('\\')) {
         return Some(Cow::Borrowed(kind));
     }
-    #[derive(Deserialize)]
-    struct Kind {
-        event: Option<String>,
-    }
     // An object only: a derived struct would also read a list's first item as the field.
     if !event.get().starts_with('{') {
         return None;
+    }
+    #[derive(Deserialize)]
+    struct Kind {
+        event: Option<String>,
     }
     serde_json::from_str::<Kind>(event.get()).ok()?.event.map(Cow::Owned)
 }

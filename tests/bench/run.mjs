@@ -14,7 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { wrk as runWrk, startupMs, serveGateway, serveJs, medianRound, EMPTY_JS, forwardingJs, contractJs, jwtJs, chatMessages, SENDERS_PER_THREAD, LONG_CHAT_SENDERS, fillConversations, rssKb, updateBenchmarks } from "./workers.mjs";
+import { wrk as runWrk, startupMs, serveGateway, serveJs, medianRound, EMPTY_JS, forwardingJs, contractJs, jwtJs, chatLoad, SENDERS_PER_THREAD, LONG_CHAT_SENDERS, fillConversations, rssKb, updateBenchmarks } from "./workers.mjs";
 import { startPi, startModel, startOrigin, sendJson, mintJwt, startIssuer } from "../support/origins.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -195,7 +195,7 @@ const conversationsOff = await gatewayWith({ ...baseConfig, chat: { conversation
 const conversationsRows = [];
 async function conversationsRowsRun() {
   const chat = (worker, query = "", senders = SENDERS_PER_THREAD) => async () => {
-    const result = await wrk(worker.url + "/webhooks/rest/webhook" + query, { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages(senders) });
+    const result = await chatLoad(worker, { seconds: SECONDS, connections: CONNECTIONS, query, senders });
     if (result.errors) throw new Error(`webhook${query}: ${result.errors} errors or non-2xx answers`);
     return result;
   };
@@ -341,10 +341,10 @@ await compare("JWT HS256 GET /models/{svc}/health", () => wrk(gateway.url + "/mo
 await compare("JWT RS256 GET /pi/{svc}/system", () => wrk(rsGateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${rs256}` } }), "GET /health", healthRun);
 await compare("  same, vs the token route", () => wrk(rsGateway.url + "/pi/pi/system", { headers: { authorization: `Bearer ${rs256}` } }), "token route",
   () => wrk(gateway.url + "/pi/pi/system", { headers: { access_token: TOKEN } }));
-// Each message from another sender (see chatMessages): with conversations on, as by default, each
+// Each message from another sender (see chatMessages in workers.mjs): with conversations on, as by default, each
 // message begins and commits a turn in its sender's Durable Object; without them a turn whose calls
 // are cached is answered without waiting for anything.
-const chat = (worker) => () => wrk(worker.url + "/webhooks/rest/webhook", { method: "POST", headers: { "content-type": "application/json" }, script: chatMessages() });
+const chat = (worker) => () => chatLoad(worker, { seconds: SECONDS, connections: CONNECTIONS });
 for (const worker of [gateway, conversationsOff]) await chat(worker)(); // the calls cached, the isolates warm
 await compare("POST webhook, two cached rest_calls", chat(gateway), "GET /health", healthRun, 0.6);
 await compare("  same, conversations off", chat(conversationsOff), "GET /health", healthRun, 0.6);

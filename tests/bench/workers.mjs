@@ -140,17 +140,20 @@ end`;
 
 /** Senders per wrk thread whose conversations are filled to their most turns (`fillConversations`). */
 export const LONG_CHAT_SENDERS = 100;
+/** The turns a conversation keeps (MAX_TURNS in src/chat/conversation.rs). */
+const MAX_TURNS = 50;
 
-/** The chat webhook of `worker`, each message from one of each thread's `senders` in turn. */
-export function chatLoad(worker, { seconds, senders = SENDERS_PER_THREAD, query = "" } = {}) {
-  return wrk(worker.url + "/webhooks/rest/webhook" + query, { seconds, method: "POST", script: chatMessages(senders), headers: { "content-type": "application/json" } });
+/** The chat webhook of `worker`, each message from one of each thread's `senders` in turn; other
+ *  options are wrk's. */
+export function chatLoad(worker, { senders = SENDERS_PER_THREAD, query = "", ...options } = {}) {
+  return wrk(worker.url + "/webhooks/rest/webhook" + query, { ...options, method: "POST", script: chatMessages(senders), headers: { "content-type": "application/json" } });
 }
 
-/** Fills the conversations of `worker`'s LONG_CHAT_SENDERS senders per thread to their most turns
- *  (50 kept), as an active chat's are: wrk runs 2 threads, and each sender gets a fifth more than
- *  50 messages, as the messages are not spread evenly. */
+/** Fills the conversations of `worker`'s LONG_CHAT_SENDERS senders per thread to their most turns,
+ *  as an active chat's are: wrk runs 2 threads, and each sender gets a fifth more than MAX_TURNS
+ *  messages, as the messages are not spread evenly. */
 export async function fillConversations(worker) {
-  for (let sent = 0; sent < 1.2 * 2 * LONG_CHAT_SENDERS * 50; ) {
+  for (let sent = 0; sent < 1.2 * 2 * LONG_CHAT_SENDERS * MAX_TURNS; ) {
     const { requests, errors } = await chatLoad(worker, { seconds: 5, senders: LONG_CHAT_SENDERS });
     if (requests === 0 || errors > 0) throw new Error(`filling the conversations: ${requests} messages, ${errors} errors`);
     sent += requests;
