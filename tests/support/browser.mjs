@@ -35,7 +35,8 @@ export async function screenshot(page, name) {
 export const readmeImages = path.join(root, "docs", "images");
 
 export async function readmeScreenshot(page, name, { live = false } = {}) {
-  const image = await page.screenshot();
+  // Transitions (a button's after its click) finished, so that a picture does not catch one midway.
+  const image = await page.screenshot({ animations: "disabled" });
   fs.mkdirSync(readmeImages, { recursive: true });
   const file = path.join(readmeImages, `${name}.png`);
   const write = !fs.existsSync(file) || (!live && !fs.readFileSync(file).equals(image)) || process.env.README_IMAGES === "update";
